@@ -1,0 +1,356 @@
+"""The `artifact-scan` command: arguments in, exit code out.
+
+The only module that prints messages for errors and chooses exit codes. Tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from scanner import __version__
+from scanner.config import Config, load_config
+from scanner.errors import ConfigError, ScannerError
+from scanner.model import SEVERITY_LABELS, RuleSet, Severity
+from scanner.report import WRITERS
+from scanner.report import table
+from scanner.run import ExitCode, RunOutcome
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  scan complete, nothing failed at or above --fail-on
+  1  scan complete, findings at or above --fail-on (default: high)
+  2  bad arguments, config, rules, snapshot or credentials: nothing was scanned
+  3  incomplete: some account or API could not be read (reports are still written;
+     3 outranks 1, so a verdict on partial data never looks final)
+"""
+
+EXAMPLES = """\
+examples:
+  artifact-scan demo                                # simulated organization, no AWS account needed
+  artifact-scan scan                                # default credentials, built-in rules
+  artifact-scan scan --config config.yaml --out reports/weekly
+  artifact-scan scan --snapshot reports/RUN/snapshot.json   # re-evaluate offline
+  artifact-scan collect -o snapshot.json
+  artifact-scan rules validate my-pack/
+  artifact-scan rules list
+"""
+
+log = logging.getLogger("scanner")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary table")
+
+
+def _formats(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in WRITERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {', '.join(unknown) or text!r} (choose from: {', '.join(sorted(WRITERS))})"
+        )
+    return names
+
+
+def _report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, metavar="DIR", help="the run's folder (default: reports/<run-id>/)")
+    parser.add_argument(
+        "--format",
+        type=_formats,
+        metavar="F[,F]",
+        help=f"report formats to write (default from config: json; choose from {', '.join(sorted(WRITERS))})",
+    )
+    parser.add_argument("--fail-on", choices=SEVERITY_LABELS, help="lowest severity that makes exit code 1")
+
+
+def _rule_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rules", action="append", default=[], metavar="PATH", help="an extra rule pack folder or rule file"
+    )
+    parser.add_argument("--no-builtin-rules", action="store_true", help="do not load the built-in Artifact pack")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="artifact-scan",
+        description="Checks AWS Artifact's integration with AWS Organizations across every account.",
+        epilog=EXIT_CODES_HELP + "\n" + EXAMPLES,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"artifact-scan {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    scan = commands.add_parser(
+        "scan",
+        help="collect, evaluate and report (or evaluate a saved snapshot)",
+        description="Scan every ACTIVE account of the organization whose management account the credentials "
+        "belong to, evaluate the rules, print a summary and write the reports.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=_Formatter,
+    )
+    scan.add_argument("--config", type=Path, metavar="FILE", help="configuration file (see config.example.yaml)")
+    scan.add_argument("--snapshot", type=Path, metavar="FILE", help="evaluate this snapshot offline; no AWS call")
+    _rule_options(scan)
+    _report_options(scan)
+    _common(scan)
+
+    collect = commands.add_parser(
+        "collect",
+        help="write a snapshot only",
+        description="Read the organization and write the snapshot; evaluate it later with scan --snapshot.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=_Formatter,
+    )
+    collect.add_argument("--config", type=Path, metavar="FILE")
+    collect.add_argument("-o", "--output", type=Path, metavar="FILE", default=Path("snapshot.json"),
+                         help="where to write the snapshot (default: snapshot.json); an existing file is kept")
+    _common(collect)
+
+    demo = commands.add_parser(
+        "demo",
+        help="scan a simulated organization (moto); no AWS account needed",
+        description="Builds a simulated organization in process with planted problems, scans it exactly as a "
+        "real organization is scanned, and checks that the scan found every planted problem and nothing "
+        "else. Exits 0 when it did; the exit code a real scan would give is printed.",
+        formatter_class=_Formatter,
+    )
+    demo.add_argument("--scenario", default="drifted", choices=("drifted", "disabled", "healthy"),
+                      help="drifted (default): planted problems in many accounts; disabled: trusted access off "
+                      "with a stale role and an active agreement; healthy: nothing wrong")
+    _report_options(demo)
+    _common(demo)
+
+    rules = commands.add_parser("rules", help="validate or list rules", formatter_class=_Formatter)
+    rule_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    validate = rule_commands.add_parser(
+        "validate",
+        help="check rule files and packs; every problem is printed at once",
+        epilog="examples:\n  artifact-scan rules validate\n  artifact-scan rules validate my-pack/ MY-001.yaml",
+        formatter_class=_Formatter,
+    )
+    validate.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                          help="rule pack folders or rule files (default: the built-in pack)")
+    _common(validate)
+    listing = rule_commands.add_parser("list", help="show the loaded rules (id, severity, resource, title)")
+    listing.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="extra packs to load")
+    listing.add_argument("--config", type=Path, metavar="FILE", help="apply its rule settings")
+    _common(listing)
+    facts = rule_commands.add_parser("facts", help="show the facts rules can assert, per resource type")
+    facts.add_argument("resource_type", nargs="?", help="one resource type (default: all)")
+    _common(facts)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    # botocore's own debug log prints response bodies, including AssumeRole's secret keys.
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    logging.getLogger("boto3").setLevel(logging.WARNING)
+    try:
+        return int(_dispatch(args))
+    except ScannerError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return ExitCode.USAGE
+    except KeyboardInterrupt:
+        print("error: interrupted; no report claims a complete scan", file=sys.stderr)
+        return ExitCode.INCOMPLETE
+    except Exception as exc:  # noqa: BLE001 - the last line of defence must name the bug, not hide it
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("hint: this is a bug in artifact-scan; run again with --debug and report the traceback",
+              file=sys.stderr)
+        return ExitCode.INCOMPLETE
+
+
+def _dispatch(args: argparse.Namespace) -> ExitCode:
+    handlers: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
+        "scan": _scan,
+        "collect": _collect,
+        "demo": _demo,
+        "rules": _rules,
+    }
+    return handlers[args.command](args)
+
+
+def _load_ruleset(config: Config, extra: Sequence[Path] = (), builtin: bool = True) -> RuleSet:
+    from scanner.rules import load_rules  # noqa: PLC0415
+
+    return load_rules(
+        [*config.rules.packs, *extra],
+        builtin=builtin and config.rules.builtin,
+        disabled=config.rules.disabled,
+        severity_overrides=config.rules.severity_overrides,
+    )
+
+
+def _check_formats(config: Config) -> None:
+    unknown = [name for name in config.output.formats if name not in WRITERS]
+    if unknown:
+        raise ConfigError(
+            f"{config.source}: $.output.formats: unknown format {', '.join(unknown)} "
+            f"(expected one of: {', '.join(sorted(WRITERS))})"
+        )
+
+
+class _Progress:
+    """Accounts done of total, on stderr: rewritten in place on a terminal, every 10% in a log."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last_decile = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.tty:
+            end = "\n" if done >= total else ""
+            self.stream.write(f"\rscanning accounts: {done}/{total}{end}")
+            self.stream.flush()
+            return
+        decile = done * 10 // max(total, 1)
+        if decile != self.last_decile or done == total:
+            self.last_decile = decile
+            self.stream.write(f"scanning accounts: {done}/{total}\n")
+
+
+def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
+    if not args.quiet:
+        sys.stdout.write(table.render(outcome.scan, colour=table.use_colour(sys.stdout)))
+    written = ", ".join(path.name for path in outcome.files)
+    print(f"wrote {outcome.run_dir}/ ({written})", file=sys.stderr)
+
+
+def _scan(args: argparse.Namespace) -> ExitCode:
+    from scanner import run  # noqa: PLC0415
+
+    config = load_config(args.config)
+    _check_formats(config)
+    ruleset = _load_ruleset(config, args.rules, builtin=not args.no_builtin_rules)
+    fail_on = Severity.parse(args.fail_on) if args.fail_on else config.fail_on
+    outcome = run.scan(
+        config,
+        ruleset,
+        out_dir=args.out,
+        formats=args.format or config.output.formats,
+        fail_on=fail_on,
+        snapshot_path=args.snapshot,
+        progress=None if args.quiet else _Progress(sys.stderr),
+    )
+    _print_outcome(outcome, args)
+    return outcome.exit_code
+
+
+def _collect(args: argparse.Namespace) -> ExitCode:
+    from scanner import run  # noqa: PLC0415
+    from scanner.errors import OutputError  # noqa: PLC0415
+    from scanner.output import write_atomic  # noqa: PLC0415
+
+    if args.output.exists():
+        raise OutputError(f"{args.output}: exists; a snapshot is evidence and is never overwritten",
+                          hint="choose another file with -o")
+    config = load_config(args.config)
+    ruleset = _load_ruleset(config)
+    snapshot = run.collect_snapshot(config, ruleset, progress=None if args.quiet else _Progress(sys.stderr))
+    write_atomic(args.output, run.snapshot_bytes(snapshot))
+    print(f"wrote {args.output}", file=sys.stderr)
+    return ExitCode.OK if snapshot.metadata.complete else ExitCode.INCOMPLETE
+
+
+def _demo(args: argparse.Namespace) -> ExitCode:
+    from scanner import run  # noqa: PLC0415
+
+    try:
+        from scanner import demo  # noqa: PLC0415
+    except ImportError as exc:
+        raise ScannerError(
+            f"the demo needs moto, which is not installed ({exc.name})",
+            hint="pip install 'artifact-scan[demo]'",
+        ) from None
+    config = Config()
+    ruleset = _load_ruleset(config)
+    fail_on = Severity.parse(args.fail_on) if args.fail_on else config.fail_on
+    with demo.simulated_organization(args.scenario) as organization:
+        outcome = run.scan(
+            config,
+            ruleset,
+            out_dir=args.out,
+            formats=args.format or ("json",),
+            fail_on=fail_on,
+            session=organization.session,
+            progress=None if args.quiet else _Progress(sys.stderr),
+        )
+    _print_outcome(outcome, args)
+    missed, unexpected = demo.compare(organization.planted, outcome.scan.results)
+    print(
+        f"demo ({args.scenario}): {len(organization.planted)} planted problem(s); "
+        f"a real scan would exit {int(outcome.exit_code)} ({outcome.exit_code.name.lower()})",
+        file=sys.stderr,
+    )
+    for label, items in (("MISSED", missed), ("UNEXPECTED", unexpected)):
+        for item in items:
+            print(f"{label}: {item}", file=sys.stderr)
+    if missed or unexpected:
+        return ExitCode.FINDINGS
+    print("demo: every planted problem was found, and nothing else", file=sys.stderr)
+    return ExitCode.OK
+
+
+def _rules(args: argparse.Namespace) -> ExitCode:
+    from scanner.evaluate.resources import FACT_SCHEMAS  # noqa: PLC0415
+    from scanner.rules import load_rules  # noqa: PLC0415
+
+    if args.rules_command == "facts":
+        wanted = [args.resource_type] if args.resource_type else sorted(FACT_SCHEMAS)
+        for name in wanted:
+            if name not in FACT_SCHEMAS:
+                raise ScannerError(f"unknown resource type {name!r} (choose from: {', '.join(sorted(FACT_SCHEMAS))})")
+            print(f"{name}:")
+            for path, kind in _fact_paths(FACT_SCHEMAS[name]):
+                print(f"  {path}: {kind}")
+        return ExitCode.OK
+    if args.rules_command == "validate":
+        ruleset = load_rules(args.paths, builtin=not args.paths)
+        count = len(ruleset.rules)
+        print(f"ok: {count} rule{'s' if count != 1 else ''} valid in {len(ruleset.packs)} pack(s)")
+        return ExitCode.OK
+    config = load_config(args.config)
+    ruleset = _load_ruleset(config, args.paths)
+    from tabulate import tabulate  # noqa: PLC0415
+
+    rows = [[r.id, r.severity.label, r.resource, r.title] for r in sorted(ruleset.rules, key=lambda r: r.id)]
+    print(tabulate(rows, headers=["id", "severity", "resource", "title"]))
+    return ExitCode.OK
+
+
+def _fact_paths(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    for name, sub in schema.get("properties", {}).items():
+        path = f"{prefix}.{name}" if prefix else name
+        kind = sub.get("type", "object")
+        rows.append((path, json.dumps(kind) if isinstance(kind, list) else kind))
+        if sub.get("properties"):
+            rows.extend(_fact_paths(sub, path))
+        items = sub.get("items")
+        if isinstance(items, dict) and items.get("properties"):
+            rows.extend(_fact_paths(items, f"{path}[]"))
+    return rows

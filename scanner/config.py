@@ -1,0 +1,123 @@
+"""The scanner's configuration: a YAML file validated by `schemas/config.schema.json`.
+
+Every key has a default, so running without `--config` works; an unknown key or a wrong type is an
+error naming the key's path. `config.example.yaml` shows every key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner import schemas, yamlfile
+from scanner.errors import ConfigError
+from scanner.model import Severity
+
+
+@dataclass(frozen=True, slots=True)
+class ManagementAccess:
+    """How the scanner reaches the management account."""
+
+    profile: str | None = None  # a named profile; None = the default credential chain
+    role_arn: str | None = None  # assumed first, from the profile's credentials
+    external_id: str | None = None
+    session_name: str = "artifact-scan"
+    region: str = "us-east-1"
+
+
+@dataclass(frozen=True, slots=True)
+class MemberAccess:
+    """The read-only role assumed in each member account."""
+
+    role_name: str = "OrganizationAccountAccessRole"
+    role_path: str = "/"
+    external_id: str | None = None
+    session_name: str = "artifact-scan"
+    session_duration_seconds: int = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    include_accounts: tuple[str, ...] = ()
+    exclude_accounts: tuple[str, ...] = ()
+    include_ous: tuple[str, ...] = ()
+    exclude_ous: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    concurrency: int = 16
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class RulesConfig:
+    builtin: bool = True
+    packs: tuple[str, ...] = ()
+    disabled: tuple[str, ...] = ()
+    severity_overrides: Mapping[str, Severity] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputConfig:
+    dir: str = "reports"
+    formats: tuple[str, ...] = ("json",)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    management: ManagementAccess = ManagementAccess()
+    member_accounts: MemberAccess = MemberAccess()
+    scope: Scope = Scope()
+    collection: Collection = Collection()
+    rules: RulesConfig = RulesConfig()
+    output: OutputConfig = OutputConfig()
+    fail_on: Severity = Severity.HIGH
+    source: str | None = None  # the file it came from; None for the defaults
+
+    def sha256(self) -> str:
+        """A hash of the effective settings, recorded in every snapshot; the external ids are left out."""
+        settings = asdict(self)
+        settings.pop("source")
+        settings["management"].pop("external_id")
+        settings["member_accounts"].pop("external_id")
+        text = json.dumps(settings, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Load and validate a config file; None gives the defaults."""
+    if path is None:
+        return Config()
+    document = yamlfile.load(path, what="config file", error=ConfigError)
+    data = {} if document.data is None else document.data
+    schemas.validate(data, "config", source=str(path), error=ConfigError, where=document.where)
+    return _from_document(data, str(path))
+
+
+def _from_document(doc: Mapping[str, Any], source: str) -> Config:
+    def section(name: str) -> dict[str, Any]:
+        value = doc.get(name) or {}
+        return {key: tuple(v) if isinstance(v, list) else v for key, v in value.items()}
+
+    rules = section("rules")
+    overrides = rules.pop("severity_overrides", {}) or {}
+    output = section("output")
+    return Config(
+        management=ManagementAccess(**section("management")),
+        member_accounts=MemberAccess(**section("member_accounts")),
+        scope=Scope(**section("scope")),
+        collection=Collection(**section("collection")),
+        rules=RulesConfig(
+            **rules, severity_overrides={rule: Severity.parse(sev) for rule, sev in overrides.items()}
+        ),
+        output=OutputConfig(**output),
+        fail_on=Severity.parse(doc.get("fail_on", "high")),
+        source=source,
+    )

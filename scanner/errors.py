@@ -1,0 +1,48 @@
+"""The scanner's error hierarchy.
+
+Only `scanner.cli` turns these into messages and exit codes. `str(error)` is what the user
+reads, so every message names the place (file, line, JSON path) and, where known, the fix.
+"""
+
+from __future__ import annotations
+
+
+class ScannerError(Exception):
+    """Base class of every error a user can cause or fix; never shown with a traceback."""
+
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+class ConfigError(ScannerError):
+    """The configuration file is unreadable or breaks its schema."""
+
+
+class RuleError(ScannerError):
+    """One or more rule files are invalid; `problems` lists every one of them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        count = len(problems)
+        header = f"{count} problem{'s' if count != 1 else ''} in the rules:"
+        super().__init__("\n".join([header, *(f"  {p}" for p in problems)]))
+
+
+class SnapshotError(ScannerError):
+    """A snapshot file is not a snapshot this version can read."""
+
+
+class SuppressionError(ScannerError):
+    """The suppressions file is unreadable or breaks its schema."""
+
+
+class CredentialsError(ScannerError):
+    """The credentials cannot be used for a scan (missing, wrong profile, not the management account)."""
+
+
+class OutputError(ScannerError):
+    """The output folder or a report file cannot be written."""

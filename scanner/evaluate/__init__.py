@@ -1,0 +1,52 @@
+"""Evaluation: a snapshot and a rule set in, a ScanResult out. Pure and deterministic.
+
+Never imports boto3: any past snapshot can be re-evaluated offline and give the same results.
+"""
+
+from __future__ import annotations
+
+from scanner.evaluate.engine import evaluate_rules
+from scanner.evaluate.resources import RESOURCE_TYPES, build_inventory
+from scanner.model import AccountSummary, RuleSet, RunInfo, ScanResult, Snapshot
+
+__all__ = ["RESOURCE_TYPES", "evaluate"]
+
+
+def evaluate(ruleset: RuleSet, snapshot: Snapshot, *, run_id: str) -> ScanResult:
+    inventory = build_inventory(snapshot)
+    results = evaluate_rules(ruleset.rules, inventory)
+    description = snapshot.organization.description or {}
+    meta = snapshot.metadata
+    info = RunInfo(
+        run_id=run_id,
+        tool_version=meta.tool_version,
+        started_at=meta.started_at,
+        finished_at=meta.finished_at,
+        organization_id=description.get("Id"),
+        management_account_id=description.get("MasterAccountId"),
+        caller_arn=meta.caller.arn if meta.caller else None,
+        rules_sha256=ruleset.sha256,
+        config_sha256=meta.config_sha256,
+        rule_packs=tuple((pack.id, pack.version) for pack in ruleset.packs),
+        complete=meta.complete and not snapshot.errors,
+        shard=meta.shard,
+    )
+    accounts = tuple(
+        AccountSummary(
+            id=account.id,
+            name=account.name,
+            state=account.state,
+            is_management=account.is_management,
+            scanned=account.scanned,
+            skip_reason=account.skip_reason,
+            error_count=len(account.errors),
+        )
+        for account in sorted(snapshot.accounts, key=lambda a: a.id)
+    )
+    return ScanResult(
+        info=info,
+        rules=tuple(sorted(ruleset.rules, key=lambda r: r.id)),
+        results=results,
+        accounts=accounts,
+        errors=snapshot.errors,
+    )

@@ -1,0 +1,235 @@
+"""The rule engine: rules + inventory in, results out. Pure: no I/O, no AWS, no clock.
+
+A rule selects resources with `where` and asserts `expect`, both JSON Schema. Missing data is never a
+pass: a rule that mentions a fact that could not be read gives `error`, and so does a rule over a
+resource type that could not be listed in an account.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cache
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+
+from scanner.evaluate.resources import ACCOUNT_SCOPED_TYPES, Inventory
+from scanner.model import (
+    AccountSnapshot,
+    CollectionError,
+    Evidence,
+    Resource,
+    Result,
+    Rule,
+    Status,
+)
+
+FactPath = tuple[str, ...]
+ITEMS = "[]"  # stands for "each item of an array" in a fact path
+
+
+def referenced_paths(schema: Any, prefix: FactPath = ()) -> set[FactPath]:
+    """Every fact path a JSON Schema looks at through `properties`, `required` and array items."""
+    if not isinstance(schema, dict):
+        return set()
+    paths: set[FactPath] = set()
+    for name, sub in (schema.get("properties") or {}).items():
+        paths.add((*prefix, name))
+        paths |= referenced_paths(sub, (*prefix, name))
+    for name in schema.get("required") or ():
+        paths.add((*prefix, str(name)))
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(keyword) or ():
+            paths |= referenced_paths(sub, prefix)
+    for keyword in ("not", "if", "then", "else"):
+        paths |= referenced_paths(schema.get(keyword), prefix)
+    for keyword in ("items", "contains"):
+        paths |= referenced_paths(schema.get(keyword), (*prefix, ITEMS))
+    return paths
+
+
+@cache
+def _validator(schema_text: str) -> jsonschema.protocols.Validator:
+    return jsonschema.Draft202012Validator(json.loads(schema_text))
+
+
+def _compiled(schema: Mapping[str, Any] | bool) -> jsonschema.protocols.Validator:
+    # Cached by the schema's text, so each rule's schemas are compiled once per process.
+    return _validator(json.dumps(schema, sort_keys=True))
+
+
+def _mentions(paths: Iterable[FactPath], unknown_key: str) -> bool:
+    """True when a rule that looks at `paths` needs the fact `unknown_key` ('' = the whole resource)."""
+    if unknown_key == "":
+        return True
+    unknown = tuple(unknown_key.split("."))
+    for path in paths:
+        shorter = min(len(path), len(unknown))
+        if path[:shorter] == unknown[:shorter]:
+            return True
+    return False
+
+
+def _describe_expectation(error: ValidationError) -> str:
+    keyword, value = error.validator, error.validator_value
+    if keyword == "const":
+        return f"exactly {json.dumps(value)}"
+    if keyword == "enum":
+        return "one of " + ", ".join(json.dumps(v) for v in value)
+    if keyword == "maxItems" and value == 0:
+        return "none"
+    if keyword == "minItems":
+        return f"at least {value} item{'s' if value != 1 else ''}"
+    if keyword == "required":
+        return f"{error.message.split(' is a required')[0]} to be present"
+    if keyword == "not":
+        return f"not {json.dumps(value)}"
+    if keyword == "false" or value is False:
+        return "nothing (any value here is a finding)"
+    return f"{keyword}: {json.dumps(value)}"
+
+
+def _evidence(rule: Rule, facts: Mapping[str, Any]) -> tuple[Evidence, ...]:
+    if rule.expect is False:
+        return (Evidence("$", "no such resource", _summary(facts)),)
+    errors = list(_compiled(rule.expect).iter_errors(facts))
+    evidence = []
+    for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
+        if error.validator in ("anyOf", "oneOf") and error.context:
+            error = best_match(error.context)
+        evidence.append(Evidence(error.json_path, _describe_expectation(error), error.instance))
+    return tuple(evidence)
+
+
+def _summary(facts: Mapping[str, Any]) -> Any:
+    return {key: facts[key] for key in ("name", "path", "arn", "id") if key in facts}
+
+
+def _matches(schema: Mapping[str, Any] | bool | None, facts: Mapping[str, Any]) -> bool:
+    return schema is None or _compiled(schema).is_valid(facts)
+
+
+def _message(rule: Rule, evidence: tuple[Evidence, ...]) -> str:
+    if not evidence:
+        return rule.title
+    first = evidence[0]
+    found = json.dumps(first.found, sort_keys=True, default=str)
+    if len(found) > 160:
+        found = found[:157] + "..."
+    more = f" (+{len(evidence) - 1} more)" if len(evidence) > 1 else ""
+    return f"{first.path}: expected {first.expected}, found {found}{more}"
+
+
+class _RuleRun:
+    """One rule over an inventory."""
+
+    def __init__(self, rule: Rule, inventory: Inventory) -> None:
+        self.rule = rule
+        self.inventory = inventory
+        self.paths = referenced_paths(rule.where) | referenced_paths(rule.expect)
+        self.names = {account.id: account.name for account in inventory.accounts}
+
+    def result(
+        self,
+        status: Status,
+        account_id: str,
+        arn: str,
+        name: str,
+        message: str,
+        *,
+        evidence: tuple[Evidence, ...] = (),
+        causes: tuple[CollectionError, ...] = (),
+        document: Mapping[str, Any] | None = None,
+    ) -> Result:
+        return Result(
+            rule_id=self.rule.id,
+            status=status,
+            severity=self.rule.severity,
+            account_id=account_id,
+            account_name=self.names.get(account_id, ""),
+            resource_type=self.rule.resource,
+            resource_arn=arn,
+            resource_name=name,
+            message=message,
+            evidence=evidence,
+            causes=causes,
+            document=document,
+        )
+
+    def on_resource(self, resource: Resource) -> Result | None:
+        missing = [reason for key, reason in resource.unknown.items() if _mentions(self.paths, key)]
+        if missing:
+            return self.result(
+                Status.ERROR,
+                resource.account_id,
+                resource.arn,
+                resource.name,
+                "could not be evaluated: " + "; ".join(sorted(set(missing))),
+            )
+        if not _matches(self.rule.where, resource.facts):
+            return None
+        if resource.type == "aws.account" and not resource.facts.get("scanned", True):
+            account = next(a for a in self.inventory.accounts if a.id == resource.account_id)
+            return self.result(
+                Status.SKIPPED, resource.account_id, resource.arn, resource.name, account.skip_reason or "not scanned"
+            )
+        evidence = _evidence(self.rule, resource.facts)
+        if self.rule.expect is not False and not evidence:
+            return self.result(Status.PASS, resource.account_id, resource.arn, resource.name, self.rule.title)
+        return self.result(
+            Status.FAIL,
+            resource.account_id,
+            resource.arn,
+            resource.name,
+            _message(self.rule, evidence),
+            evidence=evidence,
+            document=resource.document,
+        )
+
+    def in_scope(self, account: AccountSnapshot) -> bool:
+        scope = self.rule.accounts
+        return scope == "all" or (scope == "management") == account.is_management
+
+    def run(self) -> Iterator[Result]:
+        resources = self.inventory.resources.get(self.rule.resource, ())
+        if self.rule.resource not in ACCOUNT_SCOPED_TYPES:
+            for resource in resources:
+                result = self.on_resource(resource)
+                if result is not None:
+                    yield result
+            return
+        by_account: dict[str, list[Resource]] = {}
+        for resource in resources:
+            by_account.setdefault(resource.account_id, []).append(resource)
+        for account in self.inventory.accounts:
+            if not self.in_scope(account) or (not account.scanned and self.rule.resource != "aws.account"):
+                continue
+            yield from self.run_account(account, by_account.get(account.id, []))
+
+    def run_account(self, account: AccountSnapshot, resources: list[Resource]) -> Iterator[Result]:
+        arn = str(account.listing.get("Arn") or f"arn:aws:organizations:::account/{account.id}")
+        causes = self.inventory.unread.get((self.rule.resource, account.id))
+        if causes:
+            reason = "; ".join(e.describe() for e in causes)
+            yield self.result(
+                Status.ERROR, account.id, arn, account.name, f"could not be evaluated: {reason}", causes=causes
+            )
+            return
+        matched = False
+        for resource in resources:
+            result = self.on_resource(resource)
+            if result is not None:
+                matched = True
+                yield result
+        if not matched:
+            status = Status.PASS if self.rule.none_matched == "pass" else Status.SKIPPED
+            message = "no matching resource found" if status is Status.PASS else "no matching resource to check"
+            yield self.result(status, account.id, arn, account.name, message)
+
+
+def evaluate_rules(rules: Iterable[Rule], inventory: Inventory) -> tuple[Result, ...]:
+    results = [result for rule in rules for result in _RuleRun(rule, inventory).run()]
+    results.sort(key=lambda r: (r.rule_id, r.account_id, r.resource_arn))
+    return tuple(results)

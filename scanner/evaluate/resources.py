@@ -1,0 +1,343 @@
+"""Resource types: how a snapshot's raw answers become the facts that rules assert.
+
+Each type is registered with a JSON Schema of its facts. The rule loader checks every property a rule
+mentions against that schema (a misspelt fact would otherwise never match and silently pass), and the
+tests check every built resource against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scanner import artifact, policy
+from scanner.model import AccountSnapshot, CollectionError, Resource, RoleRecord, Snapshot
+
+ORGANIZATION = "aws.organizations.organization"
+ACCOUNT = "aws.account"
+ROLE = "aws.iam.role"
+
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+
+
+def _object(properties: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": dict(properties), "additionalProperties": False}
+
+
+TRUST_FACTS_SCHEMA = _object(
+    {
+        "allowed_principals": _STRINGS,
+        "allowed_actions": _STRINGS,
+        "allows_any_action": {"type": "boolean"},
+        "uses_not_principal": {"type": "boolean"},
+        "uses_not_action": {"type": "boolean"},
+        "has_deny": {"type": "boolean"},
+        "statement_count": {"type": "integer"},
+        "artifact_principals": _STRINGS,
+        "trusts_artifact_principal": {"type": "boolean"},
+        "artifact_statements": {
+            "type": "array",
+            "items": _object(
+                {
+                    "index": {"type": "integer"},
+                    "sid": _NULLABLE_STRING,
+                    "principals": _STRINGS,
+                    "pinned": {"type": "boolean"},
+                    "pinning_conditions": _STRINGS,
+                    "reason": _NULLABLE_STRING,
+                }
+            ),
+        },
+        "artifact_trust_pinned": {"type": "boolean"},
+        "condition_keys": _STRINGS,
+    }
+)
+
+FACT_SCHEMAS: dict[str, dict[str, Any]] = {
+    ORGANIZATION: _object(
+        {
+            "id": {"type": "string"},
+            "arn": {"type": "string"},
+            "feature_set": {"type": "string"},
+            "management_account_id": {"type": "string"},
+            "trusted_access": _object(
+                {
+                    "enabled_principals": _STRINGS,
+                    "artifact_enabled": {"type": "boolean"},
+                    "artifact_principals": _STRINGS,
+                    "legacy_principals": _STRINGS,
+                }
+            ),
+            "service_linked_role": _object(
+                {
+                    "present": {"type": "boolean"},
+                    "arn": _NULLABLE_STRING,
+                    "role_id": _NULLABLE_STRING,
+                    "create_date": _NULLABLE_STRING,
+                }
+            ),
+            "customer_agreements": _object(
+                {
+                    "active_count": {"type": "integer"},
+                    "active_organization_agreements": {
+                        "type": "array",
+                        "items": _object({"name": _NULLABLE_STRING, "id": _NULLABLE_STRING, "arn": _NULLABLE_STRING}),
+                    },
+                }
+            ),
+        }
+    ),
+    ACCOUNT: _object(
+        {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "state": {"type": "string"},
+            "is_management": {"type": "boolean"},
+            "scanned": {"type": "boolean"},
+            "readable": {"type": "boolean"},
+            "read_errors": _STRINGS,
+        }
+    ),
+    ROLE: _object(
+        {
+            "name": {"type": "string"},
+            "path": {"type": "string"},
+            "arn": {"type": "string"},
+            "role_id": _NULLABLE_STRING,
+            "create_date": _NULLABLE_STRING,
+            "description": _NULLABLE_STRING,
+            "in_management_account": {"type": "boolean"},
+            "service_linked": {"type": "boolean"},
+            "at_service_linked_role_path": {"type": "boolean"},
+            "named_like_service_linked_role": {"type": "boolean"},
+            "named_like_legacy_role": {"type": "boolean"},
+            "trust": TRUST_FACTS_SCHEMA,
+            "attached_policy_arns": _STRINGS,
+            "inline_policy_names": _STRINGS,
+            "permissions_boundary": _NULLABLE_STRING,
+            "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+            "max_session_duration": {"type": ["integer", "null"]},
+        }
+    ),
+}
+
+ACCOUNT_SCOPED_TYPES = frozenset({ACCOUNT, ROLE})
+"""Types read per account: an account whose data could not be read gives `error` for their rules."""
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """Every resource built from one snapshot, and what could not be read."""
+
+    resources: Mapping[str, tuple[Resource, ...]]
+    accounts: tuple[AccountSnapshot, ...]
+    # (resource type, account id) -> why that type could not be listed in that account
+    unread: Mapping[tuple[str, str], tuple[CollectionError, ...]]
+    organization: policy.OrganizationContext
+
+
+def build_inventory(snapshot: Snapshot) -> Inventory:
+    org_context = _organization_context(snapshot)
+    roles: list[Resource] = []
+    unread: dict[tuple[str, str], tuple[CollectionError, ...]] = {}
+    for account in snapshot.accounts:
+        if not account.scanned:
+            continue
+        if account.roles_listed is None:
+            unread[(ROLE, account.id)] = _listing_errors(account)
+            continue
+        roles.extend(_role_resource(account, record, org_context) for record in account.roles)
+    return Inventory(
+        resources={
+            ORGANIZATION: tuple(_organization_resources(snapshot)),
+            ACCOUNT: tuple(_account_resource(account) for account in snapshot.accounts),
+            ROLE: tuple(roles),
+        },
+        accounts=snapshot.accounts,
+        unread=unread,
+        organization=org_context,
+    )
+
+
+def _listing_errors(account: AccountSnapshot) -> tuple[CollectionError, ...]:
+    blocking = tuple(e for e in account.errors if e.api in ("sts:AssumeRole", "iam:ListRoles"))
+    return blocking or account.errors or (
+        CollectionError("iam:ListRoles", "NotRead", "the account's roles were not read", account.id),
+    )
+
+
+def _organization_context(snapshot: Snapshot) -> policy.OrganizationContext:
+    description = snapshot.organization.description or {}
+    return policy.OrganizationContext(
+        organization_id=description.get("Id"),
+        management_account_id=description.get("MasterAccountId"),
+        account_ids=frozenset(account.id for account in snapshot.accounts),
+    )
+
+
+def _management(snapshot: Snapshot) -> AccountSnapshot | None:
+    return next((account for account in snapshot.accounts if account.is_management), None)
+
+
+def _reasons(errors: tuple[CollectionError, ...], *apis: str) -> str:
+    matching = [e.describe() for e in errors if e.api in apis]
+    return "; ".join(matching) or "not read"
+
+
+def _organization_resources(snapshot: Snapshot) -> Iterator[Resource]:
+    org = snapshot.organization
+    description = org.description
+    if description is None:
+        # Without DescribeOrganization nothing is known about the organization; rules on it give error.
+        reason = _reasons(org.errors, "organizations:DescribeOrganization")
+        facts: dict[str, Any] = {}
+        yield Resource(ORGANIZATION, "", "", "organization", facts, unknown={"": reason})
+        return
+    unknown: dict[str, str] = {}
+    facts = {
+        "id": description.get("Id", ""),
+        "arn": description.get("Arn", ""),
+        "feature_set": description.get("FeatureSet", ""),
+        "management_account_id": description.get("MasterAccountId", ""),
+    }
+    if org.enabled_service_principals is None:
+        unknown["trusted_access"] = _reasons(org.errors, "organizations:ListAWSServiceAccessForOrganization")
+    else:
+        facts["trusted_access"] = _trusted_access_facts(org.enabled_service_principals)
+    management = _management(snapshot)
+    if management is None or management.roles_listed is None:
+        unknown["service_linked_role"] = (
+            _reasons(management.errors, "iam:ListRoles") if management else "the management account was not listed"
+        )
+    else:
+        facts["service_linked_role"] = _service_linked_role_facts(management.roles)
+    if org.customer_agreements is None:
+        unknown["customer_agreements"] = _reasons(org.errors, "artifact:ListCustomerAgreements")
+    else:
+        facts["customer_agreements"] = _agreement_facts(org.customer_agreements)
+    yield Resource(
+        ORGANIZATION,
+        facts["management_account_id"],
+        facts["arn"],
+        facts["id"],
+        facts,
+        unknown=unknown,
+    )
+
+
+def _trusted_access_facts(enabled: tuple[Mapping[str, Any], ...]) -> dict[str, Any]:
+    principals = sorted({str(item.get("ServicePrincipal", "")) for item in enabled})
+    return {
+        "enabled_principals": principals,
+        "artifact_enabled": any(p in artifact.TRUSTED_ACCESS_PRINCIPALS for p in principals),
+        "artifact_principals": [p for p in principals if p in artifact.TRUSTED_ACCESS_PRINCIPALS],
+        "legacy_principals": [p for p in principals if p in artifact.LEGACY_TRUSTED_ACCESS_PRINCIPALS],
+    }
+
+
+def _is_service_linked_role(role: Mapping[str, Any]) -> bool:
+    return role.get("RoleName") == artifact.SERVICE_LINKED_ROLE_NAME and role.get("Path") == (
+        artifact.SERVICE_LINKED_ROLE_PATH
+    )
+
+
+def _service_linked_role_facts(records: tuple[RoleRecord, ...]) -> dict[str, Any]:
+    role = next((r.role for r in records if _is_service_linked_role(r.role)), None)
+    return {
+        "present": role is not None,
+        "arn": role.get("Arn") if role else None,
+        "role_id": role.get("RoleId") if role else None,
+        "create_date": role.get("CreateDate") if role else None,
+    }
+
+
+def _agreement_facts(agreements: tuple[Mapping[str, Any], ...]) -> dict[str, Any]:
+    active = [a for a in agreements if a.get("state") == "ACTIVE"]
+    # NOTE: the API does not label agreements as organization or account agreements; one that carries
+    # an organizationArn is taken as an organization agreement (aws-facts.md section 6, UNCONFIRMED).
+    organization_agreements = [a for a in active if a.get("organizationArn")]
+    return {
+        "active_count": len(active),
+        "active_organization_agreements": sorted(
+            ({"name": a.get("name"), "id": a.get("id"), "arn": a.get("arn")} for a in organization_agreements),
+            key=lambda a: str(a["id"]),
+        ),
+    }
+
+
+def _account_resource(account: AccountSnapshot) -> Resource:
+    readable = account.scanned and account.roles_listed is not None
+    facts = {
+        "id": account.id,
+        "name": account.name,
+        "state": account.state,
+        "is_management": account.is_management,
+        "scanned": account.scanned,
+        "readable": readable,
+        "read_errors": [e.describe() for e in account.errors],
+    }
+    arn = str(account.listing.get("Arn") or f"arn:aws:organizations:::account/{account.id}")
+    return Resource(ACCOUNT, account.id, arn, account.name, facts)
+
+
+def _role_resource(
+    account: AccountSnapshot, record: RoleRecord, org_context: policy.OrganizationContext
+) -> Resource:
+    role = record.role
+    name = str(role.get("RoleName", ""))
+    path = str(role.get("Path", "/"))
+    unknown: dict[str, str] = {}
+
+    def errors_for(*apis: str) -> str:
+        return _reasons(tuple(e for e in account.errors if e.resource == name), *apis)
+
+    facts: dict[str, Any] = {
+        "name": name,
+        "path": path,
+        "arn": str(role.get("Arn", "")),
+        "role_id": role.get("RoleId"),
+        "create_date": role.get("CreateDate"),
+        "in_management_account": account.is_management,
+        "service_linked": path.startswith("/aws-service-role/"),
+        "at_service_linked_role_path": path == artifact.SERVICE_LINKED_ROLE_PATH,
+        "named_like_service_linked_role": name.lower() == artifact.SERVICE_LINKED_ROLE_NAME.lower(),
+        "named_like_legacy_role": name.lower() == artifact.LEGACY_ROLE_NAME.lower(),
+    }
+    trust_document: Mapping[str, Any] | None = None
+    try:
+        trust_document = policy.decode_policy_document(role.get("AssumeRolePolicyDocument"))
+        facts["trust"] = policy.trust_facts(trust_document, org_context)
+    except policy.PolicyDocumentError as exc:
+        unknown["trust"] = f"the trust policy could not be read: {exc}"
+    if record.detail_read:
+        boundary = role.get("PermissionsBoundary") or {}
+        facts["description"] = role.get("Description")
+        facts["permissions_boundary"] = boundary.get("PermissionsBoundaryArn")
+        facts["tags"] = {str(t.get("Key")): str(t.get("Value")) for t in role.get("Tags", [])}
+        facts["max_session_duration"] = role.get("MaxSessionDuration")
+    else:
+        reason = errors_for("iam:GetRole")
+        for key in ("description", "permissions_boundary", "tags", "max_session_duration"):
+            unknown[key] = reason
+    if record.attached_policies is None:
+        unknown["attached_policy_arns"] = errors_for("iam:ListAttachedRolePolicies")
+    else:
+        facts["attached_policy_arns"] = sorted(str(p.get("PolicyArn")) for p in record.attached_policies)
+    if record.inline_policies is None:
+        unknown["inline_policy_names"] = errors_for("iam:ListRolePolicies", "iam:GetRolePolicy")
+    else:
+        facts["inline_policy_names"] = sorted(record.inline_policies)
+    return Resource(
+        ROLE,
+        account.id,
+        facts["arn"],
+        name,
+        facts,
+        unknown=unknown,
+        document=trust_document,
+    )
+
+
+RESOURCE_TYPES: tuple[str, ...] = tuple(sorted(FACT_SCHEMAS))

@@ -1,0 +1,307 @@
+"""Typed, frozen data passed between the pipeline's stages.
+
+collect -> Snapshot -> evaluate -> ScanResult -> report. Nothing here talks to AWS or the disk.
+Raw AWS answers stay plain JSON-compatible mappings (as botocore parsed them, timestamps as ISO 8601
+strings) because they are recorded as evidence exactly as received.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+JSON = Any
+"""A JSON-compatible value: what json.loads returns."""
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that thresholds compare: `severity >= fail_on`."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        return cls[text.upper()]
+
+
+SEVERITY_LABELS = tuple(s.label for s in Severity)
+
+
+class Status(str, enum.Enum):
+    """The state of one rule on one resource (or one account, when no resource could be read)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"  # could not be evaluated: the data it needs is missing or unreadable
+    SUPPRESSED = "suppressed"  # failed, but covered by an unexpired suppression
+    SKIPPED = "skipped"  # not applicable, with the reason in the message
+
+
+# --------------------------------------------------------------------------------------------
+# Rules
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Remediation:
+    text: str
+    command: str
+
+
+AccountScope = Literal["all", "management", "members"]
+NoneMatched = Literal["pass", "skip"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule, as loaded from `rules/<pack>/<id>.yaml` and validated."""
+
+    id: str
+    title: str
+    severity: Severity
+    resource: str
+    description: str
+    rationale: str
+    remediation: Remediation
+    expect: Mapping[str, JSON] | bool
+    where: Mapping[str, JSON] | bool | None = None
+    accounts: AccountScope = "all"
+    none_matched: NoneMatched = "skip"
+    references: tuple[Reference, ...] = ()
+    compliance: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    pack: str = ""
+    source: str = ""  # the rule file as given to the loader; reports show it relative to the pack
+
+
+@dataclass(frozen=True, slots=True)
+class RulePack:
+    id: str
+    title: str
+    version: str
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """Every loaded pack, with a hash of the rule files' bytes so a run records what it evaluated."""
+
+    packs: tuple[RulePack, ...]
+    sha256: str
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(rule for pack in self.packs for rule in pack.rules)
+
+
+# --------------------------------------------------------------------------------------------
+# Snapshot: what collect read, replayable offline
+# --------------------------------------------------------------------------------------------
+
+SNAPSHOT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionError:
+    """One failed read. `account_id` is None for organization-level calls made before accounts are known."""
+
+    api: str  # "service:Operation", e.g. "iam:ListRoles"
+    code: str  # AWS error code, or a botocore exception name for transport failures
+    message: str
+    account_id: str | None = None
+    resource: str | None = None  # e.g. a role name when a per-role detail call failed
+
+    def describe(self) -> str:
+        where = f" on {self.resource}" if self.resource else ""
+        return f"{self.api}{where}: {self.code}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRecord:
+    """Everything read about one IAM role of interest.
+
+    `role` is the GetRole answer's `Role` (or the ListRoles item when GetRole failed), with the
+    trust policy already decoded to a mapping. A field that could not be read is None, never empty:
+    `attached_policies=None` means unknown, `()` means the role has none.
+    """
+
+    role: Mapping[str, JSON]
+    attached_policies: tuple[Mapping[str, JSON], ...] | None
+    inline_policies: Mapping[str, JSON] | None  # policy name -> decoded document
+    detail_read: bool  # False when GetRole failed and `role` is only the ListRoles item
+
+
+AccountState = str  # Organizations' State: ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    id: str
+    name: str
+    state: AccountState
+    is_management: bool
+    listing: Mapping[str, JSON]  # the ListAccounts item as received
+    scanned: bool  # False when out of scope or not ACTIVE; see skip_reason
+    skip_reason: str | None = None
+    roles_listed: int | None = None  # how many roles ListRoles returned; None = the listing failed
+    roles: tuple[RoleRecord, ...] = ()  # roles of interest only
+    errors: tuple[CollectionError, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationSnapshot:
+    """Organization-level answers. None means the call failed (the error is in `errors`)."""
+
+    description: Mapping[str, JSON] | None  # DescribeOrganization's `Organization`
+    enabled_service_principals: tuple[Mapping[str, JSON], ...] | None
+    customer_agreements: tuple[Mapping[str, JSON], ...] | None  # artifact:ListCustomerAgreements
+    errors: tuple[CollectionError, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CallerIdentity:
+    account: str
+    arn: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotMetadata:
+    tool_version: str
+    started_at: str  # ISO 8601, UTC, "Z" suffix
+    finished_at: str
+    caller: CallerIdentity | None
+    rules_sha256: str
+    config_sha256: str
+    complete: bool  # False when anything could not be read or the run was interrupted
+    shard: str | None = None  # "i/n" when only a shard of the accounts was read
+    endpoint_url: str | None = None  # set when AWS_ENDPOINT_URL pointed elsewhere than AWS
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    version: int
+    metadata: SnapshotMetadata
+    organization: OrganizationSnapshot
+    accounts: tuple[AccountSnapshot, ...]
+
+    @property
+    def errors(self) -> tuple[CollectionError, ...]:
+        account_errors = (e for account in self.accounts for e in account.errors)
+        return (*self.organization.errors, *account_errors)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A thing rules are evaluated against: its facts are plain JSON, which `where`/`expect` assert.
+
+    `unknown` maps a dotted fact path ("trust", "customer_agreements") to the reason it could not be
+    read. A rule whose schemas mention an unknown path gives `error`, never `pass`.
+    """
+
+    type: str
+    account_id: str
+    arn: str
+    name: str
+    facts: Mapping[str, JSON]
+    unknown: Mapping[str, str] = field(default_factory=dict)
+    document: Mapping[str, JSON] | None = None  # the raw policy a finding's evidence points into
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    path: str  # JSON path into the resource's facts, e.g. "$.trust.allowed_principals"
+    expected: str  # what the failing keyword demanded, in words
+    found: JSON  # the value found at `path`
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    rule_id: str
+    reason: str
+    owner: str
+    expires: str  # ISO date
+    account_id: str | None = None
+    resource: str | None = None  # ARN pattern
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    rule_id: str
+    status: Status
+    severity: Severity
+    account_id: str
+    account_name: str
+    resource_type: str
+    resource_arn: str
+    resource_name: str
+    message: str
+    evidence: tuple[Evidence, ...] = ()
+    causes: tuple[CollectionError, ...] = ()  # why an `error` result could not be evaluated
+    document: Mapping[str, JSON] | None = None  # e.g. the trust policy the evidence points into
+    suppression: Suppression | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    id: str
+    name: str
+    state: str
+    is_management: bool
+    scanned: bool
+    skip_reason: str | None
+    error_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Who ran what, when, against which organization; every report's header."""
+
+    run_id: str
+    tool_version: str
+    started_at: str
+    finished_at: str
+    organization_id: str | None
+    management_account_id: str | None
+    caller_arn: str | None
+    rules_sha256: str
+    config_sha256: str
+    rule_packs: tuple[tuple[str, str], ...]  # (pack id, version)
+    complete: bool
+    shard: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    info: RunInfo
+    rules: tuple[Rule, ...]
+    results: tuple[Result, ...]
+    accounts: tuple[AccountSummary, ...]
+    errors: tuple[CollectionError, ...]
+
+    def counts(self) -> dict[Status, int]:
+        counts = {status: 0 for status in Status}
+        for result in self.results:
+            counts[result.status] += 1
+        return counts

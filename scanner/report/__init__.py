@@ -1,0 +1,42 @@
+"""Report writers: a ScanResult in, bytes out. One writer per format, in one registry.
+
+The CLI's `--format` choices and the config's `output.formats` check derive from `WRITERS`.
+Writers never see the engine, a session or the config, and never touch the disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from scanner.model import ScanResult
+
+Render = Callable[[ScanResult], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Writer:
+    name: str
+    filename: str
+    render: Render
+
+
+WRITERS: dict[str, Writer] = {}
+
+
+def writer(name: str, filename: str) -> Callable[[Render], Render]:
+    """Register `render` as the writer for format `name`, written to `filename` in the run folder."""
+
+    def register(render: Render) -> Render:
+        if name in WRITERS:
+            raise ValueError(f"duplicate writer {name!r}")
+        WRITERS[name] = Writer(name, filename, render)
+        return render
+
+    return register
+
+
+# Imported for their registration; explicit so that the registry's content is visible here.
+from scanner.report import json_report  # noqa: E402,F401
+
+__all__ = ["WRITERS", "Writer", "writer"]

@@ -1,0 +1,219 @@
+"""Loading rule packs: every file is checked and every problem reported at once.
+
+A pack is a folder with a `pack.yaml` and one `<RULE-ID>.yaml` per rule. Checks beyond the rule schema:
+the file name equals the id, ids are unique across everything loaded, the resource type exists,
+`where`/`expect` are valid JSON Schema, and every fact they mention exists for the resource type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from scanner import schemas, yamlfile
+from scanner.errors import RuleError
+from scanner.evaluate.engine import ITEMS, FactPath, referenced_paths
+from scanner.evaluate.resources import FACT_SCHEMAS, RESOURCE_TYPES
+from scanner.model import Reference, Remediation, Rule, RulePack, RuleSet, Severity
+
+
+def builtin_packs_dir() -> Path:
+    return Path(str(resources.files("scanner").joinpath("builtin_rules")))
+
+
+@dataclass
+class _Loading:
+    """Problems found so far, and the bytes hashed into the rule set's fingerprint."""
+
+    problems: list[str]
+    hashed: list[tuple[str, bytes]]
+
+
+def load_rules(
+    paths: Sequence[str | Path] = (),
+    *,
+    builtin: bool = True,
+    disabled: Sequence[str] = (),
+    severity_overrides: Mapping[str, Severity] | None = None,
+) -> RuleSet:
+    """Load the built-in pack (unless `builtin` is False) and every pack folder or rule file in `paths`."""
+    loading = _Loading([], [])
+    packs: list[RulePack] = []
+    if builtin:
+        for pack_dir in sorted(p for p in builtin_packs_dir().iterdir() if p.is_dir()):
+            packs.append(_load_pack(pack_dir, loading, display_root=pack_dir.parent.parent))
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            packs.append(_load_pack(path, loading, display_root=None))
+        elif path.is_file():
+            rule = _load_rule(path, loading, pack_id="", display=str(path))
+            packs.append(RulePack(id=path.stem, title=path.name, version="0.0.0", rules=(rule,) if rule else ()))
+        else:
+            loading.problems.append(f"{path}: no such rule file or pack folder")
+    _check_unique(packs, loading)
+    overrides = dict(severity_overrides or {})
+    known = {rule.id for pack in packs for rule in pack.rules}
+    for rule_id in [*overrides, *disabled]:
+        if rule_id not in known and not loading.problems:
+            loading.problems.append(f"config: rule {rule_id} is not among the loaded rules")
+    if loading.problems:
+        raise RuleError(loading.problems)
+    final = tuple(
+        replace(
+            pack,
+            rules=tuple(
+                replace(rule, severity=overrides.get(rule.id, rule.severity))
+                for rule in pack.rules
+                if rule.id not in disabled
+            ),
+        )
+        for pack in packs
+    )
+    digest = hashlib.sha256()
+    for name, data in sorted(loading.hashed):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return RuleSet(packs=final, sha256=digest.hexdigest())
+
+
+def _load_pack(pack_dir: Path, loading: _Loading, display_root: Path | None) -> RulePack:
+    def display(path: Path) -> str:
+        return str(path.relative_to(display_root)) if display_root else str(path)
+
+    manifest = pack_dir / "pack.yaml"
+    meta: dict[str, Any] = {"id": pack_dir.name, "title": pack_dir.name, "version": "0.0.0"}
+    if manifest.is_file():
+        document = _parse(manifest, "rule pack manifest", loading, display(manifest))
+        if document is not None:
+            found = schemas.problems(document.data, "pack", where=document.where)
+            loading.problems.extend(found)
+            if not found:
+                meta.update(document.data)
+    rule_files = sorted(path for path in pack_dir.glob("*.yaml") if path.name != "pack.yaml")
+    if not rule_files:
+        loading.problems.append(f"{pack_dir}: no rule files (*.yaml) in this folder")
+    rules = []
+    for path in rule_files:
+        rule = _load_rule(path, loading, pack_id=str(meta["id"]), display=display(path))
+        if rule is not None:
+            rules.append(rule)
+    return RulePack(id=str(meta["id"]), title=str(meta["title"]), version=str(meta["version"]), rules=tuple(rules))
+
+
+def _parse(path: Path, what: str, loading: _Loading, display: str) -> yamlfile.YamlDocument | None:
+    try:
+        loading.hashed.append((display, path.read_bytes()))
+        document = yamlfile.load(path, what=what, error=RuleError)
+    except RuleError as exc:
+        loading.problems.extend(exc.problems)
+        return None
+    except OSError as exc:
+        loading.problems.append(f"{display}: cannot read: {exc.strerror}")
+        return None
+    return yamlfile.YamlDocument(display, document.data, document.lines)
+
+
+def _load_rule(path: Path, loading: _Loading, *, pack_id: str, display: str) -> Rule | None:
+    document = _parse(path, "rule file", loading, display)
+    if document is None:
+        return None
+    data = document.data
+    found = schemas.problems(data, "rule", where=document.where)
+    if not found:
+        found = _semantic_problems(path, document)
+    loading.problems.extend(found)
+    if found:
+        return None
+    return Rule(
+        id=data["id"],
+        title=data["title"],
+        severity=Severity.parse(data["severity"]),
+        resource=data["resource"],
+        description=data["description"].strip(),
+        rationale=data["rationale"].strip(),
+        remediation=Remediation(data["remediation"]["text"].strip(), data["remediation"]["command"].strip()),
+        expect=data["expect"],
+        where=data.get("where"),
+        accounts=data.get("accounts", "all"),
+        none_matched=data.get("none_matched", "skip"),
+        references=tuple(Reference(r["title"], r["url"]) for r in data.get("references", [])),
+        compliance={framework: tuple(ids) for framework, ids in data.get("compliance", {}).items()},
+        tags=tuple(data.get("tags", [])),
+        pack=pack_id,
+        source=display,
+    )
+
+
+def _semantic_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]:
+    data = document.data
+    problems = []
+    if path.stem != data["id"]:
+        problems.append(
+            f"{document.where(('id',))}: $.id: the id {data['id']!r} differs from the file name "
+            f"{path.name!r} (name the file {data['id']}.yaml)"
+        )
+    resource = data["resource"]
+    if resource not in RESOURCE_TYPES:
+        problems.append(
+            f"{document.where(('resource',))}: $.resource: unknown resource type {resource!r} "
+            f"(expected one of: {', '.join(RESOURCE_TYPES)})"
+        )
+        return problems
+    for key in ("where", "expect"):
+        if key not in data:
+            continue
+        schema = data[key]
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            inner = tuple(exc.absolute_path)
+            where = document.where((key, *inner))
+            problems.append(
+                f"{where}: {yamlfile.format_json_path((key, *inner))}: not a valid JSON Schema: {exc.message}"
+            )
+            continue
+        for fact_path in sorted(referenced_paths(schema)):
+            if not _fact_exists(FACT_SCHEMAS[resource], fact_path):
+                shown = ".".join(fact_path)
+                problems.append(
+                    f"{document.where((key,))}: $.{key}: {resource} has no fact {shown!r} "
+                    f"(see the facts listed by `artifact-scan rules facts {resource}`)"
+                )
+    return problems
+
+
+def _fact_exists(schema: Mapping[str, Any], path: FactPath) -> bool:
+    node: Any = schema
+    for part in path:
+        if not isinstance(node, dict):
+            return False
+        if part == ITEMS:
+            node = node.get("items")
+            if node is None:
+                return False
+            continue
+        properties = node.get("properties", {})
+        if part in properties:
+            node = properties[part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            return False
+    return True
+
+
+def _check_unique(packs: Sequence[RulePack], loading: _Loading) -> None:
+    first_seen: dict[str, str] = {}
+    for rule in (rule for pack in packs for rule in pack.rules):
+        if rule.id in first_seen:
+            loading.problems.append(
+                f"{rule.source}: $.id: duplicate rule id {rule.id!r} (also defined in {first_seen[rule.id]})"
+            )
+        else:
+            first_seen[rule.id] = rule.source

@@ -1,0 +1,125 @@
+"""One scan from start to finish: collect (or load a snapshot), evaluate, write the run's files.
+
+The CLI builds the inputs and turns the outcome into an exit code; this module holds the order of the
+steps so that `scan`, `collect` and `demo` cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scanner import snapshot as snapshots
+from scanner.config import Config
+from scanner.evaluate import evaluate
+from scanner.evaluate.resources import ACCOUNT, build_inventory
+from scanner.model import RuleSet, ScanResult, Severity, Snapshot, Status
+from scanner.output import create_run_dir, new_run_id, write_atomic
+from scanner.report import WRITERS
+
+if TYPE_CHECKING:  # the collector imports boto3; only the runs that collect need it
+    import boto3
+
+Progress = Callable[[int, int], None]
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0  # scan complete, nothing at or above --fail-on
+    FINDINGS = 1  # scan complete, failing findings at or above --fail-on
+    USAGE = 2  # bad arguments, config, rules or credentials; nothing was scanned
+    INCOMPLETE = 3  # some account or API could not be read; reports are still written
+
+
+def exit_code(scan: ScanResult, fail_on: Severity) -> ExitCode:
+    """Incomplete outranks findings: a verdict on partial data must never look final."""
+    if not scan.info.complete or any(r.status is Status.ERROR for r in scan.results):
+        return ExitCode.INCOMPLETE
+    if any(r.status is Status.FAIL and r.severity >= fail_on for r in scan.results):
+        return ExitCode.FINDINGS
+    return ExitCode.OK
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    scan: ScanResult
+    run_dir: Path
+    files: tuple[Path, ...]
+    exit_code: ExitCode
+
+
+def collect_snapshot(
+    config: Config,
+    ruleset: RuleSet,
+    *,
+    session: boto3.Session | None = None,
+    progress: Progress | None = None,
+) -> Snapshot:
+    from scanner.collect import collect  # noqa: PLC0415 - keeps boto3 out of offline runs
+
+    return collect(config, rules_sha256=ruleset.sha256, session=session, progress=progress)
+
+
+def snapshot_bytes(snapshot: Snapshot) -> bytes:
+    """The snapshot with the derived facts of the organization and roles, for people reading it."""
+    inventory = build_inventory(snapshot)
+    facts: dict[str, Any] = {
+        kind: [{"arn": r.arn, "account_id": r.account_id, "facts": r.facts, "unknown": r.unknown} for r in resources]
+        for kind, resources in inventory.resources.items()
+        if kind != ACCOUNT
+    }
+    return snapshots.dumps(snapshot, facts=facts)
+
+
+def write_run(
+    scan: ScanResult,
+    *,
+    run_dir: Path,
+    formats: Sequence[str],
+    snapshot_data: bytes | None,
+    fail_on: Severity,
+) -> RunOutcome:
+    """Render every report first, then write: a writer that fails leaves no half-written run behind."""
+    rendered = {WRITERS[name].filename: WRITERS[name].render(scan) for name in formats}
+    if snapshot_data is not None:
+        rendered["snapshot.json"] = snapshot_data
+    create_run_dir(run_dir)
+    files = []
+    for filename, data in sorted(rendered.items()):
+        path = run_dir / filename
+        write_atomic(path, data)
+        files.append(path)
+    return RunOutcome(scan, run_dir, tuple(files), exit_code(scan, fail_on))
+
+
+def scan(
+    config: Config,
+    ruleset: RuleSet,
+    *,
+    out_dir: Path | None,
+    formats: Sequence[str],
+    fail_on: Severity,
+    snapshot_path: Path | None = None,
+    session: boto3.Session | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> RunOutcome:
+    """Collect (or load `snapshot_path`), evaluate and write `out_dir` (default reports/<run-id>/)."""
+    run_id = new_run_id(clock())
+    if snapshot_path is not None:
+        # The run folder keeps the snapshot's exact bytes: evidence is copied, never re-serialised.
+        snapshot_data = snapshots.read_bytes(snapshot_path)
+        snapshot = snapshots.loads(snapshot_data, str(snapshot_path))
+    else:
+        snapshot = collect_snapshot(config, ruleset, session=session, progress=progress)
+        snapshot_data = snapshot_bytes(snapshot)
+    result = evaluate(ruleset, snapshot, run_id=run_id)
+    run_dir = out_dir if out_dir is not None else Path(config.output.dir) / run_id
+    return write_run(result, run_dir=run_dir, formats=formats, snapshot_data=snapshot_data, fail_on=fail_on)

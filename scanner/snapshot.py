@@ -1,0 +1,150 @@
+"""Reading and writing snapshots: versioned JSON holding what a collection read.
+
+A snapshot is evidence, replayed offline by `scan --snapshot`. It holds raw API answers, the
+collection errors and the run's metadata, never credentials. Loading checks the version and the
+shape first, so a truncated, foreign or newer file is refused with a message instead of evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from scanner import schemas
+from scanner.errors import SnapshotError
+from scanner.model import (
+    SNAPSHOT_VERSION,
+    AccountSnapshot,
+    CallerIdentity,
+    CollectionError,
+    OrganizationSnapshot,
+    RoleRecord,
+    Snapshot,
+    SnapshotMetadata,
+)
+
+
+def to_document(snapshot: Snapshot, *, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The snapshot as plain JSON data. `facts`, when given, is stored for people to read; loading
+    ignores it and evaluation derives facts afresh from the raw answers, so it can never disagree."""
+    document = asdict(snapshot)
+    document["snapshot_version"] = document.pop("version")
+    if facts is not None:
+        document["facts"] = facts
+    return document
+
+
+def dumps(snapshot: Snapshot, *, facts: Mapping[str, Any] | None = None) -> bytes:
+    text = json.dumps(to_document(snapshot, facts=facts), indent=1, sort_keys=True, ensure_ascii=False)
+    return (text + "\n").encode("utf-8")
+
+
+def read_bytes(path: str | Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SnapshotError(f"{path}: snapshot not found") from None
+    except OSError as exc:
+        raise SnapshotError(f"{path}: cannot read the snapshot: {exc.strerror}") from None
+
+
+def load(path: str | Path) -> Snapshot:
+    return loads(read_bytes(path), str(path))
+
+
+def loads(raw: bytes, source: str) -> Snapshot:
+    try:
+        document = json.loads(raw)
+    except UnicodeDecodeError:
+        raise SnapshotError(f"{source}: not a snapshot: the file is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        truncated = " (the file looks truncated)" if exc.pos >= len(raw.rstrip()) else ""
+        raise SnapshotError(
+            f"{source}:{exc.lineno}:{exc.colno}: not a snapshot: invalid JSON: {exc.msg}{truncated}"
+        ) from None
+    except RecursionError:
+        raise SnapshotError(f"{source}: not a snapshot: JSON nested too deeply") from None
+    if not isinstance(document, dict) or "snapshot_version" not in document:
+        raise SnapshotError(f"{source}: not a snapshot: $.snapshot_version is missing")
+    version = document["snapshot_version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SnapshotError(f"{source}: $.snapshot_version: expected an integer, found {version!r}")
+    if version > SNAPSHOT_VERSION:
+        raise SnapshotError(
+            f"{source}: snapshot version {version} is newer than this artifact-scan reads ({SNAPSHOT_VERSION})",
+            hint="upgrade artifact-scan to evaluate this snapshot",
+        )
+    schemas.validate(document, "snapshot", source=source, error=SnapshotError)
+    return _from_document(document)
+
+
+def _error(doc: Mapping[str, Any]) -> CollectionError:
+    return CollectionError(
+        api=doc["api"],
+        code=doc["code"],
+        message=doc["message"],
+        account_id=doc.get("account_id"),
+        resource=doc.get("resource"),
+    )
+
+
+def _errors(docs: list[Mapping[str, Any]]) -> tuple[CollectionError, ...]:
+    return tuple(_error(doc) for doc in docs)
+
+
+def _optional_tuple(value: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def _role(doc: Mapping[str, Any]) -> RoleRecord:
+    return RoleRecord(
+        role=doc["role"],
+        attached_policies=_optional_tuple(doc["attached_policies"]),
+        inline_policies=doc["inline_policies"],
+        detail_read=doc["detail_read"],
+    )
+
+
+def _account(doc: Mapping[str, Any]) -> AccountSnapshot:
+    return AccountSnapshot(
+        id=doc["id"],
+        name=doc["name"],
+        state=doc["state"],
+        is_management=doc["is_management"],
+        listing=doc["listing"],
+        scanned=doc["scanned"],
+        skip_reason=doc.get("skip_reason"),
+        roles_listed=doc.get("roles_listed"),
+        roles=tuple(_role(role) for role in doc.get("roles", [])),
+        errors=_errors(doc.get("errors", [])),
+    )
+
+
+def _from_document(document: Mapping[str, Any]) -> Snapshot:
+    meta = document["metadata"]
+    caller = meta.get("caller")
+    org = document["organization"]
+    return Snapshot(
+        version=document["snapshot_version"],
+        metadata=SnapshotMetadata(
+            tool_version=meta["tool_version"],
+            started_at=meta["started_at"],
+            finished_at=meta["finished_at"],
+            caller=CallerIdentity(**caller) if caller else None,
+            rules_sha256=meta["rules_sha256"],
+            config_sha256=meta["config_sha256"],
+            complete=meta["complete"],
+            shard=meta.get("shard"),
+            endpoint_url=meta.get("endpoint_url"),
+        ),
+        organization=OrganizationSnapshot(
+            description=org["description"],
+            enabled_service_principals=_optional_tuple(org["enabled_service_principals"]),
+            customer_agreements=_optional_tuple(org["customer_agreements"]),
+            errors=_errors(org.get("errors", [])),
+        ),
+        accounts=tuple(_account(account) for account in document["accounts"]),
+    )
