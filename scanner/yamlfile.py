@@ -121,6 +121,8 @@ def _construct(
     if len(path) > 64:
         raise error(f"{source}:{node.start_mark.line + 1}: {what} is nested more than 64 levels deep")
     lines[path] = node.start_mark.line + 1
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _COLLECTION_TAGS:
+        raise error(f"{source}:{node.start_mark.line + 1}: {what}: unsupported YAML tag {node.tag!r}")
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -146,6 +148,7 @@ def _construct(
 
 
 _SCALAR_LOADER = _Loader("")
+_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 def _scalar(node: yaml.Node, source: str, what: str, error: type[ScannerError]) -> Any:
