@@ -25,11 +25,11 @@ class ConfigError(ScannerError):
 class RuleError(ScannerError):
     """One or more rule files are invalid; `problems` lists every one of them."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = tuple(problems)
-        count = len(problems)
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
+        count = len(self.problems)
         header = f"{count} problem{'s' if count != 1 else ''} in the rules:"
-        super().__init__("\n".join([header, *(f"  {p}" for p in problems)]))
+        super().__init__("\n".join([header, *(f"  {p}" for p in self.problems)]))
 
 
 class SnapshotError(ScannerError):

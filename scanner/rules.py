@@ -47,11 +47,12 @@ def load_rules(
     packs: list[RulePack] = []
     if builtin:
         for pack_dir in sorted(p for p in builtin_packs_dir().iterdir() if p.is_dir()):
-            packs.append(_load_pack(pack_dir, loading, display_root=pack_dir.parent.parent))
+            # Shown as in the source tree (rules/<pack>/<id>.yaml), wherever the package is installed.
+            packs.append(_load_pack(pack_dir, loading, display_prefix=f"rules/{pack_dir.name}"))
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            packs.append(_load_pack(path, loading, display_root=None))
+            packs.append(_load_pack(path, loading, display_prefix=None))
         elif path.is_file():
             rule = _load_rule(path, loading, pack_id="", display=str(path))
             packs.append(RulePack(id=path.stem, title=path.name, version="0.0.0", rules=(rule,) if rule else ()))
@@ -82,9 +83,9 @@ def load_rules(
     return RuleSet(packs=final, sha256=digest.hexdigest())
 
 
-def _load_pack(pack_dir: Path, loading: _Loading, display_root: Path | None) -> RulePack:
+def _load_pack(pack_dir: Path, loading: _Loading, display_prefix: str | None) -> RulePack:
     def display(path: Path) -> str:
-        return str(path.relative_to(display_root)) if display_root else str(path)
+        return f"{display_prefix}/{path.name}" if display_prefix else str(path)
 
     manifest = pack_dir / "pack.yaml"
     meta: dict[str, Any] = {"id": pack_dir.name, "title": pack_dir.name, "version": "0.0.0"}

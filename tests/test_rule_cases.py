@@ -125,6 +125,8 @@ def _target_status(rule: Rule, case: dict[str, Any]) -> str:
     account = MEMBER if target.get("account") == "member" else MANAGEMENT if target.get("account") else None
     if rule.resource == "aws.account":
         account = account or MEMBER
+    elif rule.resource == "aws.iam.role":
+        account = account or MANAGEMENT  # where the service-linked role lives
     name = target.get("role")
     matching = [
         r for r in results

@@ -128,7 +128,8 @@ class _RuleRun:
     def __init__(self, rule: Rule, inventory: Inventory) -> None:
         self.rule = rule
         self.inventory = inventory
-        self.paths = referenced_paths(rule.where) | referenced_paths(rule.expect)
+        self.where_paths = referenced_paths(rule.where)
+        self.expect_paths = referenced_paths(rule.expect)
         self.names = {account.id: account.name for account in inventory.accounts}
 
     def result(
@@ -158,18 +159,23 @@ class _RuleRun:
             document=document,
         )
 
+    def unreadable(self, resource: Resource, paths: set[FactPath]) -> Result | None:
+        missing = sorted({reason for key, reason in resource.unknown.items() if _mentions(paths, key)})
+        if not missing:
+            return None
+        message = "could not be evaluated: " + "; ".join(missing)
+        return self.result(Status.ERROR, resource.account_id, resource.arn, resource.name, message)
+
     def on_resource(self, resource: Resource) -> Result | None:
-        missing = [reason for key, reason in resource.unknown.items() if _mentions(self.paths, key)]
-        if missing:
-            return self.result(
-                Status.ERROR,
-                resource.account_id,
-                resource.arn,
-                resource.name,
-                "could not be evaluated: " + "; ".join(sorted(set(missing))),
-            )
+        # `where` first: a rule that does not apply needs none of the facts its `expect` mentions.
+        unreadable = self.unreadable(resource, self.where_paths)
+        if unreadable is not None:
+            return unreadable
         if not _matches(self.rule.where, resource.facts):
             return None
+        unreadable = self.unreadable(resource, self.expect_paths)
+        if unreadable is not None:
+            return unreadable
         if resource.type == "aws.account" and not resource.facts.get("scanned", True):
             account = next(a for a in self.inventory.accounts if a.id == resource.account_id)
             return self.result(
@@ -197,8 +203,14 @@ class _RuleRun:
         if self.rule.resource not in ACCOUNT_SCOPED_TYPES:
             for resource in resources:
                 result = self.on_resource(resource)
-                if result is not None:
-                    yield result
+                # One result per organization-wide rule, so every rule shows in every report.
+                yield result or self.result(
+                    Status.SKIPPED,
+                    resource.account_id,
+                    resource.arn,
+                    resource.name,
+                    "not applicable: the rule's `where` condition does not hold",
+                )
             return
         by_account: dict[str, list[Resource]] = {}
         for resource in resources:

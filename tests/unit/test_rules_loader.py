@@ -82,7 +82,7 @@ def test_override_of_unknown_rule_is_an_error() -> None:
         ("T-001.yaml", VALID.format(id="T-001").replace("severity: high", "severity: urgent"),
          ["T-001.yaml:3", "$.severity", '"urgent" is not one of']),
         ("T-001.yaml", VALID.format(id="T-001").replace("{const: null}", "{type: nonsense}"),
-         ["T-001.yaml:13", "$.expect.properties.permissions_boundary.type", "not a valid JSON Schema"]),
+         ["T-001.yaml:12", "$.expect.properties.permissions_boundary.type", "not a valid JSON Schema"]),
         ("T-001.yaml", VALID.format(id="T-001").replace("permissions_boundary", "permission_boundary"),
          ["$.expect", "has no fact 'permission_boundary'"]),
         ("T-001.yaml", VALID.format(id="T-001").replace("title: A rule", "titel: A rule"),
