@@ -1,0 +1,141 @@
+"""summary.md: bounded in size whatever the scan, and user data cannot break the table or inject HTML."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from scanner.model import Result, ScanResult, Status
+from scanner.report import WRITERS, markdown
+from tests.golden_support import assert_golden
+from tests.scan_fixture import HOSTILE, ORG, build_scan
+
+LIMIT = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def scan() -> ScanResult:
+    return build_scan()
+
+
+def text_of(scan: ScanResult) -> str:
+    return markdown.render(scan).decode("utf-8")
+
+
+def table_pipes(line: str) -> int:
+    """Pipes that delimit cells: those not escaped by an odd run of backslashes."""
+    return sum(1 for m in re.finditer(r"(\\*)\|", line) if len(m.group(1)) % 2 == 0)
+
+
+def listed_rows(text: str) -> list[str]:
+    lines = text.splitlines()
+    start = lines.index("| severity | status | rule | account | resource | reason |") + 2
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    return rows
+
+
+def synthetic(scan: ScanResult, count: int, **fields: Any) -> tuple[Result, ...]:
+    template = next(r for r in scan.results if r.status is Status.FAIL)
+    return tuple(
+        replace(template, account_id=f"{100000000000 + i:012d}", resource_arn=f"arn:aws:iam::x:role/r{i}",
+                resource_name=f"r{i}", **fields)
+        for i in range(count)
+    )
+
+
+def test_golden(scan: ScanResult, update_golden: bool) -> None:
+    assert_golden("summary.md", markdown.render(scan), update_golden)
+
+
+def test_registered_as_markdown() -> None:
+    assert WRITERS["markdown"].filename == "summary.md"
+    assert WRITERS["markdown"].render is markdown.render
+
+
+def test_header_line(scan: ScanResult) -> None:
+    header = text_of(scan).splitlines()[0]
+    assert ORG in header and "incomplete" in header
+    for count_and_status in ("2 pass", "2 fail", "1 error", "1 suppressed", "1 skipped"):
+        assert count_and_status in header
+    complete = replace(scan, info=replace(scan.info, complete=True))
+    assert ", complete:" in text_of(complete).splitlines()[0]
+    assert "Incomplete scan" not in text_of(complete)
+
+
+def test_severity_by_status_table(scan: ScanResult) -> None:
+    lines = text_of(scan).splitlines()
+    assert "| severity | pass | fail | error | suppressed | skipped |" in lines
+    assert "| critical | 0 | 1 | 0 | 0 | 0 |" in lines
+    assert "| high | 2 | 1 | 1 | 0 | 1 |" in lines
+    assert "| **total** | **2** | **2** | **1** | **1** | **1** |" in lines
+
+
+def test_fail_and_error_listed_most_severe_first(scan: ScanResult) -> None:
+    rows = listed_rows(text_of(scan))
+    assert [row.split(" | ")[2] for row in rows] == ["ART-006", "ART-010", "ART-012"]
+    assert rows[0].startswith("| critical | fail |") and rows[2].startswith("| high | error |")
+    assert "more" not in text_of(scan)
+
+
+def test_no_findings(scan: ScanResult) -> None:
+    clean = replace(scan, results=tuple(r for r in scan.results if r.status is Status.PASS))
+    assert "No fail or error results." in text_of(clean)
+
+
+def test_size_bound_with_10000_failures(scan: ScanResult) -> None:
+    huge = replace(scan, results=synthetic(scan, 10_000))
+    text = text_of(huge)
+    assert len(text.encode()) < LIMIT
+    assert len(listed_rows(text)) == markdown.MAX_LISTED
+    assert "…and 9950 more" in text
+
+
+def test_size_bound_with_huge_hostile_fields(scan: ScanResult) -> None:
+    blob = ("<&|`" * 5_000) + "\U0001f600" * 5_000
+    huge = replace(scan, results=synthetic(scan, 10_000, account_name=blob, message=blob),
+                   info=replace(scan.info, organization_id=blob, run_id=blob, tool_version=blob))
+    data = markdown.render(huge)
+    assert len(data) < LIMIT
+    for row in listed_rows(data.decode()):
+        assert table_pipes(row) == 7
+
+
+@pytest.mark.parametrize("name", [
+    "evil | name | with | pipes",
+    "<script>alert(1)</script>",
+    HOSTILE,
+    "line one\nline two\r\n| injected | row |",
+    "`code` **bold** [link](https://evil.example) ![img](https://evil.example/x.png)",
+    "trailing backslash \\",
+    "\\| escaped pipe already",
+    "\x00\x1b[31mred\u2028sep",
+])
+def test_account_name_cannot_break_the_table_or_inject_html(scan: ScanResult, name: str) -> None:
+    hostile = replace(scan, results=tuple(replace(r, account_name=name, resource_name=name, message=name)
+                                          for r in scan.results))
+    text = text_of(hostile)
+    assert "<" not in text and ">" not in text
+    rows = listed_rows(text)
+    assert len(rows) == 3
+    for row in rows:
+        assert table_pipes(row) == 7, row
+    assert "](" not in text.replace("\\](", "")  # every bracket escaped: no link or image
+    assert "\x00" not in text and "\x1b" not in text
+
+
+def test_cell_is_bounded_and_never_cuts_an_escape() -> None:
+    for size in range(1, 60):
+        value = markdown.cell("a|<b>&`c`\\" * 20, size)
+        assert len(value.encode()) <= max(size, len("…".encode()))
+        body = value.removesuffix("…")
+        assert not re.search(r"(?<!\\)(\\\\)*\\$", body), value  # no dangling backslash
+        assert not re.search(r"&[a-z]*$", body), value  # no half entity
+    assert markdown.cell("short", 100) == "short"
+    assert markdown.cell("", 10) == " "
