@@ -73,6 +73,12 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
         help=f"report formats to write (default from config: json; choose from {', '.join(sorted(WRITERS))})",
     )
     parser.add_argument("--fail-on", choices=SEVERITY_LABELS, help="lowest severity that makes exit code 1")
+    parser.add_argument("--fail-on-new", action="store_true",
+                        help="exit 1 only for findings not in the --baseline run (exit 3 still outranks)")
+    parser.add_argument("--suppressions", type=Path, metavar="FILE",
+                        help="accepted risks with reason, owner and expiry (see suppressions.example.yaml)")
+    parser.add_argument("--baseline", type=Path, metavar="RESULTS_JSON",
+                        help="an earlier run's results.json: mark findings new or unchanged, list resolved ones")
 
 
 def _rule_options(parser: argparse.ArgumentParser) -> None:
@@ -246,18 +252,33 @@ def _scan(args: argparse.Namespace) -> ExitCode:
     config = load_config(args.config)
     _check_formats(config)
     ruleset = _load_ruleset(config, args.rules, builtin=not args.no_builtin_rules)
-    fail_on = Severity.parse(args.fail_on) if args.fail_on else config.fail_on
     outcome = run.scan(
         config,
         ruleset,
         out_dir=args.out,
         formats=args.format or config.output.formats,
-        fail_on=fail_on,
         snapshot_path=args.snapshot,
         progress=None if args.quiet else _Progress(sys.stderr),
+        **_audit_options(args, config),
     )
     _print_outcome(outcome, args)
     return outcome.exit_code
+
+
+def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    """Gate, suppressions and baseline, read before any AWS call so that bad input costs nothing."""
+    from scanner.baseline import load_baseline  # noqa: PLC0415
+    from scanner.run import Gate  # noqa: PLC0415
+    from scanner.suppressions import load_suppressions  # noqa: PLC0415
+
+    if args.fail_on_new and args.baseline is None:
+        raise ScannerError("--fail-on-new needs --baseline: without an earlier run every finding is new")
+    suppressions_path = args.suppressions or config.suppressions
+    return {
+        "gate": Gate(Severity.parse(args.fail_on) if args.fail_on else config.fail_on, args.fail_on_new),
+        "suppressions": load_suppressions(suppressions_path) if suppressions_path else (),
+        "baseline": load_baseline(args.baseline) if args.baseline else None,
+    }
 
 
 def _collect(args: argparse.Namespace) -> ExitCode:
@@ -288,16 +309,16 @@ def _demo(args: argparse.Namespace) -> ExitCode:
         ) from None
     config = Config()
     ruleset = _load_ruleset(config)
-    fail_on = Severity.parse(args.fail_on) if args.fail_on else config.fail_on
+    options = _audit_options(args, config)
     with demo.simulated_organization(args.scenario) as organization:
         outcome = run.scan(
             config,
             ruleset,
             out_dir=args.out,
             formats=args.format or ("json",),
-            fail_on=fail_on,
             session=organization.session,
             progress=None if args.quiet else _Progress(sys.stderr),
+            **options,
         )
     _print_outcome(outcome, args)
     missed, unexpected = demo.compare(organization.planted, outcome.scan.results)

@@ -79,6 +79,7 @@ class Config:
     rules: RulesConfig = RulesConfig()
     output: OutputConfig = OutputConfig()
     fail_on: Severity = Severity.HIGH
+    suppressions: str | None = None  # a suppressions file; --suppressions overrides
     source: str | None = None  # the file it came from; None for the defaults
 
     def sha256(self) -> str:
@@ -119,5 +120,13 @@ def _from_document(doc: Mapping[str, Any], source: str) -> Config:
         ),
         output=OutputConfig(**output),
         fail_on=Severity.parse(doc.get("fail_on", "high")),
+        suppressions=_relative_to(doc.get("suppressions"), source),
         source=source,
     )
+
+
+def _relative_to(path: str | None, config_file: str) -> str | None:
+    """A relative path in the config means relative to the config file, wherever the scan runs from."""
+    if path is None or Path(path).is_absolute():
+        return path
+    return str(Path(config_file).parent / path)

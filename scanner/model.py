@@ -238,12 +238,16 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class Suppression:
+    """An accepted risk: a rule's failures on an account or resource pattern, with a reason, an owner and
+    an end date. It never hides an `error`."""
+
     rule_id: str
     reason: str
     owner: str
-    expires: str  # ISO date
+    expires: str  # ISO date; the suppression holds through that day (UTC)
     account_id: str | None = None
-    resource: str | None = None  # ARN pattern
+    resource: str | None = None  # ARN pattern, `*` and `?` as wildcards
+    source: str = ""  # file:line, so a report can say which entry matched or expired
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +264,10 @@ class Result:
     evidence: tuple[Evidence, ...] = ()
     causes: tuple[CollectionError, ...] = ()  # why an `error` result could not be evaluated
     document: Mapping[str, JSON] | None = None  # e.g. the trust policy the evidence points into
-    suppression: Suppression | None = None
+    suppression: Suppression | None = None  # set exactly when status is SUPPRESSED
+    expired_suppression: Suppression | None = None  # a FAIL whose matching suppression has expired
+    baseline: Literal["new", "unchanged"] | None = None  # for findings, when a baseline was given
+    first_seen: str | None = None  # UTC start of the first run that had this finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,12 +300,49 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class FindingKey:
+    """What makes a finding the same finding from run to run."""
+
+    rule_id: str
+    account_id: str
+    resource_arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedFinding:
+    """A finding of the baseline run that this run no longer has (and could check)."""
+
+    key: FindingKey
+    severity: Severity
+    resource_name: str
+    message: str
+    first_seen: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """A change since the baseline that no rule can see in one run, e.g. a re-created role."""
+
+    kind: str  # "service-linked-role-recreated", "trusted-access-re-enabled", ...
+    account_id: str
+    resource_arn: str
+    message: str
+    before: JSON
+    after: JSON
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     info: RunInfo
     rules: tuple[Rule, ...]
     results: tuple[Result, ...]
     accounts: tuple[AccountSummary, ...]
     errors: tuple[CollectionError, ...]
+    unused_suppressions: tuple[Suppression, ...] = ()
+    baseline_run_id: str | None = None
+    resolved: tuple[ResolvedFinding, ...] = ()
+    drift: tuple[Drift, ...] = ()
+    markers: Mapping[str, JSON] = field(default_factory=dict)  # facts a later run's drift check compares
 
     def counts(self) -> dict[Status, int]:
         counts = {status: 0 for status in Status}

@@ -17,9 +17,11 @@ from scanner import snapshot as snapshots
 from scanner.config import Config
 from scanner.evaluate import evaluate
 from scanner.evaluate.resources import ACCOUNT, build_inventory
-from scanner.model import RuleSet, ScanResult, Severity, Snapshot, Status
+from scanner.baseline import Baseline, apply_baseline
+from scanner.model import RuleSet, ScanResult, Severity, Snapshot, Status, Suppression
 from scanner.output import create_run_dir, new_run_id, write_atomic
 from scanner.report import WRITERS
+from scanner.suppressions import apply_suppressions
 
 if TYPE_CHECKING:  # the collector imports boto3; only the runs that collect need it
     import boto3
@@ -34,11 +36,20 @@ class ExitCode(enum.IntEnum):
     INCOMPLETE = 3  # some account or API could not be read; reports are still written
 
 
-def exit_code(scan: ScanResult, fail_on: Severity) -> ExitCode:
+@dataclass(frozen=True)
+class Gate:
+    """What makes a run fail a CI gate: findings at or above `fail_on`, or only new ones of them."""
+
+    fail_on: Severity = Severity.HIGH
+    only_new: bool = False
+
+
+def exit_code(scan: ScanResult, gate: Gate) -> ExitCode:
     """Incomplete outranks findings: a verdict on partial data must never look final."""
     if not scan.info.complete or any(r.status is Status.ERROR for r in scan.results):
         return ExitCode.INCOMPLETE
-    if any(r.status is Status.FAIL and r.severity >= fail_on for r in scan.results):
+    failing = (r for r in scan.results if r.status is Status.FAIL and r.severity >= gate.fail_on)
+    if any(not gate.only_new or r.baseline != "unchanged" for r in failing):
         return ExitCode.FINDINGS
     return ExitCode.OK
 
@@ -84,7 +95,7 @@ def write_run(
     run_dir: Path,
     formats: Sequence[str],
     snapshot_data: bytes | None,
-    fail_on: Severity,
+    gate: Gate,
 ) -> RunOutcome:
     """Render every report first, then write: a writer that fails leaves no half-written run behind."""
     rendered = {WRITERS[name].filename: WRITERS[name].render(scan) for name in formats}
@@ -96,7 +107,7 @@ def write_run(
         path = run_dir / filename
         write_atomic(path, data)
         files.append(path)
-    return RunOutcome(scan, run_dir, tuple(files), exit_code(scan, fail_on))
+    return RunOutcome(scan, run_dir, tuple(files), exit_code(scan, gate))
 
 
 def scan(
@@ -105,14 +116,18 @@ def scan(
     *,
     out_dir: Path | None,
     formats: Sequence[str],
-    fail_on: Severity,
+    gate: Gate,
     snapshot_path: Path | None = None,
+    suppressions: Sequence[Suppression] = (),
+    baseline: Baseline | None = None,
     session: boto3.Session | None = None,
     progress: Progress | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> RunOutcome:
-    """Collect (or load `snapshot_path`), evaluate and write `out_dir` (default reports/<run-id>/)."""
-    run_id = new_run_id(clock())
+    """Collect (or load `snapshot_path`), evaluate, apply suppressions and the baseline, and write
+    `out_dir` (default reports/<run-id>/)."""
+    started = clock()
+    run_id = new_run_id(started)
     if snapshot_path is not None:
         # The run folder keeps the snapshot's exact bytes: evidence is copied, never re-serialised.
         snapshot_data = snapshots.read_bytes(snapshot_path)
@@ -121,5 +136,9 @@ def scan(
         snapshot = collect_snapshot(config, ruleset, session=session, progress=progress)
         snapshot_data = snapshot_bytes(snapshot)
     result = evaluate(ruleset, snapshot, run_id=run_id)
+    # Expiry is judged on the UTC date the run started, the same for every result of the run.
+    result = apply_suppressions(result, suppressions, today=started.date())
+    if baseline is not None:
+        result = apply_baseline(result, baseline)
     run_dir = out_dir if out_dir is not None else Path(config.output.dir) / run_id
-    return write_run(result, run_dir=run_dir, formats=formats, snapshot_data=snapshot_data, fail_on=fail_on)
+    return write_run(result, run_dir=run_dir, formats=formats, snapshot_data=snapshot_data, gate=gate)

@@ -6,7 +6,9 @@ Never imports boto3: any past snapshot can be re-evaluated offline and give the 
 from __future__ import annotations
 
 from scanner.evaluate.engine import evaluate_rules
-from scanner.evaluate.resources import RESOURCE_TYPES, build_inventory
+from typing import Any
+
+from scanner.evaluate.resources import RESOURCE_TYPES, build_inventory, is_service_linked_role
 from scanner.model import AccountSummary, RuleSet, RunInfo, ScanResult, Snapshot
 
 __all__ = ["RESOURCE_TYPES", "evaluate"]
@@ -49,4 +51,28 @@ def evaluate(ruleset: RuleSet, snapshot: Snapshot, *, run_id: str) -> ScanResult
         results=results,
         accounts=accounts,
         errors=snapshot.errors,
+        markers=drift_markers(snapshot),
     )
+
+
+def drift_markers(snapshot: Snapshot) -> dict[str, Any]:
+    """Identity facts a later run compares with (scanner.baseline): only what was actually read."""
+    description = snapshot.organization.description or {}
+    markers: dict[str, Any] = {
+        "management_account_id": description.get("MasterAccountId"),
+        "organization_arn": description.get("Arn"),
+    }
+    enabled = snapshot.organization.enabled_service_principals
+    if enabled is not None:
+        markers["trusted_access"] = {
+            str(item.get("ServicePrincipal")): item.get("DateEnabled") for item in enabled
+        }
+    management = next((a for a in snapshot.accounts if a.is_management), None)
+    if management is not None and management.roles_listed is not None:
+        role = next((r.role for r in management.roles if is_service_linked_role(r.role)), None)
+        markers["service_linked_role"] = (
+            {"arn": role.get("Arn"), "role_id": role.get("RoleId"), "create_date": role.get("CreateDate")}
+            if role
+            else None
+        )
+    return markers

@@ -237,14 +237,14 @@ def _trusted_access_facts(enabled: tuple[Mapping[str, Any], ...]) -> dict[str, A
     }
 
 
-def _is_service_linked_role(role: Mapping[str, Any]) -> bool:
+def is_service_linked_role(role: Mapping[str, Any]) -> bool:
     return role.get("RoleName") == artifact.SERVICE_LINKED_ROLE_NAME and role.get("Path") == (
         artifact.SERVICE_LINKED_ROLE_PATH
     )
 
 
 def _service_linked_role_facts(records: tuple[RoleRecord, ...]) -> dict[str, Any]:
-    role = next((r.role for r in records if _is_service_linked_role(r.role)), None)
+    role = next((r.role for r in records if is_service_linked_role(r.role)), None)
     return {
         "present": role is not None,
         "arn": role.get("Arn") if role else None,

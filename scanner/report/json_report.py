@@ -28,6 +28,10 @@ def summary(scan: ScanResult) -> dict[str, Any]:
             "with_errors": sum(1 for a in scan.accounts if a.error_count),
         },
         "collection_errors": len(scan.errors),
+        "new_findings": sum(1 for r in scan.results if r.baseline == "new"),
+        "resolved_findings": len(scan.resolved),
+        "expired_suppressions": sum(1 for r in scan.results if r.expired_suppression is not None),
+        "unused_suppressions": len(scan.unused_suppressions),
     }
 
 
@@ -62,6 +66,9 @@ def result_document(result: Result) -> dict[str, Any]:
         "evidence": [asdict(e) for e in result.evidence],
         "causes": [asdict(e) for e in result.causes],
         "suppression": asdict(result.suppression) if result.suppression else None,
+        "expired_suppression": asdict(result.expired_suppression) if result.expired_suppression else None,
+        "baseline": result.baseline,
+        "first_seen": result.first_seen,
     }
     if result.document is not None and result.status is not Status.PASS:
         document["document"] = result.document
@@ -79,6 +86,13 @@ def to_document(scan: ScanResult) -> dict[str, Any]:
         "accounts": [asdict(account) for account in scan.accounts],
         "results": [result_document(result) for result in scan.results],
         "errors": [asdict(error) for error in scan.errors],
+        "unused_suppressions": [asdict(s) for s in scan.unused_suppressions],
+        "baseline": None if scan.baseline_run_id is None else {
+            "run_id": scan.baseline_run_id,
+            "resolved": [{**asdict(r), "severity": r.severity.label} for r in scan.resolved],
+            "drift": [asdict(d) for d in scan.drift],
+        },
+        "markers": dict(scan.markers),
     }
 
 

@@ -68,6 +68,10 @@ def _explain(error: ValidationError) -> Iterable[tuple[JsonPath, str]]:
             expected = f"one of: {', '.join(allowed)}" if allowed else "no keys here"
             yield (*path, key), f"unknown key {key!r} (expected {expected})"
         return
+    if error.validator == "anyOf" and error.context and all(e.validator == "required" for e in error.context):
+        names = sorted({str(name) for e in error.context for name in e.validator_value})
+        yield path, f"needs at least one of: {', '.join(names)}"
+        return
     if error.validator in ("oneOf", "anyOf") and error.context:
         # The branch that got furthest is the one the author meant; raw union messages confuse.
         yield from _explain(best_match(error.context))

@@ -1,0 +1,141 @@
+"""Baselines: compare a run with an earlier run's results.json.
+
+Each finding (fail or suppressed) is marked `new` or `unchanged`, with `first_seen` carried forward;
+the earlier findings that are gone are listed as resolved. A finding is resolved only when this run
+could check it: if its rule gave `error` on that account now, it is not known to be fixed.
+
+Drift beyond the rules compares the markers each run records: the service-linked role deleted and
+re-created (new RoleId or CreateDate), or trusted access disabled and re-enabled (new DateEnabled).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import ScannerError
+from scanner.model import Drift, FindingKey, ResolvedFinding, Result, ScanResult, Severity, Status
+
+FINDING_STATUSES = (Status.FAIL, Status.SUPPRESSED)
+
+
+class BaselineError(ScannerError):
+    """The baseline file is not an artifact-scan results.json this version reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class _PreviousFinding:
+    key: FindingKey
+    severity: Severity
+    resource_name: str
+    message: str
+    first_seen: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    run_id: str
+    started_at: str
+    findings: Mapping[FindingKey, _PreviousFinding]
+    markers: Mapping[str, Any]
+
+
+def key_of(result: Result) -> FindingKey:
+    return FindingKey(result.rule_id, result.account_id, result.resource_arn)
+
+
+def load_baseline(path: str | Path) -> Baseline:
+    try:
+        document = json.loads(Path(path).read_bytes())
+    except FileNotFoundError:
+        raise BaselineError(f"{path}: baseline not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BaselineError(f"{path}: not a results.json: {exc}") from None
+    if not isinstance(document, dict) or document.get("schema_version") != 1:
+        raise BaselineError(
+            f"{path}: $.schema_version: expected an artifact-scan results.json of schema version 1",
+            hint="pass the results.json of an earlier run, e.g. --baseline reports/<run-id>/results.json",
+        )
+    try:
+        run = document["run"]
+        findings = {}
+        for item in document["results"]:
+            if item["status"] not in ("fail", "suppressed"):
+                continue
+            key = FindingKey(item["rule_id"], item["account_id"], item["resource_arn"])
+            findings[key] = _PreviousFinding(
+                key, Severity.parse(item["severity"]), item["resource_name"], item["message"],
+                item.get("first_seen") or run["started_at"],
+            )
+        return Baseline(run["run_id"], run["started_at"], findings, document.get("markers", {}))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BaselineError(f"{path}: not a complete results.json: missing or wrong {exc}") from None
+
+
+def apply_baseline(scan: ScanResult, baseline: Baseline) -> ScanResult:
+    current_keys = set()
+    results = []
+    for result in scan.results:
+        if result.status not in FINDING_STATUSES:
+            results.append(result)
+            continue
+        key = key_of(result)
+        current_keys.add(key)
+        previous = baseline.findings.get(key)
+        if previous is None:
+            results.append(replace(result, baseline="new", first_seen=scan.info.started_at))
+        else:
+            results.append(replace(result, baseline="unchanged", first_seen=previous.first_seen))
+    unknown_now = {(r.rule_id, r.account_id) for r in scan.results if r.status is Status.ERROR}
+    resolved = tuple(
+        ResolvedFinding(p.key, p.severity, p.resource_name, p.message, p.first_seen)
+        for key, p in sorted(baseline.findings.items(), key=lambda item: _sort_key(item[0]))
+        if key not in current_keys and (key.rule_id, key.account_id) not in unknown_now
+    )
+    return replace(
+        scan,
+        results=tuple(results),
+        baseline_run_id=baseline.run_id,
+        resolved=resolved,
+        drift=tuple(drift_between(baseline.markers, scan.markers)),
+    )
+
+
+def _sort_key(key: FindingKey) -> tuple[str, str, str]:
+    return (key.rule_id, key.account_id, key.resource_arn)
+
+
+def drift_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Drift]:
+    """Changes of identity that no single run can see; both sides must have been read."""
+    drift = []
+    old_role, new_role = before.get("service_linked_role"), after.get("service_linked_role")
+    if old_role and new_role:
+        changed = {k: (old_role.get(k), new_role.get(k)) for k in ("role_id", "create_date")
+                   if old_role.get(k) != new_role.get(k)}
+        if changed:
+            drift.append(Drift(
+                kind="service-linked-role-recreated",
+                account_id=str(after.get("management_account_id", "")),
+                resource_arn=str(new_role.get("arn", "")),
+                message="AWSServiceRoleForArtifact was deleted and re-created since the baseline "
+                        f"({', '.join(f'{k} {a} -> {b}' for k, (a, b) in changed.items())})",
+                before={k: a for k, (a, _) in changed.items()},
+                after={k: b for k, (_, b) in changed.items()},
+            ))
+    old_access, new_access = before.get("trusted_access"), after.get("trusted_access")
+    if old_access is not None and new_access is not None:
+        for principal in sorted(set(old_access) & set(new_access)):
+            if old_access[principal] != new_access[principal]:
+                drift.append(Drift(
+                    kind="trusted-access-re-enabled",
+                    account_id=str(after.get("management_account_id", "")),
+                    resource_arn=str(after.get("organization_arn", "")),
+                    message=f"trusted access for {principal} was disabled and re-enabled since the baseline "
+                            f"(DateEnabled {old_access[principal]} -> {new_access[principal]})",
+                    before=old_access[principal],
+                    after=new_access[principal],
+                ))
+    return drift
