@@ -242,7 +242,7 @@ class _Progress:
 def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
     if not args.quiet:
         sys.stdout.write(table.render(outcome.scan, colour=table.use_colour(sys.stdout)))
-    written = ", ".join(path.name for path in outcome.files)
+    written = ", ".join(path.name for path in outcome.files if path.parent == outcome.run_dir)
     print(f"wrote {outcome.run_dir}/ ({written})", file=sys.stderr)
 
 
@@ -277,6 +277,7 @@ def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     return {
         "gate": Gate(Severity.parse(args.fail_on) if args.fail_on else config.fail_on, args.fail_on_new),
         "suppressions": load_suppressions(suppressions_path) if suppressions_path else (),
+        "suppressions_data": Path(suppressions_path).read_bytes() if suppressions_path else None,
         "baseline": load_baseline(args.baseline) if args.baseline else None,
     }
 

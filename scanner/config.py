@@ -82,14 +82,22 @@ class Config:
     suppressions: str | None = None  # a suppressions file; --suppressions overrides
     source: str | None = None  # the file it came from; None for the defaults
 
-    def sha256(self) -> str:
-        """A hash of the effective settings, recorded in every snapshot; the external ids are left out."""
+    def public_settings(self) -> dict[str, Any]:
+        """The effective settings without secrets (the external ids): what a run records as used."""
         settings = asdict(self)
         settings.pop("source")
         settings["management"].pop("external_id")
         settings["member_accounts"].pop("external_id")
-        text = json.dumps(settings, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
+        settings["fail_on"] = self.fail_on.label
+        settings["rules"]["severity_overrides"] = {k: v.label for k, v in self.rules.severity_overrides.items()}
+        return settings
+
+    def public_json(self) -> bytes:
+        return (json.dumps(self.public_settings(), sort_keys=True, indent=2) + "\n").encode()
+
+    def sha256(self) -> str:
+        """A hash of the effective settings, recorded in every snapshot."""
+        return hashlib.sha256(self.public_json()).hexdigest()
 
 
 def load_config(path: str | Path | None) -> Config:

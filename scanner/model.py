@@ -104,6 +104,7 @@ class RuleSet:
 
     packs: tuple[RulePack, ...]
     sha256: str
+    files: tuple[tuple[str, bytes], ...] = ()  # (`<pack id>/<file name>`, bytes) of every file loaded
 
     @property
     def rules(self) -> tuple[Rule, ...]:

@@ -29,10 +29,10 @@ def builtin_packs_dir() -> Path:
 
 @dataclass
 class _Loading:
-    """Problems found so far, and the bytes hashed into the rule set's fingerprint."""
+    """Problems found so far, and every file's bytes by `<pack id>/<file name>` (hashed and kept)."""
 
     problems: list[str]
-    hashed: list[tuple[str, bytes]]
+    files: dict[str, bytes]
 
 
 def load_rules(
@@ -43,7 +43,7 @@ def load_rules(
     severity_overrides: Mapping[str, Severity] | None = None,
 ) -> RuleSet:
     """Load the built-in pack (unless `builtin` is False) and every pack folder or rule file in `paths`."""
-    loading = _Loading([], [])
+    loading = _Loading([], {})
     packs: list[RulePack] = []
     if builtin:
         for pack_dir in sorted(p for p in builtin_packs_dir().iterdir() if p.is_dir()):
@@ -54,7 +54,7 @@ def load_rules(
         if path.is_dir():
             packs.append(_load_pack(path, loading, display_prefix=None))
         elif path.is_file():
-            rule = _load_rule(path, loading, pack_id="", display=str(path))
+            rule = _load_rule(path, loading, pack_id=path.stem, display=str(path))
             packs.append(RulePack(id=path.stem, title=path.name, version="0.0.0", rules=(rule,) if rule else ()))
         else:
             loading.problems.append(f"{path}: no such rule file or pack folder")
@@ -77,10 +77,16 @@ def load_rules(
         )
         for pack in packs
     )
+    files = tuple(sorted(loading.files.items()))
+    return RuleSet(packs=final, sha256=rules_sha256(files), files=files)
+
+
+def rules_sha256(files: Sequence[tuple[str, bytes]]) -> str:
+    """Names are `<pack id>/<file name>`, so a copy of the packs in another folder hashes the same."""
     digest = hashlib.sha256()
-    for name, data in sorted(loading.hashed):
+    for name, data in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    return RuleSet(packs=final, sha256=digest.hexdigest())
+    return digest.hexdigest()
 
 
 def _load_pack(pack_dir: Path, loading: _Loading, display_prefix: str | None) -> RulePack:
@@ -90,7 +96,7 @@ def _load_pack(pack_dir: Path, loading: _Loading, display_prefix: str | None) ->
     manifest = pack_dir / "pack.yaml"
     meta: dict[str, Any] = {"id": pack_dir.name, "title": pack_dir.name, "version": "0.0.0"}
     if manifest.is_file():
-        document = _parse(manifest, "rule pack manifest", loading, display(manifest))
+        document = _parse(manifest, "rule pack manifest", loading, display(manifest), pack_id=pack_dir.name)
         if document is not None:
             found = schemas.problems(document.data, "pack", where=document.where)
             loading.problems.extend(found)
@@ -104,24 +110,30 @@ def _load_pack(pack_dir: Path, loading: _Loading, display_prefix: str | None) ->
         rule = _load_rule(path, loading, pack_id=str(meta["id"]), display=display(path))
         if rule is not None:
             rules.append(rule)
+    if manifest.is_file() and meta["id"] != pack_dir.name:  # filed under the folder's name until now
+        loading.files[f"{meta['id']}/pack.yaml"] = loading.files.pop(f"{pack_dir.name}/pack.yaml")
     return RulePack(id=str(meta["id"]), title=str(meta["title"]), version=str(meta["version"]), rules=tuple(rules))
 
 
-def _parse(path: Path, what: str, loading: _Loading, display: str) -> yamlfile.YamlDocument | None:
+def _parse(
+    path: Path, what: str, loading: _Loading, display: str, *, pack_id: str | None
+) -> yamlfile.YamlDocument | None:
     try:
-        loading.hashed.append((display, path.read_bytes()))
-        document = yamlfile.load(path, what=what, error=RuleError)
-    except RuleError as exc:
-        loading.problems.extend(exc.problems)
-        return None
+        raw = path.read_bytes()
     except OSError as exc:
         loading.problems.append(f"{display}: cannot read: {exc.strerror}")
         return None
-    return yamlfile.YamlDocument(display, document.data, document.lines)
+    if pack_id is not None:
+        loading.files[f"{pack_id}/{path.name}"] = raw
+    try:
+        return yamlfile.parse_bytes(raw, display, what=what, error=RuleError)
+    except RuleError as exc:
+        loading.problems.extend(exc.problems)
+        return None
 
 
 def _load_rule(path: Path, loading: _Loading, *, pack_id: str, display: str) -> Rule | None:
-    document = _parse(path, "rule file", loading, display)
+    document = _parse(path, "rule file", loading, display, pack_id=pack_id)
     if document is None:
         return None
     data = document.data

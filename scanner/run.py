@@ -7,7 +7,7 @@ steps so that `scan`, `collect` and `demo` cannot drift apart.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +27,12 @@ if TYPE_CHECKING:  # the collector imports boto3; only the runs that collect nee
     import boto3
 
 Progress = Callable[[int, int], None]
+
+# What a run folder holds besides the reports: its inputs as used.
+SNAPSHOT_FILE = "snapshot.json"
+SETTINGS_FILE = "settings.json"  # the effective configuration, secrets removed
+RULES_DIR = "rules"  # rules/<pack id>/<file>, the rule files' exact bytes
+SUPPRESSIONS_FILE = "suppressions.yaml"
 
 
 class ExitCode(enum.IntEnum):
@@ -94,17 +100,20 @@ def write_run(
     *,
     run_dir: Path,
     formats: Sequence[str],
-    snapshot_data: bytes | None,
+    inputs: Mapping[str, bytes],
     gate: Gate,
 ) -> RunOutcome:
-    """Render every report first, then write: a writer that fails leaves no half-written run behind."""
+    """Render every report first, then write: a writer that fails leaves no half-written run behind.
+
+    `inputs` are the run's inputs as used (snapshot, rules, settings, suppressions), kept beside the
+    reports so that the run folder alone can be re-evaluated and exported as evidence."""
     rendered = {WRITERS[name].filename: WRITERS[name].render(scan) for name in formats}
-    if snapshot_data is not None:
-        rendered["snapshot.json"] = snapshot_data
+    rendered.update(inputs)
     create_run_dir(run_dir)
     files = []
     for filename, data in sorted(rendered.items()):
         path = run_dir / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, data)
         files.append(path)
     return RunOutcome(scan, run_dir, tuple(files), exit_code(scan, gate))
@@ -119,6 +128,7 @@ def scan(
     gate: Gate,
     snapshot_path: Path | None = None,
     suppressions: Sequence[Suppression] = (),
+    suppressions_data: bytes | None = None,
     baseline: Baseline | None = None,
     session: boto3.Session | None = None,
     progress: Progress | None = None,
@@ -135,10 +145,17 @@ def scan(
     else:
         snapshot = collect_snapshot(config, ruleset, session=session, progress=progress)
         snapshot_data = snapshot_bytes(snapshot)
+    inputs = {
+        SNAPSHOT_FILE: snapshot_data,
+        SETTINGS_FILE: config.public_json(),
+        **{f"{RULES_DIR}/{name}": data for name, data in ruleset.files},
+    }
+    if suppressions_data is not None:
+        inputs[SUPPRESSIONS_FILE] = suppressions_data
     result = evaluate(ruleset, snapshot, run_id=run_id)
     # Expiry is judged on the UTC date the run started, the same for every result of the run.
     result = apply_suppressions(result, suppressions, today=started.date())
     if baseline is not None:
         result = apply_baseline(result, baseline)
     run_dir = out_dir if out_dir is not None else Path(config.output.dir) / run_id
-    return write_run(result, run_dir=run_dir, formats=formats, snapshot_data=snapshot_data, gate=gate)
+    return write_run(result, run_dir=run_dir, formats=formats, inputs=inputs, gate=gate)

@@ -72,13 +72,17 @@ def load(path: str | Path, *, what: str, error: type[ScannerError]) -> YamlDocum
         raise error(f"{path}: expected a {what}, found a directory") from None
     except OSError as exc:
         raise error(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    return parse_bytes(raw, str(path), what=what, error=error)
+
+
+def parse_bytes(raw: bytes, source: str, *, what: str, error: type[ScannerError]) -> YamlDocument:
     if len(raw) > MAX_YAML_BYTES:
-        raise error(f"{path}: {len(raw)} bytes is too large for a {what} (at most {MAX_YAML_BYTES})")
+        raise error(f"{source}: {len(raw)} bytes is too large for a {what} (at most {MAX_YAML_BYTES})")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise error(f"{path}: the {what} is not UTF-8 text (byte {exc.start})") from None
-    return parse(text, str(path), what=what, error=error)
+        raise error(f"{source}: the {what} is not UTF-8 text (byte {exc.start})") from None
+    return parse(text, source, what=what, error=error)
 
 
 def parse(text: str, source: str, *, what: str, error: type[ScannerError]) -> YamlDocument:

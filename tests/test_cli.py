@@ -90,6 +90,11 @@ def test_run_folder_contents(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     jsonschema.Draft202012Validator(schemas.load("results")).validate(document)
     assert document["summary"]["by_status"]["fail"] >= 1
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "temporary files left behind"
+    builtin = Path(__file__).parents[1] / "rules" / "artifact"
+    assert (out / "rules" / "artifact" / "ART-006.yaml").read_bytes() == (builtin / "ART-006.yaml").read_bytes()
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["member_accounts"]["role_name"] == "OrganizationAccountAccessRole"
+    assert "external_id" not in settings["member_accounts"]
 
 
 def test_offline_evaluation_repeats_the_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
