@@ -298,6 +298,7 @@ class RunInfo:
     rule_packs: tuple[tuple[str, str], ...]  # (pack id, version)
     complete: bool
     shard: str | None = None
+    evaluated_at: str | None = None  # UTC time of evaluation; suppression expiry is judged on its date
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,7 +152,7 @@ def scan(
     }
     if suppressions_data is not None:
         inputs[SUPPRESSIONS_FILE] = suppressions_data
-    result = evaluate(ruleset, snapshot, run_id=run_id)
+    result = evaluate(ruleset, snapshot, run_id=run_id, evaluated_at=started.strftime("%Y-%m-%dT%H:%M:%SZ"))
     # Expiry is judged on the UTC date the run started, the same for every result of the run.
     result = apply_suppressions(result, suppressions, today=started.date())
     if baseline is not None:

@@ -14,7 +14,7 @@ from scanner.model import AccountSummary, RuleSet, RunInfo, ScanResult, Snapshot
 __all__ = ["RESOURCE_TYPES", "evaluate"]
 
 
-def evaluate(ruleset: RuleSet, snapshot: Snapshot, *, run_id: str) -> ScanResult:
+def evaluate(ruleset: RuleSet, snapshot: Snapshot, *, run_id: str, evaluated_at: str | None = None) -> ScanResult:
     inventory = build_inventory(snapshot)
     results = evaluate_rules(ruleset.rules, inventory)
     description = snapshot.organization.description or {}
@@ -32,6 +32,7 @@ def evaluate(ruleset: RuleSet, snapshot: Snapshot, *, run_id: str) -> ScanResult
         rule_packs=tuple((pack.id, pack.version) for pack in ruleset.packs),
         complete=meta.complete and not snapshot.errors,
         shard=meta.shard,
+        evaluated_at=evaluated_at,
     )
     accounts = tuple(
         AccountSummary(
