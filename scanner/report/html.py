@@ -1,0 +1,298 @@
+"""report.html: one self-contained page for people, and for the PDF an auditor prints as evidence.
+
+The layout is in templates/report.html.j2, the behaviour in templates/report.js and the looks in
+templates/report.css; this module only shapes the data. The header, the summary, skipped accounts and
+collection errors are plain HTML (they read without script and print). The matrix and the findings
+travel as one compact JSON block that the page renders a page at a time: one short string of status
+codes per account and a document only for results that are not `pass`, so 10,000 accounts stay a
+few MB and the page is interactive at once.
+
+Everything that came from AWS is attacker-controlled: Jinja escapes it in HTML, `script_json` escapes
+it inside the data block, and the script only ever writes it with textContent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from scanner.model import Result, ScanResult, Severity, Status
+from scanner.report import writer
+from scanner.report.json_report import result_document, rule_document, summary
+
+# Worst first: the order of the findings list and of a matrix cell's status when several results
+# share an (account, rule) pair.
+STATUS_ORDER = (Status.FAIL, Status.ERROR, Status.SUPPRESSED, Status.SKIPPED, Status.PASS)
+# One character per matrix cell. Pass outranks skipped in a cell: a rule that passed on one role and
+# did not apply to another has been checked, which is the more useful thing to show.
+CELL_CODES = {
+    Status.FAIL: "F",
+    Status.ERROR: "E",
+    Status.SUPPRESSED: "S",
+    Status.PASS: "P",
+    Status.SKIPPED: "K",
+}
+_CELL_RANK = {".": 0, "K": 1, "P": 2, "S": 3, "E": 4, "F": 5}
+NO_RESULT = "."
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("scanner.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_ENV.filters["num"] = "{:,}".format  # 10,000 reads better than 10000 in a summary
+
+# `<`, `>` and `&` could close the data block or open a comment inside it; U+2028/2029 are line
+# terminators to older JavaScript parsers. JSON only has them inside strings, where \uXXXX means the same.
+_SCRIPT_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def script_json(value: Any) -> Markup:
+    """`value` as JSON that is safe verbatim inside `<script type="application/json">`."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
+    return Markup(text.translate(_SCRIPT_ESCAPES))
+
+
+def csp_hash(text: str) -> str:
+    """The CSP source expression that allows exactly this inline script or style, byte for byte."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def _asset(name: str) -> str:
+    """A script or stylesheet shipped beside the template, inlined so the page needs no network."""
+    source, _, _ = _ENV.loader.get_source(_ENV, name)  # type: ignore[union-attr]
+    # Either would end the inline element early (or keep it from ending); the tests check the files too.
+    if "</" in source or "<!--" in source:
+        raise ValueError(f"{name} must not contain '</' or '<!--'")
+    return source
+
+
+def _statement_principals(statement: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(kind, value) for each principal a statement names, kind lower-cased ("aws", "service", "*")."""
+    principal = statement.get("Principal")
+    if "NotPrincipal" in statement or not isinstance(principal, Mapping):
+        return [("*", "*")]  # "*", NotPrincipal (everyone but...) or unreadable: grants anyone
+    pairs: list[tuple[str, str]] = []
+    for kind, values in principal.items():
+        for value in values if isinstance(values, list) else [values]:
+            pairs.append((str(kind).lower(), str(value)))
+    return pairs
+
+
+def _grants(statement: Mapping[str, Any], principal: str) -> bool:
+    """Whether `statement` grants `principal`, an evidence string such as "aws:999999999999".
+
+    Evidence spells principals canonically (scanner.policy: "arn:aws:iam::999999999999:root" becomes
+    "aws:999999999999", "CanonicalUser" becomes "canonical"), so within the same kind the value is
+    matched case-insensitively as a part of the policy's own spelling.
+    """
+    kind, _, value = principal.lower().partition(":")
+    kind = {"canonical": "canonicaluser"}.get(kind, kind)
+    for their_kind, their_value in _statement_principals(statement):
+        if their_value == "*":  # grants everyone, so also the unexpected principal
+            return True
+        if their_kind == kind and value and value in their_value.lower():
+            return True
+    return False
+
+
+def offending_statements(result: Result) -> set[int]:
+    """Indexes of the document's statements to highlight.
+
+    The Allow statements that grant a principal the evidence found but did not expect; when none can
+    be told apart (other kinds of evidence, or a spelling this cannot match), every statement, so the
+    reader still looks at the whole policy rather than at none of it.
+    """
+    statements = _statements(result.document or {})
+    extra: list[str] = []
+    for evidence in result.evidence:
+        if isinstance(evidence.found, list):
+            # `expected` is prose ('exactly ["service:artifact.amazonaws.com"]'): look for the quoted form.
+            extra += [
+                f for f in evidence.found if isinstance(f, str) and json.dumps(f) not in evidence.expected
+            ]
+    chosen = {
+        index
+        for index, statement in enumerate(statements)
+        if statement.get("Effect", "Allow") == "Allow" and any(_grants(statement, p) for p in extra)
+    }
+    return chosen or set(range(len(statements)))
+
+
+def _statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    statement = document.get("Statement")
+    items = statement if isinstance(statement, list) else [statement] if statement is not None else []
+    return [item if isinstance(item, Mapping) else {} for item in items]
+
+
+def document_parts(document: Mapping[str, Any], offending: set[int]) -> list[tuple[str, bool]]:
+    """The document pretty-printed as (text, highlighted) runs, one run per offending statement.
+
+    Pretty-printed here rather than in the page so the runs' boundaries are exact statement
+    boundaries and the page only concatenates text.
+    """
+    parts: list[tuple[str, bool]] = []
+    plain: list[str] = ["{\n"]
+
+    def emit(text: str, highlighted: bool) -> None:
+        if highlighted:
+            parts.append(("".join(plain), False))
+            plain.clear()
+            # The page shows a highlighted run as a block, which already ends the line.
+            parts.append((text.removesuffix("\n"), True))
+        else:
+            plain.append(text)
+
+    def pretty(value: Any, indent: str) -> str:
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str).replace("\n", "\n" + indent)
+
+    keys = list(document)
+    for position, key in enumerate(keys):
+        comma = "," if position < len(keys) - 1 else ""
+        value = document[key]
+        if key == "Statement" and isinstance(value, list) and value:
+            plain.append(f"  {json.dumps(key)}: [\n")
+            for index, statement in enumerate(value):
+                separator = "," if index < len(value) - 1 else ""
+                emit(f"    {pretty(statement, '    ')}{separator}\n", index in offending)
+            plain.append(f"  ]{comma}\n")
+        elif key == "Statement" and isinstance(value, Mapping):
+            plain.append(f"  {json.dumps(key)}: ")
+            emit(pretty(value, "  "), 0 in offending)
+            plain.append(f"{comma}\n")
+        else:
+            plain.append(f"  {json.dumps(key)}: {pretty(value, '  ')}{comma}\n")
+    plain.append("}")
+    parts.append(("".join(plain), False))
+    return [part for part in parts if part[0]]
+
+
+def _order(result: Result) -> tuple[int, int, str, str, str]:
+    return (
+        STATUS_ORDER.index(result.status),
+        -result.severity,
+        result.rule_id,
+        result.account_id,
+        result.resource_arn,
+    )
+
+
+def page_data(scan: ScanResult) -> dict[str, Any]:
+    """The JSON the page renders from: rules, the matrix, findings, and skipped results.
+
+    `accounts` rows are [id, name, cells, is_management, skip_reason], `cells` one character per rule
+    in `rules` order (see CELL_CODES; "." = no result). `findings` are results_document()s of fail,
+    error and suppressed results with indexes into `accounts` and `rules`. Skipped results can be one
+    per account and rule, so they are [account, rule, severity, message] with interned messages.
+    """
+    rule_index = {rule.id: index for index, rule in enumerate(scan.rules)}
+    account_index = {account.id: index for index, account in enumerate(scan.accounts)}
+    accounts: list[list[Any]] = [
+        [a.id, a.name, [NO_RESULT] * len(scan.rules), a.is_management, a.skip_reason or ""]
+        for a in scan.accounts
+    ]
+    for result in scan.results:  # results may name an account the listing lacks; keep them visible
+        if result.account_id not in account_index:
+            account_index[result.account_id] = len(accounts)
+            accounts.append(
+                [result.account_id, result.account_name, [NO_RESULT] * len(scan.rules), False, ""]
+            )
+    rules = [rule_document(rule) for rule in scan.rules]
+    for result in scan.results:
+        if result.rule_id not in rule_index:  # a result of a rule the scan does not list: still shown
+            rule_index[result.rule_id] = len(rules)
+            rules.append({"id": result.rule_id, "title": result.rule_id, "severity": result.severity.label})
+            for row in accounts:
+                row[2].append(NO_RESULT)
+
+    findings: list[dict[str, Any]] = []
+    skipped: list[list[Any]] = []
+    messages: dict[str, int] = {}
+    for result in sorted(scan.results, key=_order):
+        a, r = account_index[result.account_id], rule_index[result.rule_id]
+        cells = accounts[a][2]
+        code = CELL_CODES[result.status]
+        if _CELL_RANK[code] > _CELL_RANK[cells[r]]:
+            cells[r] = code
+        if result.status is Status.PASS:
+            continue
+        if result.status is Status.SKIPPED:
+            message = messages.setdefault(result.message, len(messages))
+            skipped.append([a, r, result.severity.label, message])
+            continue
+        finding: dict[str, Any] = {"a": a, "r": r, "doc": result_document(result)}
+        if result.document is not None:
+            finding["doc"].pop("document", None)  # shown as `parts`, not twice
+            finding["parts"] = document_parts(result.document, offending_statements(result))
+        findings.append(finding)
+    for row in accounts:
+        row[2] = "".join(row[2])
+    return {
+        "rules": rules,
+        "accounts": accounts,
+        "findings": findings,
+        "skipped": skipped,
+        "messages": list(messages),
+    }
+
+
+def _utc(timestamp: str) -> str:
+    """ "2026-01-01T00:00:05Z" -> "2026-01-01 00:00:05 UTC"; anything else unchanged."""
+    if timestamp.endswith("Z") and "T" in timestamp:
+        return timestamp[:-1].replace("T", " ") + " UTC"
+    return timestamp
+
+
+@writer("html", "report.html")
+def render(scan: ScanResult) -> bytes:
+    """The report page; the same ScanResult always gives the same bytes (no clock, sorted JSON)."""
+    script, style = _asset("report.js"), _asset("report.css")
+    names = {account.id: account.name for account in scan.accounts}
+    csp = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {csp_hash(script)}",
+            f"style-src {csp_hash(style)}",
+            "img-src data:",
+            "font-src 'none'",
+            "connect-src 'none'",
+            "object-src 'none'",
+            "frame-src 'none'",
+            "worker-src 'none'",
+            "manifest-src 'none'",
+            "media-src 'none'",
+            "form-action 'none'",
+            "base-uri 'none'",
+        ]
+    )
+    counts = summary(scan)
+    text = _ENV.get_template("report.html.j2").render(
+        info=scan.info,
+        management_name=names.get(scan.info.management_account_id or "", ""),
+        started=_utc(scan.info.started_at),
+        finished=_utc(scan.info.finished_at),
+        summary=counts,
+        statuses=[s.value for s in STATUS_ORDER],
+        severities=[s.label for s in sorted(Severity, reverse=True)],
+        rule_count=len(scan.rules),
+        skipped_accounts=[a for a in scan.accounts if not a.scanned],
+        errors=sorted(scan.errors, key=lambda e: (e.account_id or "", e.api, e.resource or "", e.code)),
+        not_evaluated=counts["by_status"][Status.ERROR.value],
+        csp=csp,
+        script=Markup(script),  # our own files, checked above; the CSP hashes are of these exact texts
+        style=Markup(style),
+        data=script_json(page_data(scan)),
+    )
+    return text.encode("utf-8")
