@@ -1,0 +1,27 @@
+"""AWS Artifact reads: the customer agreements visible to the management account.
+
+The Artifact API answers only at its global endpoint (`scanner.artifact.ARTIFACT_API_REGION`); the
+caller creates the client in that region.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scanner.collect.session import jsonable, next_token_field, pages
+
+PERMISSIONS = ("artifact:ListCustomerAgreements",)
+
+_PAGE = 300  # the API's maximum
+
+
+def customer_agreements(client: Any) -> tuple[dict[str, Any], ...]:
+    """ListCustomerAgreements across all pages: the agreements active for the caller (and terminated
+    ones where the API returns them; rules look at `state`)."""
+    listing = pages(
+        client.list_customer_agreements,
+        request_token="nextToken",
+        next_token=next_token_field("nextToken"),
+        maxResults=_PAGE,
+    )
+    return tuple(jsonable(item) for page in listing for item in page.get("customerAgreements", []))

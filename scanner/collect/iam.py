@@ -1,0 +1,112 @@
+"""IAM reads in one account: list every role once, then read details only for roles of interest.
+
+An account holds up to 5,000 roles, so reading each one would cost thousands of calls per account.
+ListRoles already carries each role's name, path and trust policy, which is all it takes to decide
+whether a role concerns AWS Artifact; only those roles cost further calls. A healthy account thus
+costs one ListRoles call per 1,000 roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from scanner import artifact, policy
+from scanner.collect.session import ErrorLog, iam_marker, jsonable, pages
+from scanner.model import JSON, RoleRecord
+
+PERMISSIONS = (
+    "iam:ListRoles",
+    "iam:GetRole",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
+    "iam:GetRolePolicy",
+)
+
+_PAGE = 1000  # IAM's maximum MaxItems
+
+
+def read_roles(client: Any, log: ErrorLog) -> tuple[int | None, tuple[RoleRecord, ...]]:
+    """(how many roles were listed, a record for each role of interest); (None, ()) when the listing failed."""
+    listed = log.attempt("iam:ListRoles", lambda: list_roles(client))
+    if listed is None:
+        return None, ()
+    records = tuple(_role_record(client, item, log) for item in listed if is_of_interest(item))
+    return len(listed), tuple(sorted(records, key=lambda r: (str(r.role.get("Path")), str(r.role.get("RoleName")))))
+
+
+def list_roles(client: Any) -> list[dict[str, Any]]:
+    """Every role in the account, as ListRoles gives it."""
+    listing = pages(client.list_roles, request_token="Marker", next_token=iam_marker, MaxItems=_PAGE)
+    return [item for page in listing for item in page.get("Roles", [])]
+
+
+def is_of_interest(item: Mapping[str, Any]) -> bool:
+    """A role named like an Artifact role, or whose trust names an Artifact principal."""
+    if artifact.is_role_name_of_interest(str(item.get("RoleName", ""))):
+        return True
+    try:
+        document = policy.decode_policy_document(item.get("AssumeRolePolicyDocument"))
+    except policy.PolicyDocumentError:
+        # A trust policy that cannot be read might name Artifact; reading the role lets the rules
+        # report it as unreadable instead of silently passing over it.
+        return True
+    return policy.trust_names_artifact_principal(document)
+
+
+def _role_record(client: Any, item: Mapping[str, Any], log: ErrorLog) -> RoleRecord:
+    name = str(item["RoleName"])
+    role = log.attempt("iam:GetRole", lambda: client.get_role(RoleName=name)["Role"], resource=name)
+    return RoleRecord(
+        role=jsonable(role if role is not None else item),
+        attached_policies=_attached_policies(client, name, log),
+        inline_policies=_inline_policies(client, name, log),
+        detail_read=role is not None,
+    )
+
+
+def _attached_policies(client: Any, name: str, log: ErrorLog) -> tuple[dict[str, Any], ...] | None:
+    def read() -> tuple[dict[str, Any], ...]:
+        listing = pages(
+            client.list_attached_role_policies, request_token="Marker", next_token=iam_marker,
+            RoleName=name, MaxItems=_PAGE,
+        )
+        return tuple(jsonable(p) for page in listing for p in page.get("AttachedPolicies", []))
+
+    return log.attempt("iam:ListAttachedRolePolicies", read, resource=name)
+
+
+def _inline_policies(client: Any, name: str, log: ErrorLog) -> dict[str, JSON] | None:
+    """policy name -> document; None when the names or any one document could not be read, because a
+    partial set would look complete."""
+
+    def names() -> list[str]:
+        listing = pages(
+            client.list_role_policies, request_token="Marker", next_token=iam_marker, RoleName=name, MaxItems=_PAGE
+        )
+        return [str(n) for page in listing for n in page.get("PolicyNames", [])]
+
+    policy_names = log.attempt("iam:ListRolePolicies", names, resource=name)
+    if policy_names is None:
+        return None
+    def read(policy_name: str) -> Mapping[str, Any]:
+        answer: Mapping[str, Any] = client.get_role_policy(RoleName=name, PolicyName=policy_name)
+        return answer
+
+    documents: dict[str, JSON] = {}
+    for policy_name in policy_names:
+        answer = log.attempt("iam:GetRolePolicy", partial(read, policy_name), resource=name)
+        if answer is None:
+            return None
+        documents[policy_name] = _document(answer.get("PolicyDocument"))
+    return documents
+
+
+def _document(raw: Any) -> JSON:
+    # botocore already decodes IAM's URL-encoded documents; decode again only if it did not. A
+    # document that cannot be decoded is kept as received: it is evidence, and its name is known.
+    try:
+        return jsonable(policy.decode_policy_document(raw))
+    except policy.PolicyDocumentError:
+        return jsonable(raw)

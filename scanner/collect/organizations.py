@@ -1,0 +1,80 @@
+"""AWS Organizations reads: the organization, trusted access, the account list and OU membership.
+
+Each function makes the calls and returns plain answers; callers decide what a failure means
+(`ErrorLog.attempt`), so the same functions serve the start-up checks and the tolerant scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from scanner.collect.session import jsonable, next_token_field, pages
+
+PERMISSIONS = (
+    "organizations:DescribeOrganization",
+    "organizations:ListAWSServiceAccessForOrganization",
+    "organizations:ListAccounts",
+    "organizations:ListOrganizationalUnitsForParent",
+    "organizations:ListAccountsForParent",
+)
+
+# The largest page each API accepts: fewer round trips for a 10,000-account organization.
+_ACCOUNTS_PAGE = 20
+_SERVICE_ACCESS_PAGE = 20
+_CHILDREN_PAGE = 20
+
+_NEXT_TOKEN = next_token_field("NextToken")
+
+
+def describe_organization(client: Any) -> dict[str, Any]:
+    """DescribeOrganization's `Organization`."""
+    answer: dict[str, Any] = jsonable(client.describe_organization()["Organization"])
+    return answer
+
+
+def enabled_service_principals(client: Any) -> tuple[dict[str, Any], ...]:
+    """Every service with trusted access, across all pages."""
+    listing = pages(
+        client.list_aws_service_access_for_organization,
+        request_token="NextToken",
+        next_token=_NEXT_TOKEN,
+        MaxResults=_SERVICE_ACCESS_PAGE,
+    )
+    return tuple(jsonable(item) for page in listing for item in page.get("EnabledServicePrincipals", []))
+
+
+def account_pages(client: Any) -> Iterator[list[dict[str, Any]]]:
+    """ListAccounts one page at a time, so the scan can start on the first page while the rest load."""
+    listing = pages(client.list_accounts, request_token="NextToken", next_token=_NEXT_TOKEN, MaxResults=_ACCOUNTS_PAGE)
+    for page in listing:
+        yield [jsonable(item) for item in page.get("Accounts", [])]
+
+
+def account_state(listing: Mapping[str, Any]) -> str:
+    """`State`, or the older `Status` that AWS retires in 2026 when State is absent."""
+    return str(listing.get("State") or listing.get("Status") or "UNKNOWN")
+
+
+def accounts_under(client: Any, parent_ids: Iterable[str]) -> dict[str, str]:
+    """account id -> the configured parent (OU or root) it sits under, at any depth."""
+    found: dict[str, str] = {}
+    for parent in parent_ids:
+        for account_id in _accounts_below(client, parent):
+            found.setdefault(account_id, parent)
+    return found
+
+
+def _accounts_below(client: Any, parent_id: str) -> Iterator[str]:
+    # Iterative walk: OU trees are at most five levels deep, but a stack costs nothing and never recurses.
+    stack = [parent_id]
+    while stack:
+        parent = stack.pop()
+        for page in _children(client.list_accounts_for_parent, parent):
+            yield from (str(account["Id"]) for account in page.get("Accounts", []))
+        for page in _children(client.list_organizational_units_for_parent, parent):
+            stack.extend(str(unit["Id"]) for unit in page.get("OrganizationalUnits", []))
+
+
+def _children(call: Any, parent_id: str) -> Iterator[Mapping[str, Any]]:
+    return pages(call, request_token="NextToken", next_token=_NEXT_TOKEN, ParentId=parent_id, MaxResults=_CHILDREN_PAGE)

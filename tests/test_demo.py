@@ -1,0 +1,167 @@
+"""The simulated organization: each scenario builds quickly, and a scan finds exactly what was planted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import boto3
+import pytest
+import requests
+from moto.server import ThreadedMotoServer
+
+from scanner import demo
+from scanner.collect import collect
+from scanner.config import Collection, Config
+from scanner.evaluate import evaluate
+from scanner.model import AccountSnapshot, Result, Severity, Snapshot, Status
+from scanner.rules import load_rules
+from tests.conftest import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY
+
+ORG_RULES = {"ART-002", "ART-004", "ART-005", "ART-013"}
+Scanned = tuple[demo.SimulatedOrganization, Snapshot, float]  # the organization, its snapshot, build seconds
+
+
+def scan(organization: demo.SimulatedOrganization) -> Snapshot:
+    return collect(Config(), rules_sha256="r", session=organization.session)
+
+
+def by_name(snapshot: Snapshot, population: demo.Population, name: str) -> AccountSnapshot:
+    return next(a for a in snapshot.accounts if a.id == population.account_id(name))
+
+
+@pytest.fixture(params=demo.SCENARIOS)
+def scenario(request: pytest.FixtureRequest) -> Iterator[Scanned]:
+    started = time.perf_counter()
+    with demo.simulated_organization(request.param) as organization:
+        built = time.perf_counter() - started
+        yield organization, scan(organization), built
+
+
+def test_each_scenario_builds_quickly_and_reads_completely_but_the_locked_account(scenario: Scanned) -> None:
+    organization, snapshot, built = scenario
+    population = organization.population
+    assert built < 5, f"building {population.scenario} took {built:.1f}s"
+    assert snapshot.organization.description is not None
+    assert snapshot.organization.description["Id"] == population.organization_id
+    assert {a.id for a in snapshot.accounts} == {a.id for a in population.accounts}
+    assert [e.account_id for e in snapshot.errors] == list(population.unassumable_account_ids)
+    closed = by_name(snapshot, population, "closed-sandbox")
+    assert (closed.scanned, closed.state, closed.skip_reason) == (False, "SUSPENDED", "account state is SUSPENDED")
+
+
+def test_planted_roles_are_in_the_snapshot(scenario: Scanned) -> None:
+    organization, snapshot, _ = scenario
+    population = organization.population
+    accounts = {a.id: a for a in snapshot.accounts}
+    for problem in organization.planted:
+        if problem.rule_id in ORG_RULES:
+            assert (problem.account_id, problem.resource_name) == (
+                population.management_account_id, population.organization_id)
+        elif problem.rule_id == demo.UNREADABLE_ACCOUNT_RULE:
+            assert accounts[problem.account_id].roles_listed is None
+        else:
+            names = {r.role["RoleName"] for r in accounts[problem.account_id].roles}
+            assert problem.resource_name in names, problem
+
+
+def test_a_scan_finds_exactly_the_planted_problems(scenario: Scanned) -> None:
+    organization, snapshot, _ = scenario
+    result = evaluate(load_rules(), snapshot, run_id="demo")
+    missed, unexpected = demo.compare(organization.planted, result.results)
+    assert (missed, unexpected) == ([], [])
+
+
+def test_drifted_organization_in_detail() -> None:
+    with demo.simulated_organization("drifted") as organization:
+        snapshot = scan(organization)
+    population = organization.population
+    management = next(a for a in snapshot.accounts if a.is_management)
+    (impostor,) = management.roles
+    assert (impostor.role["RoleName"], impostor.role["Path"]) == ("AWSServiceRoleForArtifact", "/")
+    locked = by_name(snapshot, population, "locked")
+    (error,) = locked.errors
+    assert (error.api, error.code) == ("sts:AssumeRole", "AccessDenied")
+    shared = by_name(snapshot, population, "shared-services").roles[0]
+    assert {p["PolicyArn"] for p in shared.attached_policies or ()} == {
+        demo.SERVICE_LINKED_ROLE.managed_policies[0], demo.ADMINISTRATOR_ACCESS}
+    legacy = by_name(snapshot, population, "legacy-audit").roles[0]
+    assert legacy.role["Description"] == "AWS Artifact role used to support integration with AWS Organizations."
+    pinned = by_name(snapshot, population, "reporting-healthy").roles[0]
+    condition = pinned.role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
+    assert condition == {"StringEquals": {"aws:SourceAccount": population.management_account_id}}
+    assert [p["ServicePrincipal"] for p in snapshot.organization.enabled_service_principals or ()] == [
+        "aws-artifact-account-sync.amazonaws.com"]
+    assert len(snapshot.organization.customer_agreements or ()) == 1
+
+
+def test_disabled_organization_keeps_its_role_and_agreement() -> None:
+    with demo.simulated_organization("disabled") as organization:
+        snapshot = scan(organization)
+    assert snapshot.organization.enabled_service_principals == ()
+    (agreement,) = snapshot.organization.customer_agreements or ()
+    assert agreement["state"] == "ACTIVE"
+    assert agreement["organizationArn"] == organization.population.organization_arn
+    (slr,) = next(a for a in snapshot.accounts if a.is_management).roles
+    assert slr.role["Path"] == "/aws-service-role/artifact.amazonaws.com/"
+    assert slr.attached_policies == ({"PolicyName": "AWSArtifactServiceRolePolicy",
+                                      "PolicyArn": "arn:aws:iam::aws:policy/aws-service-role/AWSArtifactServiceRolePolicy"},)
+    assert slr.inline_policies == {} and "PermissionsBoundary" not in slr.role
+    assert snapshot.metadata.complete
+
+
+def test_an_unknown_scenario_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown demo scenario 'nope'"), demo.simulated_organization("nope"):
+        pass
+
+
+def test_compare_reports_missed_and_unexpected() -> None:
+    planted = [demo.PlantedProblem("ART-010", "111111111111", "AWSServiceRoleForArtifact"),
+               demo.PlantedProblem("ART-014", "222222222222", "locked")]
+
+    def result(rule: str, status: Status, account: str, name: str) -> Result:
+        return Result(rule, status, Severity.HIGH, account, name, "aws.iam.role", "arn", name, "message")
+
+    results = [
+        result("ART-014", Status.FAIL, "222222222222", "locked"),
+        result("ART-012", Status.ERROR, "222222222222", "locked"),  # expected: the account is unreadable
+        result("ART-011", Status.FAIL, "111111111111", "AWSArtifactAccountSync"),
+        result("ART-012", Status.ERROR, "111111111111", "x"),
+    ]
+    missed, unexpected = demo.compare(planted, results)
+    assert missed == ["ART-010 on AWSServiceRoleForArtifact in account 111111111111"]
+    assert unexpected == ["ART-011 on AWSArtifactAccountSync in account 111111111111 (fail)",
+                          "ART-012 on x in account 111111111111 (error: message)"]
+
+
+def test_the_demo_never_uses_the_callers_aws_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://example.invalid")
+    with demo.simulated_organization("healthy") as organization:
+        snapshot = scan(organization)
+    assert snapshot.metadata.complete and snapshot.metadata.endpoint_url is None
+
+
+def test_the_same_organization_builds_in_a_moto_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    try:
+        session = boto3.Session(FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, region_name="us-east-1")
+        population = demo.populate(session, "drifted", endpoint_url=url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)  # what the real command would be given
+        # moto's server answers the Artifact API it lacks with HTTP 500, which botocore retries with
+        # backoff: one attempt keeps the test fast.
+        config = Config(collection=Collection(max_attempts=1))
+        snapshot = collect(config, rules_sha256="r", session=boto3.Session(region_name="us-east-1"))
+    finally:
+        requests.post(f"{url}/moto-api/reset", timeout=10)
+        server.stop()
+    assert snapshot.metadata.endpoint_url == url
+    # Without the in-process handlers: the locked account is readable and the Artifact API is missing.
+    assert all(a.roles_listed is not None for a in snapshot.accounts if a.scanned)
+    (error,) = snapshot.errors
+    assert (error.api, error.code) == ("artifact:ListCustomerAgreements", "500")
+    result = evaluate(load_rules(), snapshot, run_id="server")
+    assert demo.compare(population.planted_without_handlers, result.results) == ([], [])
