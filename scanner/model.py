@@ -235,6 +235,7 @@ class Evidence:
     path: str  # JSON path into the resource's facts, e.g. "$.trust.allowed_principals"
     expected: str  # what the failing keyword demanded, in words
     found: JSON  # the value found at `path`
+    note: str | None = None  # the facts' own explanation, when the failing value sits beside a `reason`
 
 
 @dataclass(frozen=True, slots=True)

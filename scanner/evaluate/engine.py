@@ -99,8 +99,22 @@ def _evidence(rule: Rule, facts: Mapping[str, Any]) -> tuple[Evidence, ...]:
     for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
         if error.validator in ("anyOf", "oneOf") and error.context:
             error = best_match(error.context)
-        evidence.append(Evidence(error.json_path, _describe_expectation(error), error.instance))
+        evidence.append(
+            Evidence(error.json_path, _describe_expectation(error), error.instance, _reason_beside(facts, error))
+        )
     return tuple(evidence)
+
+
+def _reason_beside(facts: Mapping[str, Any], error: ValidationError) -> str | None:
+    """Facts that explain themselves (an Artifact trust statement's `reason`) lend that to the evidence."""
+    parent: Any = facts
+    for part in list(error.absolute_path)[:-1]:
+        try:
+            parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    reason = parent.get("reason") if isinstance(parent, dict) else None
+    return reason if isinstance(reason, str) else None
 
 
 def _summary(facts: Mapping[str, Any]) -> Any:
@@ -119,7 +133,8 @@ def _message(rule: Rule, evidence: tuple[Evidence, ...]) -> str:
     if len(found) > 160:
         found = found[:157] + "..."
     more = f" (+{len(evidence) - 1} more)" if len(evidence) > 1 else ""
-    return f"{first.path}: expected {first.expected}, found {found}{more}"
+    note = f" ({first.note})" if first.note else ""
+    return f"{first.path}: expected {first.expected}, found {found}{note}{more}"
 
 
 class _RuleRun:

@@ -133,3 +133,13 @@ def test_results_are_sorted_and_deterministic() -> None:
     first = evaluate_rules([rule(id="T-002"), rule()], inventory(resources))
     assert first == evaluate_rules([rule(), rule(id="T-002")], inventory(list(reversed(resources))))
     assert [r.rule_id for r in first] == sorted(r.rule_id for r in first)
+
+
+def test_evidence_borrows_the_reason_beside_a_failing_fact() -> None:
+    pinned_rule = rule(where=None, expect={"properties": {"statements": {"items": {"properties": {
+        "pinned": {"const": True}}}}}})
+    resource = role(statements=[{"pinned": True, "reason": None}, {"pinned": False, "reason": "no Condition block"}])
+    [result] = evaluate_rules([pinned_rule], inventory([resource]))
+    assert result.evidence[0].path == "$.statements[1].pinned"
+    assert result.evidence[0].note == "no Condition block"
+    assert result.message == "$.statements[1].pinned: expected exactly true, found false (no Condition block)"
