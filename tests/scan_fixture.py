@@ -3,6 +3,11 @@
 It holds every status (pass, fail, error, suppressed, skipped), every severity the pack uses, a trust
 policy as evidence, a collection error, a skipped account, and attacker-controlled text (markup in a
 role description and a tag value) so that every writer is tested on hostile input.
+
+It is also a run compared with a baseline (`BASELINE_RUN`): one finding is new, the others unchanged
+with an earlier first_seen; one fail is a fail again because its suppression expired; one finding of
+the baseline is resolved (its resource name is hostile text too); the service-linked role drifted
+(deleted and re-created); and one suppression matched nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +15,10 @@ from __future__ import annotations
 from scanner.model import (
     AccountSummary,
     CollectionError,
+    Drift,
     Evidence,
+    FindingKey,
+    ResolvedFinding,
     Result,
     RunInfo,
     ScanResult,
@@ -35,6 +43,34 @@ WIDENED_TRUST = {
     ],
 }
 SLR_ARN = f"arn:aws:iam::{MEMBER}:role/aws-service-role/artifact.amazonaws.com/AWSServiceRoleForArtifact"
+MANAGEMENT_SLR_ARN = (
+    f"arn:aws:iam::{MANAGEMENT}:role/aws-service-role/artifact.amazonaws.com/AWSServiceRoleForArtifact"
+)
+STARTED = "2026-01-01T00:00:00Z"
+BASELINE_RUN = "20251201T000000Z-123456"
+# The suppression of ART-010 ended on the last day of 2025: the finding fails again.
+EXPIRED = Suppression("ART-010", "Look-alike role kept until the migration in SEC-7", "platform@example.com",
+                      "2025-12-31", account_id=MANAGEMENT, source="suppressions.yaml:9")
+ACTIVE = Suppression("ART-011", "Decommissioning in ticket SEC-42", "cloud-security@example.com",
+                     "2027-01-31", account_id=MEMBER, source="suppressions.yaml:3")
+UNUSED = Suppression("ART-007", "Sandbox roles keep an extra policy", "alice@example.com", "2026-06-30",
+                     resource="arn:aws:iam::*:role/Sandbox*", source="suppressions.yaml:15")
+RESOLVED = (
+    ResolvedFinding(FindingKey("ART-007", MEMBER, SLR_ARN), Severity.HIGH, "AWSServiceRoleForArtifact",
+                    "$.attached_policies: expected only AWSArtifactServiceRolePolicy, found an extra policy",
+                    "2025-10-01T00:00:00Z"),
+    ResolvedFinding(FindingKey("ART-010", MEMBER, f"arn:aws:iam::{MEMBER}:role/AWSServiceRoleForArtifact"),
+                    Severity.HIGH, f"look-alike {HOSTILE}",
+                    f"$: expected no such resource, found a role described as {HOSTILE}", None),
+)
+DRIFT = (
+    Drift(kind="service-linked-role-recreated", account_id=MANAGEMENT, resource_arn=MANAGEMENT_SLR_ARN,
+          message="AWSServiceRoleForArtifact was deleted and re-created since the baseline (role_id "
+                  "AROAOLDOLDOLDOLDOLD01 -> AROANEWNEWNEWNEWNEW2, create_date 2025-06-01T10:00:00Z -> "
+                  "2025-12-20T09:30:00Z)",
+          before={"create_date": "2025-06-01T10:00:00Z", "role_id": "AROAOLDOLDOLDOLDOLD01"},
+          after={"create_date": "2025-12-20T09:30:00Z", "role_id": "AROANEWNEWNEWNEWNEW2"}),
+)
 
 
 def _result(rule_id: str, status: Status, severity: Severity, account: str, name: str, arn: str,
@@ -59,18 +95,18 @@ def build_scan() -> ScanResult:
                 '["aws:999999999999", "service:artifact.amazonaws.com"]',
                 evidence=(Evidence("$.trust.allowed_principals", 'exactly ["service:artifact.amazonaws.com"]',
                                    ["aws:999999999999", "service:artifact.amazonaws.com"]),),
-                document=WIDENED_TRUST),
+                document=WIDENED_TRUST, baseline="new", first_seen=STARTED),
         _result("ART-010", Status.FAIL, Severity.HIGH, MANAGEMENT, "AWSServiceRoleForArtifact",
                 f"arn:aws:iam::{MANAGEMENT}:role/AWSServiceRoleForArtifact",
                 f"$: expected no such resource, found a role described as {HOSTILE}",
                 evidence=(Evidence("$", "no such resource",
                                    {"name": "AWSServiceRoleForArtifact", "path": "/", "description": HOSTILE,
-                                    "tags": {"owner": HOSTILE}}),)),
+                                    "tags": {"owner": HOSTILE}}),),
+                expired_suppression=EXPIRED, baseline="unchanged", first_seen="2025-09-15T06:00:00Z"),
         _result("ART-011", Status.SUPPRESSED, Severity.MEDIUM, MEMBER, "AWSArtifactAccountSync",
                 f"arn:aws:iam::{MEMBER}:role/service-role/AWSArtifactAccountSync",
                 "$: expected no such resource, found the legacy role",
-                suppression=Suppression("ART-011", "Decommissioning in ticket SEC-42", "cloud-security@example.com",
-                                        "2027-01-31", account_id=MEMBER)),
+                suppression=ACTIVE, baseline="unchanged", first_seen="2025-11-03T08:00:00Z"),
         _result("ART-012", Status.ERROR, Severity.HIGH, LOCKED, "locked", f"arn:aws:organizations::{MANAGEMENT}:account/{ORG}/{LOCKED}",
                 "could not be evaluated: sts:AssumeRole: AccessDenied: User is not authorized to perform: sts:AssumeRole",
                 causes=(locked_error,)),
@@ -84,7 +120,7 @@ def build_scan() -> ScanResult:
         info=RunInfo(
             run_id="20260101T000000Z-abcdef",
             tool_version="0.0.0-test",
-            started_at="2026-01-01T00:00:00Z",
+            started_at=STARTED,
             finished_at="2026-01-01T00:00:05Z",
             organization_id=ORG,
             management_account_id=MANAGEMENT,
@@ -93,6 +129,7 @@ def build_scan() -> ScanResult:
             config_sha256="0" * 64,
             rule_packs=tuple((pack.id, pack.version) for pack in ruleset.packs),
             complete=False,
+            evaluated_at="2026-01-01T00:00:05Z",
         ),
         rules=tuple(sorted(ruleset.rules, key=lambda r: r.id)),
         results=results,
@@ -103,4 +140,8 @@ def build_scan() -> ScanResult:
             AccountSummary(SUSPENDED, "suspended", "SUSPENDED", False, False, "account state is SUSPENDED", 0),
         ),
         errors=(locked_error,),
+        unused_suppressions=(UNUSED,),
+        baseline_run_id=BASELINE_RUN,
+        resolved=RESOLVED,
+        drift=DRIFT,
     )

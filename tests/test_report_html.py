@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import html as html_lib
 import importlib.util
 import json
 import re
@@ -21,7 +22,7 @@ import pytest
 from scanner.model import Evidence, Result, Severity, Status
 from scanner.report import WRITERS
 from scanner.report import html as html_report
-from tests.scan_fixture import HOSTILE, MANAGEMENT, MEMBER, ORG, WIDENED_TRUST, build_scan
+from tests.scan_fixture import BASELINE_RUN, HOSTILE, MANAGEMENT, MEMBER, ORG, WIDENED_TRUST, build_scan
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "scanner" / "report" / "templates"
@@ -256,6 +257,95 @@ def test_summary_skipped_accounts_and_collection_errors_are_plain_html(text: str
     assert "Skipped accounts (1)" in body and "Collection errors (1)" in body
 
 
+def _section(text: str, section_id: str) -> str:
+    body = text.replace(_data_block(text), "")
+    match = re.search(rf'<section id="{section_id}".*?</section>', body, re.DOTALL)
+    assert match, section_id
+    return match.group(0)
+
+
+def _cells(table: str) -> list[list[str]]:
+    """The text of every cell of every body row of `table`, tags stripped, entities decoded, spaces collapsed."""
+    body = table.split("<tbody>", 1)[1]
+    return [
+        [" ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", cell)).split())
+         for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
+    ]
+
+
+def test_summary_says_new_resolved_and_suppression_counts(text: str) -> None:
+    summary = _section(text, "summary")
+    assert (f'Since baseline <span class="mono">{BASELINE_RUN}</span>: <strong>1 new</strong> finding, '
+            "2 unchanged, 2 resolved, 1 drift") in summary
+    assert "1 failure suppressed, 1 failing again because a suppression expired, 1 unused suppression" in summary
+
+
+def test_since_the_baseline_lists_resolved_findings_and_drift(text: str) -> None:
+    section = _section(text, "baseline")
+    assert "Resolved findings (2)" in section and "Drift (1)" in section
+    resolved = _cells(section.split('id="resolved"', 1)[1].split("</table>", 1)[0])
+    assert [row[1] for row in resolved] == ["ART-007", "ART-010"]
+    assert resolved[0][-1] == "2025-10-01 00:00:00 UTC" and resolved[1][-1] == "unknown"
+    assert resolved[1][3].startswith(f"look-alike {HOSTILE} arn:aws:iam::{MEMBER}:role/")
+    assert HOSTILE not in section  # escaped: present only as text
+    drift = _cells(section.split('id="drift"', 1)[1].split("</table>", 1)[0])
+    assert drift[0][0] == "service-linked-role-recreated"
+    assert drift[0][1] == f"{MANAGEMENT} (management)"
+    assert '"role_id": "AROAOLDOLDOLDOLDOLD01"' in drift[0][4] and '"role_id": "AROANEWNEWNEWNEWNEW2"' in drift[0][5]
+
+
+def test_suppressions_section_lists_expired_and_unused(text: str) -> None:
+    section = _section(text, "suppressions")
+    expired = _cells(section.split('id="expired"', 1)[1].split("</table>", 1)[0])
+    assert expired == [["suppressions.yaml:9", "ART-010", f"account {MANAGEMENT}", "platform@example.com",
+                        "Look-alike role kept until the migration in SEC-7", "2025-12-31", "1"]]
+    unused = _cells(section.split('id="unused"', 1)[1].split("</table>", 1)[0])
+    assert unused == [["suppressions.yaml:15", "ART-007",
+                       "every account, resources matching arn:aws:iam::*:role/Sandbox*",
+                       "alice@example.com", "Sandbox roles keep an extra policy", "2026-06-30"]]
+
+
+def test_without_a_baseline_the_section_says_so() -> None:
+    scan = build_scan()
+    plain = dataclasses.replace(scan, baseline_run_id=None, resolved=(), drift=(), unused_suppressions=(),
+                                results=tuple(dataclasses.replace(r, baseline=None, first_seen=None,
+                                                                  expired_suppression=None) for r in scan.results))
+    text = html_report.render(plain).decode()
+    assert "No baseline was given" in _section(text, "baseline")
+    assert 'id="f-baseline"' not in text and "Resolved findings" not in text
+    assert "None: every suppression matched a failure." in _section(text, "suppressions")
+    assert json.loads(_data_block(text))["baseline"] is None
+
+
+def test_findings_carry_baseline_first_seen_and_expired_suppression() -> None:
+    data = html_report.page_data(build_scan())
+    assert data["baseline"] == BASELINE_RUN
+    docs = {f["doc"]["rule_id"]: f["doc"] for f in data["findings"]}
+    assert (docs["ART-006"]["baseline"], docs["ART-006"]["first_seen"]) == ("new", "2026-01-01T00:00:00Z")
+    assert docs["ART-010"]["baseline"] == "unchanged"
+    assert docs["ART-010"]["expired_suppression"]["source"] == "suppressions.yaml:9"
+    assert docs["ART-012"]["baseline"] is None
+
+
+def test_hostile_audit_text_is_escaped_in_html() -> None:
+    scan = build_scan()
+    hostile = dataclasses.replace(
+        scan,
+        resolved=tuple(dataclasses.replace(r, message=HOSTILE, resource_name=HOSTILE) for r in scan.resolved),
+        drift=tuple(dataclasses.replace(d, message=HOSTILE, kind=HOSTILE, before=HOSTILE, after={"x": HOSTILE})
+                    for d in scan.drift),
+        unused_suppressions=tuple(dataclasses.replace(u, reason=HOSTILE, owner=HOSTILE, source=HOSTILE)
+                                  for u in scan.unused_suppressions),
+        baseline_run_id=HOSTILE,
+    )
+    text = html_report.render(hostile).decode()
+    assert HOSTILE not in text and "<img" not in text
+    parsed = Page()
+    parsed.feed(text)
+    assert not [tag for tag, _ in parsed.tags if tag == "img"] and len(parsed.scripts) == 2
+
+
 def test_page_data_shapes_matrix_and_findings() -> None:
     scan = build_scan()
     data = html_report.page_data(scan)
@@ -274,6 +364,7 @@ def test_page_data_shapes_matrix_and_findings() -> None:
         [[row[0] for row in data["accounts"]].index("444444444444"), rule_ids.index("ART-014"), "high", 0]
     ]
     assert data["messages"] == ["account state is SUSPENDED"]
+    assert data["baseline"] == BASELINE_RUN
 
 
 def test_worst_status_wins_a_cell() -> None:

@@ -7,6 +7,7 @@ Skipped, with that reason, when either is missing. Leaves a screenshot in tests/
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import time
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from scanner.report.html import render
-from tests.scan_fixture import HOSTILE, MEMBER, build_scan
+from tests.scan_fixture import BASELINE_RUN, HOSTILE, MEMBER, build_scan
 
 CHROMIUM = Path("/usr/bin/chromium")
 # --no-sandbox because CI runs as root; the networking flags keep Chromium's own background requests
@@ -70,6 +71,27 @@ def browser() -> Iterator[Any]:
 def report_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("html") / "report.html"
     path.write_bytes(render(build_scan()))
+    return path.as_uri()
+
+
+@pytest.fixture(scope="module")
+def hostile_audit_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Hostile text wherever the audit workflow puts text: drift, resolved findings, suppression entries."""
+    scan = build_scan()
+    results = tuple(
+        dataclasses.replace(r, expired_suppression=dataclasses.replace(r.expired_suppression, reason=HOSTILE,
+                                                                       owner=HOSTILE, source=HOSTILE))
+        if r.expired_suppression else r
+        for r in scan.results
+    )
+    hostile = dataclasses.replace(
+        scan, results=results,
+        resolved=tuple(dataclasses.replace(r, message=HOSTILE) for r in scan.resolved),
+        drift=tuple(dataclasses.replace(d, message=f"drift {HOSTILE}", after={"x": HOSTILE}) for d in scan.drift),
+        unused_suppressions=tuple(dataclasses.replace(u, reason=HOSTILE) for u in scan.unused_suppressions),
+    )
+    path = tmp_path_factory.mktemp("html") / "hostile-audit.html"
+    path.write_bytes(render(hostile))
     return path.as_uri()
 
 
@@ -194,6 +216,7 @@ def test_hostile_strings_are_visible_text_and_never_run(
     assert f"member {HOSTILE}" in body  # the account name, in the matrix and the findings
     assert f"a role described as {HOSTILE}" in body  # a message
     assert '"description": "<script>alert(\\"x\\")</script>' in body  # evidence, as JSON
+    assert f"look-alike {HOSTILE}" in body  # a resolved finding's resource name
     # Print mode re-renders every finding: check it as well.
     page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
     assert page.evaluate("document.querySelectorAll('img, [onerror], iframe, object, embed').length") == 0
@@ -237,6 +260,85 @@ def test_text_filters_change_what_is_shown(
     if expected == 0:
         assert "No finding matches" in page.inner_text("#findings-list")
     watched.assert_clean(report_url)
+
+
+def finding(page: Any, rule_id: str) -> Any:
+    return page.locator(FINDINGS).filter(has=page.locator("h3", has_text=rule_id))
+
+
+def test_new_and_unchanged_badges_and_first_seen(watched: Watched, report_url: str) -> None:
+    page = watched.open(report_url)
+    new = finding(page, "ART-006").locator(".badge.bl-new")
+    assert new.is_visible() and new.inner_text().lower() == "new"
+    assert new.get_attribute("title") == f"New since baseline {BASELINE_RUN}; first seen 2026-01-01 00:00:00 UTC"
+    assert finding(page, "ART-010").locator(".badge.bl-unchanged").is_visible()
+    assert finding(page, "ART-012").locator(".bl-new, .bl-unchanged").count() == 0  # an error is not a finding
+    page.click("#f-expand")
+    body = finding(page, "ART-011").inner_text()
+    assert f"unchanged since run {BASELINE_RUN}" in body and "2025-11-03 08:00:00 UTC" in body
+    watched.assert_clean(report_url)
+
+
+@pytest.mark.parametrize(("value", "rules"), [("new", ["ART-006"]), ("unchanged", ["ART-010", "ART-011"])])
+def test_baseline_filter(watched: Watched, report_url: str, value: str, rules: list[str]) -> None:
+    page = watched.open(report_url)
+    page.select_option("#f-baseline", value)
+    titles = page.locator(f"{FINDINGS} h3").all_inner_texts()
+    assert [t.split(" ")[0] for t in titles] == rules
+    assert f"{value} since the baseline" in page.inner_text("#f-status-line")
+    page.click("#f-reset")
+    assert visible_findings(page) == 4 and page.input_value("#f-baseline") == ""
+    watched.assert_clean(report_url)
+
+
+def test_expired_suppression_is_shown_on_the_finding(watched: Watched, report_url: str) -> None:
+    page = watched.open(report_url)
+    art010 = finding(page, "ART-010")
+    note = art010.locator(".expired-note")
+    assert note.is_visible()  # without expanding
+    assert note.inner_text() == ("Suppression expired on 2025-12-31 (suppressions.yaml:9): this failure is no "
+                                 "longer accepted.")
+    art010.locator("button.toggle").click()
+    box = art010.locator(".box-expired").inner_text()
+    for text in ("suppressions.yaml:9", "Look-alike role kept until the migration in SEC-7", "platform@example.com",
+                 "account 111111111111"):
+        assert text in box, text
+    assert finding(page, "ART-006").locator(".expired-note").count() == 0
+    page.fill("#f-query", "suppression expired")
+    assert visible_findings(page) == 1
+    watched.assert_clean(report_url)
+
+
+def test_since_the_baseline_and_suppressions_sections(watched: Watched, report_url: str) -> None:
+    page = watched.open(report_url)
+    section = page.inner_text("#baseline")
+    assert "Resolved findings (2)" in section and "Drift (1)" in section
+    assert f"look-alike {HOSTILE}" in section  # hostile resource name, as text
+    assert "AROAOLDOLDOLDOLDOLD01" in page.inner_text("#drift td:nth-child(5)")
+    assert "AROANEWNEWNEWNEWNEW2" in page.inner_text("#drift td:nth-child(6)")
+    suppressions = page.inner_text("#suppressions")
+    assert "suppressions.yaml:9" in suppressions and "suppressions.yaml:15" in suppressions
+    page.click("a[href='#baseline']")
+    assert page.locator("#resolved").is_visible()
+    watched.assert_clean(report_url)
+
+
+@pytest.mark.parametrize("csp", ["enforced", "bypassed"])
+def test_hostile_audit_text_is_visible_text_and_never_runs(
+    request: pytest.FixtureRequest, hostile_audit_url: str, csp: str
+) -> None:
+    watched: Watched = request.getfixturevalue("watched" if csp == "enforced" else "watched_without_csp")
+    page = watched.open(hostile_audit_url)
+    page.click("#f-expand")
+    assert f"drift {HOSTILE}" in page.inner_text("#drift")
+    assert HOSTILE in page.inner_text("#resolved") and HOSTILE in page.inner_text("#unused")
+    assert HOSTILE in page.inner_text("#expired")
+    art010 = finding(page, "ART-010")
+    assert f"Suppression expired on 2025-12-31 ({HOSTILE})" in art010.locator(".expired-note").inner_text()
+    assert f"Reason: {HOSTILE}" in art010.locator(".box-expired").inner_text()
+    assert page.evaluate("document.querySelectorAll('img, [onerror], iframe, object, embed').length") == 0
+    assert page.evaluate("document.scripts.length") == 2
+    watched.assert_clean(hostile_audit_url)
 
 
 def test_matrix_cell_lists_its_findings(watched: Watched, report_url: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 from scanner.model import CollectionError, ScanResult, Status
 from scanner.report import WRITERS, junit
 from tests.golden_support import assert_golden
-from tests.scan_fixture import HOSTILE, LOCKED, MEMBER, SUSPENDED, build_scan
+from tests.scan_fixture import BASELINE_RUN, HOSTILE, LOCKED, MANAGEMENT, MEMBER, SUSPENDED, build_scan
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_one_suite_per_rule_named_by_id_and_title(scan: ScanResult) -> None:
     root = parse(junit.render(scan))
     names = [suite.get("name") for suite in root.findall("testsuite")]
     expected = [f"{rule.id} {rule.title}" for rule in sorted(scan.rules, key=lambda r: r.id)]
-    assert names == [*expected, junit.COLLECTION_SUITE]
+    assert names == [*expected, junit.COLLECTION_SUITE, junit.BASELINE_SUITE, junit.SUPPRESSIONS_SUITE]
     assert suites(root)["ART-001"].findall("testcase") == []
 
 
@@ -63,8 +63,9 @@ def test_counts_in_attributes(scan: ScanResult) -> None:
             assert int(suite.get(attribute, "")) == sum(1 for c in cases if c.find(child) is not None)
     for attribute in ("tests", "failures", "errors", "skipped"):
         assert int(root.get(attribute, "")) == sum(int(s.get(attribute, "")) for s in root.findall("testsuite"))
-    # 7 results + 1 collection error; 2 fail; 1 error result + 1 collection error; 1 suppressed + 1 skipped
-    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("8", "2", "2", "2")
+    # 7 results + 1 collection error + 2 resolved; 2 fail; 1 error result + 1 collection error;
+    # 1 suppressed + 1 skipped
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("10", "2", "2", "2")
     assert root.get("time") == "5.000"
 
 
@@ -120,8 +121,71 @@ def test_collection_errors_only_when_there_are_some(scan: ScanResult) -> None:
 
 
 def test_deterministic(scan: ScanResult) -> None:
-    shuffled = replace(scan, results=tuple(reversed(scan.results)), rules=tuple(reversed(scan.rules)))
+    shuffled = replace(scan, results=tuple(reversed(scan.results)), rules=tuple(reversed(scan.rules)),
+                       resolved=tuple(reversed(scan.resolved)))
     assert junit.render(shuffled) == junit.render(scan)
+
+
+# --- baseline, expired and unused suppressions, drift ---------------------------------------------
+
+
+def _suite_named(root: ET.Element, name: str) -> ET.Element | None:
+    return root.find(f"testsuite[@name='{name}']")
+
+
+def test_findings_say_new_or_unchanged_and_first_seen(scan: ScanResult) -> None:
+    root = parse(junit.render(scan))
+    failure = case(root, "ART-006").find("failure")
+    assert failure is not None and "\nbaseline: new (first seen 2026-01-01T00:00:00Z)" in (failure.text or "")
+    skipped = case(root, "ART-011").find("skipped")
+    assert skipped is not None and "baseline: unchanged (first seen 2025-11-03T08:00:00Z)" in (skipped.text or "")
+    unbaselined = replace(scan, baseline_run_id=None, resolved=(), drift=(),
+                          results=tuple(replace(r, baseline=None, first_seen=None) for r in scan.results))
+    data = junit.render(unbaselined)
+    assert b"baseline:" not in data and junit.BASELINE_SUITE.encode() not in data
+
+
+def test_expired_suppression_is_in_the_failure_message(scan: ScanResult) -> None:
+    failure = case(parse(junit.render(scan)), "ART-010").find("failure")
+    assert failure is not None
+    assert failure.get("message", "").startswith("suppression suppressions.yaml:9 expired on 2025-12-31: $: expected")
+    text = failure.text or ""
+    assert "suppression expired on 2025-12-31, so this fails again: suppressions.yaml:9: rule ART-010" in text
+    assert f"account {MANAGEMENT}, owner platform@example.com" in text
+    plain = case(parse(junit.render(scan)), "ART-006").find("failure")
+    assert plain is not None and "expired" not in (plain.text or "") + plain.get("message", "")
+
+
+def test_resolved_findings_pass_in_a_baseline_suite_with_the_drift(scan: ScanResult) -> None:
+    root = parse(junit.render(scan))
+    suite = _suite_named(root, junit.BASELINE_SUITE)
+    assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "0"
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties == {"baseline_run_id": BASELINE_RUN, "new_findings": "1", "resolved_findings": "2",
+                          "drift": "1"}
+    cases = suite.findall("testcase")
+    assert [c.get("classname") for c in cases] == ["ART-007", "ART-010"]
+    assert all(c.find("failure") is None and c.find("skipped") is None for c in cases)
+    assert cases[1].get("name") == f"{MEMBER} look-alike {HOSTILE} (resolved)"
+    assert "first seen: 2025-10-01T00:00:00Z" in (cases[0].findtext("system-out") or "")
+    out = suite.find("system-out")
+    assert out is not None and out.text is not None
+    assert out.text.startswith(f"1 new, 2 resolved since baseline {BASELINE_RUN}; drift: 1")
+    assert "drift: service-linked-role-recreated" in out.text
+    assert 'before {"create_date": "2025-06-01T10:00:00Z"' in out.text and '"AROANEWNEWNEWNEWNEW2"}' in out.text
+
+
+def test_expired_and_unused_suppressions_are_listed(scan: ScanResult) -> None:
+    root = parse(junit.render(scan))
+    suite = _suite_named(root, junit.SUPPRESSIONS_SUITE)
+    assert suite is not None and suite.get("tests") == "0" and suite.findall("testcase") == []
+    lines = (suite.findtext("system-out") or "").splitlines()
+    assert lines[0].startswith("expired: suppressions.yaml:9: rule ART-010") and lines[0].endswith(
+        "(1 failure fails again)")
+    assert lines[1].startswith("unused (matched no failure): suppressions.yaml:15: rule ART-007, every account")
+    quiet = replace(scan, unused_suppressions=(), results=tuple(replace(r, expired_suppression=None)
+                                                                 for r in scan.results))
+    assert _suite_named(parse(junit.render(quiet)), junit.SUPPRESSIONS_SUITE) is None
 
 
 NASTY = HOSTILE + ' & "quotes" \x00\x07\x1b[31m\x0b\x0c\ud800\ufffe ]]> <![CDATA[ x ]]> \n second line'
@@ -135,7 +199,11 @@ def test_hostile_text_is_escaped_and_always_parses(scan: ScanResult) -> None:
         for r in scan.results
     )
     errors = (*scan.errors, CollectionError("iam:ListRoles", NASTY, NASTY, None, NASTY))
-    data = junit.render(replace(scan, results=hostile, errors=errors))
+    data = junit.render(replace(
+        scan, results=hostile, errors=errors,
+        resolved=tuple(replace(r, resource_name=NASTY, message=NASTY) for r in scan.resolved),
+        drift=tuple(replace(d, message=NASTY, after={"x": NASTY}) for d in scan.drift),
+        unused_suppressions=tuple(replace(u, reason=NASTY, source=NASTY) for u in scan.unused_suppressions)))
     assert b"<script>" not in data and b"<img" not in data
     root = parse(data)
     failure = case(root, "ART-006").find("failure")
@@ -144,7 +212,9 @@ def test_hostile_text_is_escaped_and_always_parses(scan: ScanResult) -> None:
     assert "\n" not in failure.get("message", "")
     assert "second line" in (failure.text or "")
     assert "\x00" not in (failure.text or "") and "\ufffd" in (failure.text or "")
-    assert len(list(root.iter("testcase"))) == len(scan.results) + len(errors)
+    assert len(list(root.iter("testcase"))) == len(scan.results) + len(errors) + len(scan.resolved)
+    baseline = root.find(f"testsuite[@name='{junit.BASELINE_SUITE}']")
+    assert baseline is not None and NASTY.split("\x00")[0] in (baseline.findtext("system-out") or "")
 
 
 def test_long_message_attribute_is_bounded(scan: ScanResult) -> None:

@@ -8,10 +8,19 @@ from typing import Any
 
 import pytest
 
-from scanner.model import Result, ScanResult, Status
+from scanner.model import (
+    Drift,
+    FindingKey,
+    ResolvedFinding,
+    Result,
+    ScanResult,
+    Severity,
+    Status,
+    Suppression,
+)
 from scanner.report import WRITERS, markdown
 from tests.golden_support import assert_golden
-from tests.scan_fixture import HOSTILE, ORG, build_scan
+from tests.scan_fixture import BASELINE_RUN, HOSTILE, ORG, build_scan
 
 LIMIT = 64 * 1024
 
@@ -80,7 +89,8 @@ def test_severity_by_status_table(scan: ScanResult) -> None:
 def test_fail_and_error_listed_most_severe_first(scan: ScanResult) -> None:
     rows = listed_rows(text_of(scan))
     assert [row.split(" | ")[2] for row in rows] == ["ART-006", "ART-010", "ART-012"]
-    assert rows[0].startswith("| critical | fail |") and rows[2].startswith("| high | error |")
+    assert rows[0].startswith("| critical | fail (new) |") and rows[2].startswith("| high | error |")
+    assert rows[1].startswith("| high | fail (suppression expired) | ART-010 |")
     assert "more" not in text_of(scan)
 
 
@@ -97,14 +107,78 @@ def test_size_bound_with_10000_failures(scan: ScanResult) -> None:
     assert "…and 9950 more" in text
 
 
+def _many_audit_entries(count: int, text: str) -> dict[str, Any]:
+    return {
+        "resolved": tuple(ResolvedFinding(FindingKey(text, f"{i:012d}", text + str(i)), Severity.HIGH, text, text, text)
+                          for i in range(count)),
+        "drift": tuple(Drift(text + str(i), text, text, text, text, text) for i in range(count)),
+        "unused_suppressions": tuple(Suppression(text, text, text, text, text, text, str(i)) for i in range(count)),
+        "baseline_run_id": text,
+    }
+
+
 def test_size_bound_with_huge_hostile_fields(scan: ScanResult) -> None:
     blob = ("<&|`" * 5_000) + "\U0001f600" * 5_000
-    huge = replace(scan, results=synthetic(scan, 10_000, account_name=blob, message=blob),
-                   info=replace(scan.info, organization_id=blob, run_id=blob, tool_version=blob))
+    expired = Suppression("ART-006", blob, blob, blob, blob, blob, blob)
+    huge = replace(scan, results=synthetic(scan, 10_000, account_name=blob, message=blob,
+                                           expired_suppression=expired),
+                   info=replace(scan.info, organization_id=blob, run_id=blob, tool_version=blob),
+                   **_many_audit_entries(10_000, blob))
     data = markdown.render(huge)
     assert len(data) < LIMIT
     for row in listed_rows(data.decode()):
         assert table_pipes(row) == 7
+
+
+# --- baseline, expired and unused suppressions, drift ---------------------------------------------
+
+
+def test_baseline_counts_under_the_header(scan: ScanResult) -> None:
+    lines = text_of(scan).splitlines()
+    assert lines[4] == f"Since baseline {BASELINE_RUN}: **1 new** · 2 unchanged · 2 resolved · 1 drift"
+
+
+def test_since_the_baseline_block(scan: ScanResult) -> None:
+    text = text_of(scan)
+    block = text.split(f"#### Since baseline {BASELINE_RUN}\n", 1)[1].split("####", 1)[0]
+    lines = [line for line in block.splitlines() if line]
+    assert lines[0] == "2 resolved findings · 1 drift"
+    assert lines[1] == ("- resolved: high ART-007 in 222222222222 on AWSServiceRoleForArtifact "
+                        "(first seen 2025-10-01T00:00:00Z)")
+    assert lines[2].startswith("- resolved: high ART-010 in 222222222222 on look-alike &lt;script&gt;")
+    assert lines[2].endswith("(first seen unknown)")
+    assert lines[3].startswith("- drift: service-linked-role-recreated in account 111111111111: "
+                               "AWSServiceRoleForArtifact was deleted and re-created")
+
+
+def test_no_baseline_no_baseline_lines(scan: ScanResult) -> None:
+    plain = replace(scan, baseline_run_id=None, resolved=(), drift=(),
+                    results=tuple(replace(r, baseline=None, first_seen=None) for r in scan.results))
+    text = text_of(plain)
+    assert "baseline" not in text.lower() and "(new)" not in text
+
+
+def test_suppressions_block(scan: ScanResult) -> None:
+    block = text_of(scan).split("#### Suppressions\n", 1)[1]
+    assert [line for line in block.splitlines() if line] == [
+        "1 expired (their failures fail again) · 1 unused (matched no failure)",
+        ("- expired on 2025-12-31: suppressions.yaml:9 (ART-010, account 111111111111, owner platform@example.com): "
+        "1 failure fails again"),
+        ("- unused: suppressions.yaml:15 (ART-007, every account, resources arn:aws:iam::\\*:role/Sandbox\\*, owner "
+        "alice@example.com), expires 2026-06-30"),
+    ]
+    quiet = replace(scan, unused_suppressions=(),
+                    results=tuple(replace(r, expired_suppression=None) for r in scan.results))
+    assert "#### Suppressions" not in text_of(quiet)
+
+
+def test_audit_lists_are_capped(scan: ScanResult) -> None:
+    many = replace(scan, **_many_audit_entries(25, "x"))
+    text = text_of(many)
+    assert text.count("\n- resolved: ") == text.count("\n- drift: ") == markdown.MAX_AUDIT_LISTED
+    assert text.count("\n- unused: ") == markdown.MAX_AUDIT_LISTED
+    for noun in ("resolved findings", "drift entries", "unused suppressions"):
+        assert f"- …and 15 more {noun}" in text
 
 
 @pytest.mark.parametrize("name", [
@@ -119,9 +193,12 @@ def test_size_bound_with_huge_hostile_fields(scan: ScanResult) -> None:
 ])
 def test_account_name_cannot_break_the_table_or_inject_html(scan: ScanResult, name: str) -> None:
     hostile = replace(scan, results=tuple(replace(r, account_name=name, resource_name=name, message=name)
-                                          for r in scan.results))
+                                          for r in scan.results),
+                      **_many_audit_entries(2, name))
     text = text_of(hostile)
     assert "<" not in text and ">" not in text
+    audit = [line for line in text.splitlines() if line.startswith(("- resolved:", "- drift:", "- unused:"))]
+    assert len(audit) == 6  # one line each: no newline in the data started a block
     rows = listed_rows(text)
     assert len(rows) == 3
     for row in rows:

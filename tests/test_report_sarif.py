@@ -15,12 +15,22 @@ import jsonschema
 import pytest
 from jsonschema import Draft4Validator
 
-from scanner.model import CollectionError, Result, ScanResult, Severity, Status
+from scanner.model import CollectionError, FindingKey, ResolvedFinding, Result, ScanResult, Severity, Status
 from scanner.report import WRITERS, sarif
 from tests import sarif_rules
 from tests.golden_support import assert_golden
 from tests.sarif_rules import github_problems
-from tests.scan_fixture import HOSTILE, LOCKED, MANAGEMENT, MEMBER, ORG, build_scan
+from tests.scan_fixture import (
+    BASELINE_RUN,
+    EXPIRED,
+    HOSTILE,
+    LOCKED,
+    MANAGEMENT,
+    MEMBER,
+    ORG,
+    UNUSED,
+    build_scan,
+)
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
 STRICT = Draft4Validator(SCHEMA, format_checker=Draft4Validator.FORMAT_CHECKER)
@@ -208,7 +218,8 @@ def test_tags_cut_to_githubs_limit_and_said_so(scan: ScanResult) -> None:
     assert len(tags) == 20 and tags[0] == "security" and tags[1:] == [f"tag-{i:02d}" for i in range(19)]
     assert run["properties"]["artifact-scan/truncatedTags"] == 11
     notes = run["invocations"][0]["toolConfigurationNotifications"]
-    assert [n["associatedRule"]["id"] for n in notes] == [tagged.id]
+    tag_notes = [n for n in notes if n["descriptor"]["id"] == "artifact-scan/truncated-tags"]
+    assert [n["associatedRule"]["id"] for n in tag_notes] == [tagged.id]
     assert_valid(document)
 
 
@@ -267,7 +278,8 @@ def test_suppressed_result_kept_with_its_suppression(scan: ScanResult) -> None:
     (suppression,) = suppressed[0]["suppressions"]
     assert suppression["kind"] == "external"
     assert suppression["justification"] == "Decommissioning in ticket SEC-42"
-    assert suppression["properties"] == {"owner": "cloud-security@example.com", "expires": "2027-01-31"}
+    assert suppression["properties"] == {"owner": "cloud-security@example.com", "expires": "2027-01-31",
+                                         "source": "suppressions.yaml:3"}
     assert all("suppressions" not in r for r in results if r["ruleId"] != "ART-011")
 
 
@@ -292,6 +304,159 @@ def test_fingerprint_differs_for_another_resource_account_or_rule(scan: ScanResu
     document = render(replace(scan, results=(*scan.results, other)))
     assert len(set(fingerprints(document).values())) == 4
     assert_valid(document)
+
+
+# --- baseline, expired and unused suppressions, drift ---------------------------------------------
+
+
+def _without_baseline(scan: ScanResult) -> ScanResult:
+    return replace(scan, baseline_run_id=None, resolved=(), drift=(),
+                   results=tuple(replace(r, baseline=None, first_seen=None) for r in scan.results))
+
+
+def test_results_have_baseline_state_and_first_seen(scan: ScanResult) -> None:
+    run = run_of(render(scan))
+    states = {r["ruleId"]: (r["baselineState"], r["properties"]["artifact-scan/firstSeen"]) for r in run["results"]}
+    assert states == {
+        "ART-006": ("new", scan.info.started_at),
+        "ART-010": ("unchanged", "2025-09-15T06:00:00Z"),
+        "ART-011": ("unchanged", "2025-11-03T08:00:00Z"),
+    }
+    assert run["properties"]["artifact-scan/baselineRunId"] == BASELINE_RUN
+    assert run["properties"]["artifact-scan/summary"]["new_findings"] == 1
+    assert run["properties"]["artifact-scan/summary"]["resolved_findings"] == 2
+
+
+def test_baseline_guid_is_the_baseline_runs_own_guid(scan: ScanResult) -> None:
+    run = run_of(render(scan))
+    baseline_run = replace(scan, info=replace(scan.info, run_id=BASELINE_RUN))
+    assert run["baselineGuid"] == run_of(render(baseline_run))["automationDetails"]["guid"]
+    assert run["baselineGuid"] != run["automationDetails"]["guid"]
+    assert "baselineGuid" not in run_of(render(_without_baseline(scan)))
+
+
+def test_no_baseline_state_without_a_baseline(scan: ScanResult) -> None:
+    document = render(_without_baseline(scan))
+    run = run_of(document)
+    assert all("baselineState" not in r and "artifact-scan/firstSeen" not in r["properties"] for r in run["results"])
+    assert run["properties"]["artifact-scan/baselineRunId"] is None
+    assert run["properties"]["artifact-scan/resolved"] == [] == run["properties"]["artifact-scan/drift"]
+    assert not any(n["descriptor"]["id"] == "artifact-scan/drift"
+                   for n in run["invocations"][0]["toolConfigurationNotifications"])
+    assert_valid(document)
+
+
+def test_resolved_findings_are_run_properties_not_absent_results(scan: ScanResult) -> None:
+    """GitHub ignores baselineState and closes an alert when the analysis no longer has it: an `absent`
+    result would be one more open alert. Resolved findings are listed in the run's properties instead."""
+    run = run_of(render(scan))
+    assert all(r["baselineState"] in ("new", "unchanged") for r in run["results"])
+    arns = {r["properties"]["artifact-scan/resource"]["arn"] for r in run["results"]}
+    resolved = run["properties"]["artifact-scan/resolved"]
+    assert [(r["ruleId"], r["account"]) for r in resolved] == [("ART-007", MEMBER), ("ART-010", MEMBER)]
+    assert not {(r["ruleId"], r["resource"]["arn"]) for r in resolved} & {
+        (r["ruleId"], r["properties"]["artifact-scan/resource"]["arn"]) for r in run["results"]}
+    assert arns  # the fixture's findings are still there
+    assert resolved[0]["firstSeen"] == "2025-10-01T00:00:00Z" and resolved[1]["firstSeen"] is None
+    assert resolved[0]["severity"] == "high"
+
+
+def test_resolved_finding_names_the_fingerprint_its_alert_had(scan: ScanResult) -> None:
+    before = run_of(render(scan))
+    art006 = next(r for r in before["results"] if r["ruleId"] == "ART-006")
+    result = next(r for r in scan.results if r.rule_id == "ART-006")
+    gone = ResolvedFinding(FindingKey(result.rule_id, result.account_id, result.resource_arn), result.severity,
+                           result.resource_name, result.message, result.first_seen)
+    after = replace(scan, results=tuple(r for r in scan.results if r is not result), resolved=(gone,))
+    (listed,) = run_of(render(after))["properties"]["artifact-scan/resolved"]
+    assert listed["primaryLocationLineHash"] == art006["partialFingerprints"]["primaryLocationLineHash"]
+
+
+def test_resolved_list_is_capped_most_severe_first(scan: ScanResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    many = tuple(
+        ResolvedFinding(FindingKey(f"ART-0{i % 5 + 1:02d}", f"{i:012d}", f"arn:aws:iam::{i:012d}:role/r"),
+                        Severity(i % 5), f"r{i}", f"gone {i}", None)
+        for i in range(20)
+    )
+    monkeypatch.setattr(sarif, "MAX_RESOLVED", 5)
+    document = render(replace(scan, resolved=many))
+    run = run_of(document)
+    listed = run["properties"]["artifact-scan/resolved"]
+    assert [r["severity"] for r in listed] == ["critical"] * 4 + ["high"]
+    assert run["properties"]["artifact-scan/truncatedResolved"] == 15
+    assert run["properties"]["artifact-scan/summary"]["resolved_findings"] == 20
+    (note,) = [n for n in run["invocations"][0]["toolConfigurationNotifications"]
+               if n["descriptor"]["id"] == "artifact-scan/truncated-resolved"]
+    assert "15 of 20 resolved findings" in note["message"]["text"]
+    assert_valid(document)
+
+
+def test_size_limit_drops_resolved_after_results_and_notifications(
+    scan: ScanResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    noise = [hashlib.sha256(str(i).encode()).hexdigest() * 4 for i in range(400)]
+    many = tuple(ResolvedFinding(FindingKey("ART-006", f"{i:012d}", f"arn:aws:iam::{i:012d}:role/{noise[i]}"),
+                                 Severity.CRITICAL, noise[i], noise[i], None) for i in range(400))
+    bare = replace(scan, results=(), errors=(), resolved=())
+    limit = len(gzip.compress(sarif.render(bare), mtime=0)) + 6_000
+    monkeypatch.setattr(sarif, "MAX_GZIP_BYTES", limit)
+    data = sarif.render(replace(scan, resolved=many))
+    assert len(gzip.compress(data, mtime=0)) <= limit
+    run = run_of(json.loads(data))
+    kept = len(run["properties"]["artifact-scan/resolved"])
+    assert 0 < kept < 400 and run["properties"]["artifact-scan/truncatedResolved"] == 400 - kept
+    assert run["results"] == [] and "toolExecutionNotifications" not in run["invocations"][0]
+
+
+def test_expired_suppression_fails_again_and_says_which_and_when(scan: ScanResult) -> None:
+    run = run_of(render(scan))
+    art010 = next(r for r in run["results"] if r["ruleId"] == "ART-010")
+    assert "suppressions" not in art010 and art010["properties"]["artifact-scan/status"] == "fail"
+    assert "suppression suppressions.yaml:9 expired on 2025-12-31" in art010["message"]["text"]
+    assert art010["properties"]["artifact-scan/expiredSuppression"] == {
+        "ruleId": "ART-010", "account": MANAGEMENT, "resource": None, "reason": EXPIRED.reason,
+        "owner": "platform@example.com", "expires": "2025-12-31", "source": "suppressions.yaml:9"}
+    assert all("artifact-scan/expiredSuppression" not in r["properties"] for r in run["results"] if r is not art010)
+    (note,) = [n for n in run["invocations"][0]["toolConfigurationNotifications"]
+               if n["descriptor"]["id"] == "artifact-scan/expired-suppression"]
+    assert note["level"] == "warning" and note["associatedRule"]["id"] == "ART-010"
+    for text in ("suppressions.yaml:9", "2025-12-31", "platform@example.com", "the 1 failure it covered fails again"):
+        assert text in note["message"]["text"]
+
+
+def test_an_expired_entry_is_one_notification_whatever_it_covered(scan: ScanResult) -> None:
+    art010 = next(r for r in scan.results if r.rule_id == "ART-010")
+    twin = replace(art010, resource_arn=f"arn:aws:iam::{MANAGEMENT}:role/Other", resource_name="Other")
+    run = run_of(render(replace(scan, results=(*scan.results, twin))))
+    notes = [n for n in run["invocations"][0]["toolConfigurationNotifications"]
+             if n["descriptor"]["id"] == "artifact-scan/expired-suppression"]
+    assert len(notes) == 1 and "the 2 failures it covered fail again" in notes[0]["message"]["text"]
+    assert len(notes[0]["properties"]["artifact-scan/results"]) == 2
+
+
+def test_unused_suppressions_and_drift_are_warnings(scan: ScanResult) -> None:
+    run = run_of(render(scan))
+    notes = {n["descriptor"]["id"]: n for n in run["invocations"][0]["toolConfigurationNotifications"]}
+    unused = notes["artifact-scan/unused-suppression"]
+    assert unused["level"] == "warning" and "suppressions.yaml:15" in unused["message"]["text"]
+    assert "matched no failure" in unused["message"]["text"]
+    assert run["properties"]["artifact-scan/unusedSuppressions"][0]["source"] == UNUSED.source
+    drift = notes["artifact-scan/drift"]
+    assert drift["level"] == "warning" and "deleted and re-created" in drift["message"]["text"]
+    (listed,) = run["properties"]["artifact-scan/drift"]
+    assert listed["kind"] == "service-linked-role-recreated"
+    assert listed["before"]["role_id"] != listed["after"]["role_id"]
+    descriptors = {d["id"] for d in run["tool"]["driver"]["notifications"]}
+    assert set(notes) <= descriptors
+
+
+def test_audit_lists_are_deterministic(scan: ScanResult) -> None:
+    twice = replace(scan, drift=(*scan.drift, replace(scan.drift[0], kind="trusted-access-re-enabled")),
+                    unused_suppressions=(*scan.unused_suppressions, replace(UNUSED, source="suppressions.yaml:1")))
+    shuffled = replace(twice, resolved=tuple(reversed(twice.resolved)), drift=tuple(reversed(twice.drift)),
+                       unused_suppressions=tuple(reversed(twice.unused_suppressions)))
+    assert sarif.render(shuffled) == sarif.render(twice)
+    assert_valid(render(twice))
 
 
 # --- errors ----------------------------------------------------------------------------------------
@@ -348,8 +513,9 @@ def test_result_limit_keeps_the_most_severe_and_says_so(scan: ScanResult, monkey
     run = run_of(document)
     assert [r["ruleId"] for r in run["results"]] == ["ART-006", "ART-010"]  # critical, then high; medium dropped
     assert run["properties"]["artifact-scan/truncated"] == len(findings) - 2 == 1
-    (note,) = run["invocations"][0]["toolConfigurationNotifications"]
-    assert note["descriptor"]["id"] == "artifact-scan/truncated" and "1 of 3 results" in note["message"]["text"]
+    (note,) = [n for n in run["invocations"][0]["toolConfigurationNotifications"]
+               if n["descriptor"]["id"] == "artifact-scan/truncated"]
+    assert "1 of 3 results" in note["message"]["text"]
     assert_valid(document)
 
 
@@ -411,9 +577,19 @@ def test_hostile_strings_keep_it_valid(scan: ScanResult) -> None:
                 causes=tuple(replace(c, message=NASTY) for c in r.causes))
         for r in scan.results
     )
+    hostile = tuple(
+        replace(r, expired_suppression=replace(r.expired_suppression, reason=NASTY, owner=NASTY, source=NASTY))
+        if r.expired_suppression else r
+        for r in hostile
+    )
     errors = tuple(replace(e, message=NASTY, resource=NASTY) for e in scan.errors)
-    data = sarif.render(replace(scan, results=hostile, errors=errors,
-                                info=replace(scan.info, caller_arn=NASTY)))
+    data = sarif.render(replace(
+        scan, results=hostile, errors=errors, info=replace(scan.info, caller_arn=NASTY),
+        resolved=tuple(replace(r, resource_name=NASTY, message=NASTY) for r in scan.resolved),
+        drift=tuple(replace(d, message=NASTY, before=NASTY, after={"x": NASTY}) for d in scan.drift),
+        unused_suppressions=tuple(replace(u, reason=NASTY, resource=NASTY, source=NASTY)
+                                  for u in scan.unused_suppressions),
+    ))
     data.decode("ascii")
     document = json.loads(data)
     assert_valid(document)
@@ -422,6 +598,11 @@ def test_hostile_strings_keep_it_valid(scan: ScanResult) -> None:
     assert all("\\[link\\](https://evil.example)" in t for t in texts)  # no embedded link (SARIF 3.11.6)
     assert all("[link](" not in t.replace("\\[link\\](", "") for t in texts)
     assert any(r["locations"][0]["logicalLocations"][0]["name"] == NASTY for r in run["results"])
+    notes = run["invocations"][0]["toolConfigurationNotifications"]
+    assert {n["descriptor"]["id"] for n in notes} == {
+        "artifact-scan/expired-suppression", "artifact-scan/unused-suppression", "artifact-scan/drift"}
+    assert all("[link](" not in n["message"]["text"].replace("\\[link\\](", "") for n in notes)
+    assert all(r["resource"]["name"] == NASTY for r in run["properties"]["artifact-scan/resolved"])
 
 
 # --- the validator catches what it claims to -------------------------------------------------------

@@ -7,6 +7,12 @@ travel as one compact JSON block that the page renders a page at a time: one sho
 codes per account and a document only for results that are not `pass`, so 10,000 accounts stay a
 few MB and the page is interactive at once.
 
+With a baseline, each finding carries a "new" or "unchanged" badge and its first_seen (the findings
+list filters on it), and a "Since the baseline" section lists the resolved findings and the drift
+(with before and after); without one, that section says no comparison was made. A fail whose
+suppression expired shows which entry expired and when, and a "Suppressions" section lists expired and
+unused entries. Both sections are plain HTML, so they read without script and print.
+
 Everything that came from AWS is attacker-controlled: Jinja escapes it in HTML, `script_json` escapes
 it inside the data block, and the script only ever writes it with textContent.
 """
@@ -22,7 +28,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from scanner.model import Result, ScanResult, Severity, Status
+from scanner.model import Drift, ResolvedFinding, Result, ScanResult, Severity, Status, Suppression
 from scanner.report import writer
 from scanner.report.json_report import result_document, rule_document, summary
 
@@ -245,6 +251,62 @@ def page_data(scan: ScanResult) -> dict[str, Any]:
         "findings": findings,
         "skipped": skipped,
         "messages": list(messages),
+        "baseline": scan.baseline_run_id,
+    }
+
+
+def _suppression_order(suppression: Suppression) -> tuple[str, ...]:
+    return (suppression.source, suppression.rule_id, suppression.account_id or "", suppression.resource or "",
+            suppression.expires, suppression.owner, suppression.reason)
+
+
+def _scope(suppression: Suppression) -> str:
+    account = f"account {suppression.account_id}" if suppression.account_id else "every account"
+    return account + (f", resources matching {suppression.resource}" if suppression.resource else "")
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def audit_sections(scan: ScanResult) -> dict[str, Any]:
+    """What the "Since the baseline" and "Suppressions" sections list, sorted, as plain values."""
+    names = {account.id: account.name for account in scan.accounts}
+
+    def account(account_id: str) -> str:
+        name = names.get(account_id, "")
+        return f"{account_id} ({name})" if name else account_id
+
+    def resolved_row(item: ResolvedFinding) -> dict[str, str]:
+        key = item.key
+        return {"severity": item.severity.label, "rule_id": key.rule_id, "account": account(key.account_id),
+                "resource_name": item.resource_name, "resource_arn": key.resource_arn, "message": item.message,
+                "first_seen": _utc(item.first_seen) if item.first_seen else "unknown"}
+
+    def drift_row(item: Drift) -> dict[str, str]:
+        return {"kind": item.kind, "account": account(item.account_id) if item.account_id else "unknown",
+                "resource_arn": item.resource_arn, "message": item.message,
+                "before": _pretty(item.before), "after": _pretty(item.after)}
+
+    def suppression_row(item: Suppression, failing: int = 0) -> dict[str, Any]:
+        return {"source": item.source or "–", "rule_id": item.rule_id, "scope": _scope(item), "owner": item.owner,
+                "reason": item.reason, "expires": item.expires, "failing": failing}
+
+    expired: dict[Suppression, int] = {}
+    for result in scan.results:
+        if result.expired_suppression is not None:
+            expired[result.expired_suppression] = expired.get(result.expired_suppression, 0) + 1
+    resolved = sorted(scan.resolved, key=lambda r: (-r.severity, r.key.rule_id, r.key.account_id,
+                                                    r.key.resource_arn, r.resource_name))
+    drift = sorted(scan.drift, key=lambda d: (d.kind, d.account_id, d.resource_arn, d.message))
+    return {
+        "baseline_run_id": scan.baseline_run_id,
+        "new": sum(1 for r in scan.results if r.baseline == "new"),
+        "unchanged": sum(1 for r in scan.results if r.baseline == "unchanged"),
+        "resolved": [resolved_row(r) for r in resolved],
+        "drift": [drift_row(d) for d in drift],
+        "expired": [suppression_row(s, expired[s]) for s in sorted(expired, key=_suppression_order)],
+        "unused": [suppression_row(s) for s in sorted(scan.unused_suppressions, key=_suppression_order)],
     }
 
 
@@ -290,6 +352,7 @@ def render(scan: ScanResult) -> bytes:
         skipped_accounts=[a for a in scan.accounts if not a.scanned],
         errors=sorted(scan.errors, key=lambda e: (e.account_id or "", e.api, e.resource or "", e.code)),
         not_evaluated=counts["by_status"][Status.ERROR.value],
+        audit=audit_sections(scan),
         csp=csp,
         script=Markup(script),  # our own files, checked above; the CSP hashes are of these exact texts
         style=Markup(style),

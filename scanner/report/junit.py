@@ -9,8 +9,15 @@ and one `<testcase>` per result (classname: the rule id; name: account id and re
 - `pass` -> an empty testcase.
 
 A failed AWS read (a collection error) is not a rule's result, but a CI must not take an incomplete scan
-for a clean one: when there are any, a last suite `artifact-scan: collection` holds one `<error>` testcase
+for a clean one: when there are any, a suite `artifact-scan: collection` holds one `<error>` testcase
 per failed read. Counts are in the attributes of every suite and of `<testsuites>`.
+
+Audit workflow: with a baseline, every finding's text says `baseline: new` or `unchanged` and when it
+was first seen, and a suite `artifact-scan: since baseline` holds one passing testcase per resolved
+finding (it failed in the baseline run and no longer does) with the drift since the baseline in its
+`<system-out>`. A fail whose suppression expired starts its failure message with which entry expired
+and when. Expired and unused suppressions are listed in the `<system-out>` of a last suite,
+`artifact-scan: suppressions`, which has no testcases.
 
 ElementTree escapes markup; characters XML 1.0 cannot carry at all (most control characters, lone
 surrogates) are replaced by U+FFFD first so that the file always parses. Order is deterministic: suites
@@ -24,12 +31,14 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
-from scanner.model import CollectionError, Result, Rule, ScanResult, Status
+from scanner.model import CollectionError, ResolvedFinding, Result, Rule, ScanResult, Status, Suppression
 from scanner.report import writer
 from scanner.report.json_report import summary
 
 TOOL_NAME = "artifact-scan"
 COLLECTION_SUITE = f"{TOOL_NAME}: collection"
+BASELINE_SUITE = f"{TOOL_NAME}: since baseline"
+SUPPRESSIONS_SUITE = f"{TOOL_NAME}: suppressions"
 MAX_MESSAGE = 500  # characters of a message attribute (the full text is in the element's body)
 
 # Everything XML 1.0 allows is \t \n \r, U+0020-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF.
@@ -68,14 +77,43 @@ def _timestamp(text: str) -> dict[str, str]:
     return {"timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S")} if moment else {}
 
 
+def _scope(suppression: Suppression) -> str:
+    account = f"account {suppression.account_id}" if suppression.account_id else "every account"
+    return account + (f", resources {suppression.resource}" if suppression.resource else "")
+
+
+def _entry(suppression: Suppression) -> str:
+    """Which suppression entry: its file:line when known, else its rule and scope."""
+    return suppression.source or f"{suppression.rule_id} ({_scope(suppression)})"
+
+
+def _suppression_line(suppression: Suppression) -> str:
+    return (f"{_entry(suppression)}: rule {suppression.rule_id}, {_scope(suppression)}, owner {suppression.owner}, "
+            f"expires {suppression.expires}, reason: {suppression.reason}")
+
+
 def _describe_result(result: Result) -> list[str]:
     account = result.account_id + (f" ({result.account_name})" if result.account_name else "")
-    return [
+    lines = [
         f"rule: {result.rule_id} ({result.severity.label})",
         f"account: {account}",
         f"resource: {result.resource_type} {result.resource_arn}",
         f"result: {result.message}",
     ]
+    if result.baseline is not None:
+        seen = f" (first seen {result.first_seen})" if result.first_seen else ""
+        lines.append(f"baseline: {result.baseline}{seen}")
+    if result.expired_suppression is not None:
+        s = result.expired_suppression
+        lines.append(f"suppression expired on {s.expires}, so this fails again: {_suppression_line(s)}")
+    return lines
+
+
+def _failure_message(result: Result) -> str:
+    if result.expired_suppression is None:
+        return result.message
+    s = result.expired_suppression
+    return f"suppression {_entry(s)} expired on {s.expires}: {result.message}"
 
 
 def _evidence(result: Result) -> str:
@@ -103,7 +141,8 @@ def _testcase(suite: ET.Element, result: Result) -> None:
         "time": "0",
     })
     if result.status is Status.FAIL:
-        child = ET.SubElement(case, "failure", {"message": _attribute(result.message), "type": result.severity.label})
+        child = ET.SubElement(case, "failure", {"message": _attribute(_failure_message(result)),
+                                                "type": result.severity.label})
         child.text = xml_text(_evidence(result))
     elif result.status is Status.ERROR:
         child = ET.SubElement(case, "error", {"message": _attribute(result.message), "type": result.severity.label})
@@ -155,6 +194,69 @@ def _collection_case(suite: ET.Element, error: CollectionError) -> None:
     child.text = xml_text(f"could not read ({where}): {error.describe()}")
 
 
+def _resolved_case(suite: ET.Element, resolved: ResolvedFinding) -> None:
+    key = resolved.key
+    case = ET.SubElement(suite, "testcase", {
+        "classname": xml_text(key.rule_id),
+        "name": _attribute(f"{key.account_id} {resolved.resource_name} (resolved)"),
+        "time": "0",
+    })
+    out = ET.SubElement(case, "system-out")
+    out.text = xml_text("\n".join([
+        f"resolved: {key.rule_id} ({resolved.severity.label}) no longer fails",
+        f"account: {key.account_id}",
+        f"resource: {key.resource_arn}",
+        f"was: {resolved.message}",
+        f"first seen: {resolved.first_seen or 'unknown'}",
+    ]))
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _baseline_suite(root: ET.Element, scan: ScanResult, counts: dict[str, object]) -> None:
+    resolved = sorted(scan.resolved, key=lambda r: (r.key.rule_id, r.key.account_id, r.key.resource_arn,
+                                                    r.resource_name, r.message))
+    count = str(len(resolved))
+    suite = _suite(root, BASELINE_SUITE, {"tests": count, "failures": "0", "errors": "0", "skipped": "0"}, scan)
+    _properties(suite, {
+        "baseline_run_id": str(scan.baseline_run_id),
+        "new_findings": str(counts["new_findings"]),
+        "resolved_findings": str(counts["resolved_findings"]),
+        "drift": str(len(scan.drift)),
+    })
+    for item in resolved:
+        _resolved_case(suite, item)
+    drift = sorted(scan.drift, key=lambda d: (d.kind, d.account_id, d.resource_arn, d.message))
+    lines = [(f"{counts['new_findings']} new, {counts['resolved_findings']} resolved since baseline "
+             f"{scan.baseline_run_id}; drift: {len(drift) or 'none'}")]
+    for d in drift:
+        lines.append(f"drift: {d.kind} in account {d.account_id} on {d.resource_arn}: {d.message}; "
+                     f"before {_json(d.before)}; after {_json(d.after)}")
+    ET.SubElement(suite, "system-out").text = xml_text("\n".join(lines))
+
+
+def _suppressions_suite(root: ET.Element, scan: ScanResult) -> None:
+    expired: dict[Suppression, int] = {}
+    for result in scan.results:
+        if result.expired_suppression is not None:
+            expired[result.expired_suppression] = expired.get(result.expired_suppression, 0) + 1
+    if not expired and not scan.unused_suppressions:
+        return
+
+    def order(s: Suppression) -> tuple[str, ...]:
+        return (s.source, s.rule_id, s.account_id or "", s.resource or "", s.expires, s.owner, s.reason)
+
+    suite = _suite(root, SUPPRESSIONS_SUITE, {"tests": "0", "failures": "0", "errors": "0", "skipped": "0"}, scan)
+    _properties(suite, {"expired": str(len(expired)), "unused": str(len(scan.unused_suppressions))})
+    lines = [f"expired: {_suppression_line(s)} ({n} failure{' fails' if n == 1 else 's fail'} again)"
+             for s, n in sorted(expired.items(), key=lambda item: order(item[0]))]
+    lines += [f"unused (matched no failure): {_suppression_line(s)}"
+              for s in sorted(scan.unused_suppressions, key=order)]
+    ET.SubElement(suite, "system-out").text = xml_text("\n".join(lines))
+
+
 def to_junit(scan: ScanResult) -> bytes:
     info = scan.info
     by_rule: dict[str, list[Result]] = {}
@@ -164,9 +266,11 @@ def to_junit(scan: ScanResult) -> bytes:
     for rule_id in by_rule:
         rules.setdefault(rule_id, None)
 
-    by_status = summary(scan)["by_status"]
+    counts = summary(scan)
+    by_status = counts["by_status"]
+    resolved_cases = len(scan.resolved) if scan.baseline_run_id is not None else 0
     totals = {
-        "tests": str(len(scan.results) + len(scan.errors)),
+        "tests": str(len(scan.results) + len(scan.errors) + resolved_cases),
         "failures": str(by_status[Status.FAIL.value]),
         "errors": str(by_status[Status.ERROR.value] + len(scan.errors)),
         "skipped": str(by_status[Status.SUPPRESSED.value] + by_status[Status.SKIPPED.value]),
@@ -192,6 +296,9 @@ def to_junit(scan: ScanResult) -> bytes:
         for error in sorted(scan.errors, key=lambda e: (e.account_id or "", e.api, e.code, e.resource or "",
                                                         e.message)):
             _collection_case(suite, error)
+    if scan.baseline_run_id is not None:
+        _baseline_suite(root, scan, counts)
+    _suppressions_suite(root, scan)
     ET.indent(root, space="  ")
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data + b"\n"

@@ -4,6 +4,12 @@ A header line (organization, complete or incomplete, counts by status), a line o
 a severity x status table, then at most `MAX_LISTED` fail and error results, most severe first, each
 with its rule, account, resource and a one-line reason, and "…and N more" for the rest.
 
+With a baseline, a line under the header counts new, unchanged and resolved findings and drift, new
+results are marked `(new)` in the list, and a "Since the baseline" block lists the first
+`MAX_AUDIT_LISTED` resolved findings and drift entries. A fail whose suppression expired is marked
+`(suppression expired)`, and a "Suppressions" block lists expired and unused entries (file:line, rule,
+scope, owner, date).
+
 Its size is bounded whatever the size of the scan (GitHub accepts 1 MiB per step summary; this stays
 well under 64 KiB): the list is capped and every cell of user data is cut to a byte budget.
 
@@ -17,11 +23,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from scanner.model import Result, ScanResult, Status
+from scanner.model import ResolvedFinding, Result, ScanResult, Status, Suppression
 from scanner.report import writer
 from scanner.report.json_report import summary
 
 MAX_LISTED = 50
+MAX_AUDIT_LISTED = 10  # resolved findings, drift entries, expired and unused suppressions: each
 LISTED = (Status.FAIL, Status.ERROR)
 
 # Byte budgets of the escaped text of each cell of the listed results.
@@ -30,6 +37,7 @@ MAX_ACCOUNT = 80
 MAX_RESOURCE = 120
 MAX_REASON = 240
 MAX_ORGANIZATION = 80
+MAX_SUPPRESSION = 200
 
 INCOMPLETE = "**Incomplete scan:** some data could not be read; rules that needed it are `error`, not `pass`."
 
@@ -69,6 +77,82 @@ def _order(result: Result) -> tuple[Any, ...]:
             result.resource_name, result.message)
 
 
+def _status(result: Result) -> str:
+    marks = []
+    if result.baseline == "new":
+        marks.append("new")
+    if result.expired_suppression is not None:
+        marks.append("suppression expired")
+    return result.status.value + (f" ({', '.join(marks)})" if marks else "")
+
+
+def _more(count: int, noun: str) -> list[str]:
+    if count <= MAX_AUDIT_LISTED:
+        return []
+    return [f"- …and {count - MAX_AUDIT_LISTED} more {noun} (all are in results.json)"]
+
+
+def _resolved_order(resolved: ResolvedFinding) -> tuple[Any, ...]:
+    key = resolved.key
+    return (-resolved.severity, key.rule_id, key.account_id, key.resource_arn, resolved.resource_name)
+
+
+def _baseline_lines(scan: ScanResult, counts: dict[str, Any]) -> list[str]:
+    resolved = sorted(scan.resolved, key=_resolved_order)
+    drift = sorted(scan.drift, key=lambda d: (d.kind, d.account_id, d.resource_arn, d.message))
+    lines = ["", f"#### Since baseline {cell(scan.baseline_run_id, 64)}", "",
+             (f"{counts['resolved_findings']} resolved finding{'s' if counts['resolved_findings'] != 1 else ''} · "
+             f"{len(drift)} drift")]
+    if resolved or drift:
+        lines.append("")
+    for item in resolved[:MAX_AUDIT_LISTED]:
+        key = item.key
+        lines.append(
+            f"- resolved: {item.severity.label} {cell(key.rule_id, MAX_RULE)} in {cell(key.account_id, MAX_ACCOUNT)} "
+            f"on {cell(item.resource_name or key.resource_arn, MAX_RESOURCE)} "
+            f"(first seen {cell(item.first_seen or 'unknown', 40)})"
+        )
+    lines += _more(len(resolved), "resolved findings")
+    for d in drift[:MAX_AUDIT_LISTED]:
+        lines.append(f"- drift: {cell(d.kind, 60)} in account {cell(d.account_id, MAX_ACCOUNT)}: "
+                     f"{cell(d.message, MAX_REASON)}")
+    lines += _more(len(drift), "drift entries")
+    return lines
+
+
+def _entry(suppression: Suppression) -> str:
+    scope = f"account {suppression.account_id}" if suppression.account_id else "every account"
+    if suppression.resource:
+        scope += f", resources {suppression.resource}"
+    where = f"{suppression.source} " if suppression.source else ""
+    return cell(f"{where}({suppression.rule_id}, {scope}, owner {suppression.owner})", MAX_SUPPRESSION)
+
+
+def _suppression_lines(scan: ScanResult) -> list[str]:
+    expired: dict[Suppression, int] = {}
+    for result in scan.results:
+        if result.expired_suppression is not None:
+            expired[result.expired_suppression] = expired.get(result.expired_suppression, 0) + 1
+    if not expired and not scan.unused_suppressions:
+        return []
+
+    def order(s: Suppression) -> tuple[str, ...]:
+        return (s.source, s.rule_id, s.account_id or "", s.resource or "", s.expires, s.owner, s.reason)
+
+    lines = ["", "#### Suppressions", "",
+             (f"{len(expired)} expired (their failures fail again) · {len(scan.unused_suppressions)} unused "
+             "(matched no failure)"), ""]
+    for s in sorted(expired, key=order)[:MAX_AUDIT_LISTED]:
+        n = expired[s]
+        lines.append(f"- expired on {cell(s.expires, 40)}: {_entry(s)}: {n} failure{' fails' if n == 1 else 's fail'} "
+                     "again")
+    lines += _more(len(expired), "expired suppressions")
+    for s in sorted(scan.unused_suppressions, key=order)[:MAX_AUDIT_LISTED]:
+        lines.append(f"- unused: {_entry(s)}, expires {cell(s.expires, 40)}")
+    lines += _more(len(scan.unused_suppressions), "unused suppressions")
+    return lines
+
+
 def to_markdown(scan: ScanResult) -> str:
     info = scan.info
     counts = summary(scan)
@@ -84,6 +168,10 @@ def to_markdown(scan: ScanResult) -> str:
         f"run {cell(info.run_id, 64)} · artifact-scan {cell(info.tool_version, 40)}"
     )
     lines = [f"### artifact-scan: {organization}, {state}: {tally}", "", accounts_line]
+    if scan.baseline_run_id is not None:
+        unchanged = sum(1 for r in scan.results if r.baseline == "unchanged")
+        lines += ["", (f"Since baseline {cell(scan.baseline_run_id, 64)}: **{counts['new_findings']} new** · "
+                      f"{unchanged} unchanged · {counts['resolved_findings']} resolved · {len(scan.drift)} drift")]
     if not info.complete:
         lines += ["", INCOMPLETE]
     lines += ["", "| severity | " + " | ".join(s.value for s in statuses) + " |",
@@ -100,7 +188,7 @@ def to_markdown(scan: ScanResult) -> str:
             account = f"{result.account_id} {result.account_name}".strip()
             resource = result.resource_name or result.resource_arn
             lines.append(
-                f"| {result.severity.label} | {result.status.value} | {cell(result.rule_id, MAX_RULE)} "
+                f"| {result.severity.label} | {_status(result)} | {cell(result.rule_id, MAX_RULE)} "
                 f"| {cell(account, MAX_ACCOUNT)} | {cell(resource, MAX_RESOURCE)} "
                 f"| {cell(result.message, MAX_REASON)} |"
             )
@@ -108,6 +196,9 @@ def to_markdown(scan: ScanResult) -> str:
             lines += ["", f"…and {len(listed) - MAX_LISTED} more fail and error results (all are in results.json)."]
     else:
         lines += ["", "No fail or error results."]
+    if scan.baseline_run_id is not None:
+        lines += _baseline_lines(scan, counts)
+    lines += _suppression_lines(scan)
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,22 @@ GitHub code scanning checks more than the SARIF schema does, and this writer kee
   rule id, account, ARN), and the run says how many were dropped: a configuration notification and
   `run.properties["artifact-scan/truncated"]`. GitHub never gets a file it would reject whole.
 
+Audit workflow (suppressions and a baseline):
+
+- with `--baseline`, every result has `baselineState` "new" or "unchanged" (SARIF §3.27.24) and its
+  `first_seen` in `properties`; `run.baselineGuid` is the `automationDetails.guid` of the baseline
+  run's own results.sarif (both derived from run ids). Resolved findings are NOT `baselineState: "absent"` results: GitHub
+  code scanning reads only the result properties it documents (baselineState is not one of them, "the
+  rest ... are ignored") and closes an alert when a new analysis of its category no longer contains
+  it, so an absent result would keep the alert open instead. They are listed, with the fingerprint
+  their alert had, in `run.properties["artifact-scan/resolved"]` (most severe first, at most
+  `MAX_RESOLVED`);
+- a `fail` whose suppression expired says so in its message (which entry, when) and carries the
+  entry in `properties["artifact-scan/expiredSuppression"]`; a suppressed result's `suppressions`
+  entry names the file:line that matched;
+- expired and unused suppressions and drift since the baseline are warning-level configuration
+  notifications of the invocation, and lists in run properties.
+
 The writer is pure and deterministic: no clock is read (the invocation's times are the run's), rules
 are sorted by id, results by severity, rule, account and ARN, and keys are sorted.
 """
@@ -31,12 +47,25 @@ import gzip
 import hashlib
 import json
 import re
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from scanner.model import CollectionError, Reference, Remediation, Result, Rule, ScanResult, Severity, Status
+from scanner.model import (
+    CollectionError,
+    Drift,
+    Reference,
+    Remediation,
+    ResolvedFinding,
+    Result,
+    Rule,
+    ScanResult,
+    Severity,
+    Status,
+    Suppression,
+)
 from scanner.report import writer
 from scanner.report.json_report import rule_document, summary
 
@@ -50,6 +79,7 @@ INFORMATION_URI = "https://docs.aws.amazon.com/artifact/latest/ug/what-is-aws-ar
 MAX_RESULTS = 25_000
 MAX_GZIP_BYTES = 10 * 1024 * 1024
 MAX_TAGS = 20
+MAX_RESOLVED = 1_000  # resolved findings listed in run properties (all are counted in the summary)
 
 SECURITY_SEVERITY = {
     Severity.CRITICAL: "9.5",
@@ -75,6 +105,10 @@ NOTIFICATIONS = {
     f"{PROPERTY}truncated": "Results were left out to stay within GitHub code scanning's limits.",
     f"{PROPERTY}truncated-notifications": "Error notifications were left out to stay within the size limit.",
     f"{PROPERTY}truncated-tags": "A rule's tags were cut to GitHub code scanning's limit.",
+    f"{PROPERTY}truncated-resolved": "Resolved findings were left out of the run properties to stay within limits.",
+    f"{PROPERTY}expired-suppression": "A suppression has expired: the failures it covered fail again.",
+    f"{PROPERTY}unused-suppression": "A suppression matched no failure of this run.",
+    f"{PROPERTY}drift": "A change since the baseline that no rule can see in one run.",
 }
 
 _SEMVER = re.compile(
@@ -217,7 +251,36 @@ def _location(result: Result, uri: str) -> dict[str, Any]:
 
 def _message(result: Result) -> str:
     account = f"account {result.account_id}" + (f" ({result.account_name})" if result.account_name else "")
-    return plain(f"{result.resource_arn} in {account}: {result.message}")
+    text = f"{result.resource_arn} in {account}: {result.message}"
+    if result.expired_suppression is not None:
+        text += f" ({_expired_phrase(result.expired_suppression)}; this fails again)"
+    return plain(text)
+
+
+def _scope(suppression: Suppression) -> str:
+    account = f"account {suppression.account_id}" if suppression.account_id else "every account"
+    return account + (f", resources {suppression.resource}" if suppression.resource else "")
+
+
+def _entry(suppression: Suppression) -> str:
+    """Which suppression entry: its file:line when known, else its rule and scope."""
+    return suppression.source or f"{suppression.rule_id} ({_scope(suppression)})"
+
+
+def _expired_phrase(suppression: Suppression) -> str:
+    return f"suppression {_entry(suppression)} expired on {suppression.expires}"
+
+
+def suppression_properties(suppression: Suppression) -> dict[str, Any]:
+    return {
+        "ruleId": suppression.rule_id,
+        "account": suppression.account_id,
+        "resource": suppression.resource,
+        "reason": suppression.reason,
+        "owner": suppression.owner,
+        "expires": suppression.expires,
+        "source": suppression.source,
+    }
 
 
 def result_object(result: Result, rule_index: int, uri: str) -> dict[str, Any]:
@@ -243,17 +306,108 @@ def result_object(result: Result, rule_index: int, uri: str) -> dict[str, Any]:
             f"{PROPERTY}evidence": [asdict(e) for e in result.evidence],
         },
     }
+    if result.baseline is not None:
+        sarif["baselineState"] = result.baseline
+        sarif["properties"][f"{PROPERTY}firstSeen"] = result.first_seen
+    if result.expired_suppression is not None:
+        sarif["properties"][f"{PROPERTY}expiredSuppression"] = suppression_properties(result.expired_suppression)
     if result.suppression is not None:
         suppression = result.suppression
+        properties = {"owner": suppression.owner, "expires": suppression.expires}
+        if suppression.source:
+            properties["source"] = suppression.source
         sarif["suppressions"] = [
             {
                 "kind": "external",
                 "status": "accepted",
                 "justification": suppression.reason,
-                "properties": {"owner": suppression.owner, "expires": suppression.expires},
+                "properties": properties,
             }
         ]
     return sarif
+
+
+def _suppression_key(suppression: Suppression) -> tuple[str, ...]:
+    return (suppression.source, suppression.rule_id, suppression.account_id or "", suppression.resource or "",
+            suppression.expires, suppression.owner, suppression.reason)
+
+
+def audit_notifications(scan: ScanResult, rule_index: dict[str, int]) -> list[dict[str, Any]]:
+    """Expired suppressions (one per entry), unused suppressions and drift: warning-level configuration
+    notifications, each with its details in properties."""
+    notes: list[dict[str, Any]] = []
+    expired: dict[Suppression, list[Result]] = {}
+    for result in sorted(scan.results, key=order_key):
+        if result.expired_suppression is not None:
+            expired.setdefault(result.expired_suppression, []).append(result)
+    for suppression in sorted(expired, key=_suppression_key):
+        failing = expired[suppression]
+        note: dict[str, Any] = {
+            "level": "warning",
+            "message": {"text": plain(
+                f"{_expired_phrase(suppression)} (rule {suppression.rule_id}, {_scope(suppression)}, owner "
+                f"{suppression.owner}, reason: {suppression.reason}): the {len(failing)} failure"
+                f"{' it covered fails' if len(failing) == 1 else 's it covered fail'} again."
+            )},
+            "descriptor": {"id": f"{PROPERTY}expired-suppression"},
+            "properties": {
+                f"{PROPERTY}suppression": suppression_properties(suppression),
+                f"{PROPERTY}results": [
+                    {"ruleId": r.rule_id, "account": r.account_id, "resource": r.resource_arn} for r in failing
+                ],
+            },
+        }
+        if suppression.rule_id in rule_index:
+            note["associatedRule"] = {"id": suppression.rule_id, "index": rule_index[suppression.rule_id]}
+        notes.append(note)
+    for suppression in sorted(scan.unused_suppressions, key=_suppression_key):
+        notes.append({
+            "level": "warning",
+            "message": {"text": plain(
+                f"suppression {_entry(suppression)} (rule {suppression.rule_id}, {_scope(suppression)}, owner "
+                f"{suppression.owner}, expires {suppression.expires}) matched no failure of this run: remove it "
+                "or correct its pattern."
+            )},
+            "descriptor": {"id": f"{PROPERTY}unused-suppression"},
+            "properties": {f"{PROPERTY}suppression": suppression_properties(suppression)},
+        })
+    for drift in sorted(scan.drift, key=_drift_key):
+        notes.append({
+            "level": "warning",
+            "message": {"text": plain(f"drift ({drift.kind}) in account {drift.account_id or 'unknown'}: "
+                                      f"{drift.message} (baseline run {scan.baseline_run_id or 'unknown'})")},
+            "descriptor": {"id": f"{PROPERTY}drift"},
+            "properties": {f"{PROPERTY}drift": drift_properties(drift)},
+        })
+    return notes
+
+
+def _drift_key(drift: Drift) -> tuple[str, ...]:
+    return (drift.kind, drift.account_id, drift.resource_arn, drift.message)
+
+
+def drift_properties(drift: Drift) -> dict[str, Any]:
+    return {"kind": drift.kind, "account": drift.account_id, "resource": drift.resource_arn,
+            "message": drift.message, "before": drift.before, "after": drift.after}
+
+
+def _resolved_key(resolved: ResolvedFinding) -> tuple[Any, ...]:
+    key = resolved.key
+    return (-resolved.severity, key.rule_id, key.account_id, key.resource_arn, resolved.resource_name,
+            resolved.message)
+
+
+def resolved_properties(resolved: ResolvedFinding) -> dict[str, Any]:
+    key = resolved.key
+    return {
+        "ruleId": key.rule_id,
+        "account": key.account_id,
+        "resource": {"arn": key.resource_arn, "name": resolved.resource_name},
+        "severity": resolved.severity.label,
+        "message": resolved.message,
+        "firstSeen": resolved.first_seen,
+        "primaryLocationLineHash": fingerprint(key.rule_id, key.account_id, key.resource_arn),
+    }
 
 
 def _error_key(error: CollectionError) -> tuple[str, ...]:
@@ -307,6 +461,15 @@ def _timestamp(text: str) -> str | None:
     return text if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", text) else None
 
 
+# Run GUIDs are derived from run ids, so that a run's `baselineGuid` is the `automationDetails.guid` its
+# baseline run's own results.sarif has.
+_RUN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/artifact-scan/run")
+
+
+def run_guid(run_id: str) -> str:
+    return str(uuid.uuid5(_RUN_NAMESPACE, run_id))
+
+
 def automation_id(scan: ScanResult) -> str:
     """`artifact-scan/<organization>/`: one GitHub category per organization (and per shard)."""
     organization = quote(scan.info.organization_id or "unknown-organization", safe="-._~")
@@ -327,12 +490,16 @@ class _Parts:
     tag_notes: list[dict[str, Any]]
     dropped_tags: int
     successful: bool
+    audit_notes: list[dict[str, Any]]
+    resolved: list[dict[str, Any]]  # most severe first
 
-    def document(self, kept_results: int, kept_notes: int) -> dict[str, Any]:
+    def document(self, kept_results: int, kept_notes: int, kept_resolved: int | None = None) -> dict[str, Any]:
         scan, info = self.scan, self.scan.info
         dropped = len(self.results) - kept_results
         dropped_notes = len(self.notes) - kept_notes
-        configuration = list(self.tag_notes)
+        kept_resolved = min(len(self.resolved), MAX_RESOLVED) if kept_resolved is None else kept_resolved
+        dropped_resolved = len(self.resolved) - kept_resolved
+        configuration = [*self.tag_notes, *self.audit_notes]
         if dropped:
             configuration.append({
                 "level": "warning",
@@ -351,6 +518,16 @@ class _Parts:
                     f"{MAX_GZIP_BYTES} bytes compressed. Every error is in results.json."
                 )},
                 "descriptor": {"id": f"{PROPERTY}truncated-notifications"},
+            })
+        if dropped_resolved:
+            configuration.append({
+                "level": "warning",
+                "message": {"text": (
+                    f"{dropped_resolved} of {len(self.resolved)} resolved findings were left out of the run "
+                    f"properties (at most {MAX_RESOLVED}, {MAX_GZIP_BYTES} bytes compressed); the "
+                    f"{kept_resolved} most severe were kept. Every one is in results.json."
+                )},
+                "descriptor": {"id": f"{PROPERTY}truncated-resolved"},
             })
         invocation: dict[str, Any] = {"executionSuccessful": self.successful}
         for key, value in (("startTimeUtc", info.started_at), ("endTimeUtc", info.finished_at)):
@@ -376,6 +553,7 @@ class _Parts:
             "tool": {"driver": driver},
             "automationDetails": {
                 "id": automation_id(scan),
+                "guid": run_guid(info.run_id),
                 "description": {"text": f"artifact-scan of organization {info.organization_id or 'unknown'}"},
             },
             "invocations": [invocation],
@@ -394,8 +572,18 @@ class _Parts:
                 f"{PROPERTY}truncated": dropped,
                 f"{PROPERTY}truncatedNotifications": dropped_notes,
                 f"{PROPERTY}truncatedTags": self.dropped_tags,
+                f"{PROPERTY}evaluatedAt": info.evaluated_at,
+                f"{PROPERTY}baselineRunId": scan.baseline_run_id,
+                f"{PROPERTY}resolved": self.resolved[:kept_resolved],
+                f"{PROPERTY}truncatedResolved": dropped_resolved,
+                f"{PROPERTY}drift": [drift_properties(d) for d in sorted(scan.drift, key=_drift_key)],
+                f"{PROPERTY}unusedSuppressions": [
+                    suppression_properties(s) for s in sorted(scan.unused_suppressions, key=_suppression_key)
+                ],
             },
         }
+        if scan.baseline_run_id is not None:
+            run["baselineGuid"] = run_guid(scan.baseline_run_id)
         return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
 
 
@@ -421,7 +609,9 @@ def _parts(scan: ScanResult) -> _Parts:
     findings = sorted((r for r in scan.results if r.status in FINDINGS), key=order_key)
     results = [result_object(r, index[r.rule_id], artifact_uri(rules[r.rule_id])) for r in findings]
     successful = scan.info.complete and not scan.errors and not any(r.status is Status.ERROR for r in scan.results)
-    return _Parts(scan, descriptors, results, error_notifications(scan, index), tag_notes, dropped_tags, successful)
+    resolved = [resolved_properties(r) for r in sorted(scan.resolved, key=_resolved_key)]
+    return _Parts(scan, descriptors, results, error_notifications(scan, index), tag_notes, dropped_tags, successful,
+                  audit_notifications(scan, index), resolved)
 
 
 def dumps(document: dict[str, Any]) -> bytes:
@@ -445,20 +635,25 @@ def _largest_fitting(count: int, fits: Any) -> int:
 
 
 def to_sarif(scan: ScanResult) -> bytes:
+    """Past the size limit, results go first (least severe first), then error notifications, then the
+    list of resolved findings in the run properties."""
     parts = _parts(scan)
     notes = len(parts.notes)
+    resolved = min(len(parts.resolved), MAX_RESOLVED)
     kept = min(len(parts.results), MAX_RESULTS)
-    data = dumps(parts.document(kept, notes))
+    data = dumps(parts.document(kept, notes, resolved))
     if _compressed_size(data) <= MAX_GZIP_BYTES:
         return data
 
-    def fits(results: int, notes: int) -> bool:
-        return _compressed_size(dumps(parts.document(results, notes))) <= MAX_GZIP_BYTES
+    def fits(results: int, notes: int, resolved: int) -> bool:
+        return _compressed_size(dumps(parts.document(results, notes, resolved))) <= MAX_GZIP_BYTES
 
-    kept = _largest_fitting(kept, lambda k: fits(k, notes))
-    if kept == 0 and not fits(0, notes):
-        notes = _largest_fitting(notes, lambda n: fits(0, n))
-    return dumps(parts.document(kept, notes))
+    kept = _largest_fitting(kept, lambda k: fits(k, notes, resolved))
+    if kept == 0 and not fits(0, notes, resolved):
+        notes = _largest_fitting(notes, lambda n: fits(0, n, resolved))
+        if notes == 0 and not fits(0, 0, resolved):
+            resolved = _largest_fitting(resolved, lambda n: fits(0, 0, n))
+    return dumps(parts.document(kept, notes, resolved))
 
 
 @writer("sarif", "results.sarif")

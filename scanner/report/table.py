@@ -1,6 +1,14 @@
-"""The console summary: counts by severity and status, then every fail and error with its reason.
+"""The console summary: counts by severity and status, then every fail, error and suppressed result
+with its reason, then what changed since the baseline and what needs doing about suppressions.
 
-The only place that colours text: colour only on a terminal and never when NO_COLOR is set.
+With a baseline, the findings table has a `baseline` column (`NEW` or `unchanged`) and a line says
+"N new, M resolved since <baseline run id>", followed by a line per drift entry. A fail whose
+suppression expired says so in its reason; a line per expired entry says which (file:line, rule,
+scope, owner) and when it expired, and a line per unused entry says it matched nothing.
+
+The only place that colours text: colour only on a terminal and never when NO_COLOR is set. Text from
+AWS or from the suppressions file is printed with its control characters replaced, so it cannot move
+the cursor or colour the terminal either.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from typing import IO
 
 from tabulate import tabulate
 
-from scanner.model import Result, ScanResult, Severity, Status
+from scanner.model import Result, ScanResult, Severity, Status, Suppression
 from scanner.report.json_report import summary
 
 _COLOURS = {
@@ -21,9 +29,11 @@ _COLOURS = {
     Status.SUPPRESSED: "\033[36m",
     Status.SKIPPED: "\033[2m",
 }
+_NEW = "\033[1m"
 _RESET = "\033[0m"
 _LISTED = (Status.FAIL, Status.ERROR, Status.SUPPRESSED)
 MAX_REASON = 110
+MAX_AUDIT_LISTED = 10  # resolved findings, drift entries, expired and unused suppressions: each
 
 
 def use_colour(stream: IO[str]) -> bool:
@@ -34,9 +44,30 @@ def _paint(text: str, status: Status, colour: bool) -> str:
     return f"{_COLOURS[status]}{text}{_RESET}" if colour and text != "0" else text
 
 
-def _shorten(text: str, limit: int = MAX_REASON) -> str:
-    text = " ".join(text.split())
+def _printable(char: str) -> str:
+    return char if char.isprintable() else " "
+
+
+def _shorten(text: object, limit: int = MAX_REASON) -> str:
+    """One line of at most `limit` characters, with no control character (no escape sequence gets through)."""
+    text = " ".join("".join(_printable(c) for c in str(text)).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _scope(suppression: Suppression) -> str:
+    account = f"account {suppression.account_id}" if suppression.account_id else "every account"
+    return account + (f", resources {suppression.resource}" if suppression.resource else "")
+
+
+def _entry(suppression: Suppression) -> str:
+    where = f"{suppression.source} " if suppression.source else ""
+    return f"{where}({suppression.rule_id}, {_scope(suppression)}, owner {suppression.owner})"
+
+
+def _more(count: int, noun: str) -> list[str]:
+    if count <= MAX_AUDIT_LISTED:
+        return []
+    return [f"  …and {count - MAX_AUDIT_LISTED} more {noun} (all are in results.json)"]
 
 
 def render(scan: ScanResult, *, colour: bool = False) -> str:
@@ -52,17 +83,22 @@ def render(scan: ScanResult, *, colour: bool = False) -> str:
         (r for r in scan.results if r.status in _LISTED),
         key=lambda r: (-r.severity, _LISTED.index(r.status), r.rule_id, r.account_id, r.resource_arn),
     )
+    with_baseline = scan.baseline_run_id is not None
     if listed:
-        lines += ["", tabulate(list(_finding_rows(listed, colour)), headers=["status", "rule", "severity",
-                                                                            "account", "resource", "reason"])]
+        headers = ["status", "rule", "severity", *(["baseline"] if with_baseline else []), "account", "resource",
+                   "reason"]
+        lines += ["", tabulate(list(_finding_rows(listed, colour, with_baseline)), headers=headers)]
     accounts = counts["accounts"]
     skipped = [a for a in scan.accounts if not a.scanned]
     lines += [
         "",
         f"Accounts: {accounts['total']} listed, {accounts['scanned']} scanned, {accounts['skipped']} skipped"
-        + (f" ({', '.join(f'{a.id} {a.skip_reason}' for a in skipped[:5])}"
+        + (f" ({', '.join(_shorten(f'{a.id} {a.skip_reason}', 60) for a in skipped[:5])}"
            + (", …" if len(skipped) > 5 else "") + ")" if skipped else ""),
     ]
+    if with_baseline:
+        lines += _baseline_lines(scan, counts)
+    lines += _suppression_lines(scan)
     if not scan.info.complete:
         lines.append(
             f"INCOMPLETE: {len(scan.errors)} read(s) failed; results that depend on them are `error`, not `pass`."
@@ -70,14 +106,63 @@ def render(scan: ScanResult, *, colour: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _finding_rows(results: Iterable[Result], colour: bool) -> Iterable[list[str]]:
+def _baseline_lines(scan: ScanResult, counts: dict[str, object]) -> list[str]:
+    resolved = sorted(scan.resolved, key=lambda r: (-r.severity, r.key.rule_id, r.key.account_id,
+                                                    r.key.resource_arn))
+    drift = sorted(scan.drift, key=lambda d: (d.kind, d.account_id, d.resource_arn, d.message))
+    lines = [f"{counts['new_findings']} new, {counts['resolved_findings']} resolved since "
+             f"{_shorten(scan.baseline_run_id, 64)}" + (f"; {len(drift)} drift" if drift else "")]
+    for item in resolved[:MAX_AUDIT_LISTED]:
+        key = item.key
+        lines.append(f"  resolved: {key.rule_id} {item.severity.label} {key.account_id} "
+                     f"{_shorten(item.resource_name or key.resource_arn, 60)}")
+    lines += _more(len(resolved), "resolved findings")
+    for d in drift[:MAX_AUDIT_LISTED]:
+        lines.append(f"  drift: {_shorten(d.kind, 40)} in account {_shorten(d.account_id, 20)}: "
+                     f"{_shorten(d.message, 200)}")
+    lines += _more(len(drift), "drift entries")
+    return lines
+
+
+def _suppression_lines(scan: ScanResult) -> list[str]:
+    expired: dict[Suppression, int] = {}
+    for result in scan.results:
+        if result.expired_suppression is not None:
+            expired[result.expired_suppression] = expired.get(result.expired_suppression, 0) + 1
+
+    def order(s: Suppression) -> tuple[str, ...]:
+        return (s.source, s.rule_id, s.account_id or "", s.resource or "", s.expires, s.owner, s.reason)
+
+    lines = []
+    for s in sorted(expired, key=order)[:MAX_AUDIT_LISTED]:
+        n = expired[s]
+        lines.append(f"Expired suppression: {_shorten(_entry(s), 160)} expired on {_shorten(s.expires, 30)}; "
+                     f"{n} failure{' fails' if n == 1 else 's fail'} again")
+    lines += _more(len(expired), "expired suppressions")
+    for s in sorted(scan.unused_suppressions, key=order)[:MAX_AUDIT_LISTED]:
+        lines.append(f"Unused suppression: {_shorten(_entry(s), 160)} matched no failure "
+                     f"(expires {_shorten(s.expires, 30)})")
+    lines += _more(len(scan.unused_suppressions), "unused suppressions")
+    return lines
+
+
+def _finding_rows(results: Iterable[Result], colour: bool, with_baseline: bool) -> Iterable[list[str]]:
     for result in results:
         account = f"{result.account_id} {result.account_name}".strip()
+        reason = result.message
+        if result.expired_suppression is not None:
+            s = result.expired_suppression
+            reason = f"suppression {s.source or s.rule_id} expired {s.expires}: {reason}"
+        marker: list[str] = []
+        if with_baseline:
+            state = {"new": "NEW", "unchanged": "unchanged"}.get(result.baseline or "", "")
+            marker = [f"{_NEW}{state}{_RESET}" if colour and state == "NEW" else state]
         yield [
             _paint(result.status.value, result.status, colour),
-            result.rule_id,
+            _shorten(result.rule_id, 40),
             Severity(result.severity).label,
+            *marker,
             _shorten(account, 40),
             _shorten(result.resource_name or result.resource_arn, 40),
-            _shorten(result.message),
+            _shorten(reason),
         ]

@@ -16,6 +16,7 @@
   var CELL_NAMES = { F: "fail", E: "error", S: "suppressed", P: "pass", K: "skipped", ".": "no result" };
   var CELL_TEXT = { F: "F", E: "E", S: "S", P: "P", K: "\u2013", ".": "\u00b7" };
   var PROBLEMS = { fail: true, error: true, suppressed: true };
+  var BASELINE = data.baseline; // the baseline run id, or null when the run was not compared
 
   function $(id) { return document.getElementById(id); }
 
@@ -35,6 +36,16 @@
   }
 
   function number(n) { return n.toLocaleString("en-US"); }
+
+  // "2026-01-01T00:00:05Z" -> "2026-01-01 00:00:05 UTC", as in the header; anything else unchanged.
+  function utc(text) {
+    return /^[^T]+T.*Z$/.test(text) ? text.slice(0, -1).replace("T", " ") + " UTC" : text;
+  }
+
+  function suppressionScope(s) {
+    return (s.account_id ? "account " + s.account_id : "every account") +
+           (s.resource ? ", resources matching " + s.resource : "");
+  }
 
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
 
@@ -68,6 +79,8 @@
       if (f.doc) {
         bits.push(f.doc.resource_name, f.doc.resource_arn, f.doc.resource_type, JSON.stringify(f.doc.evidence),
                   JSON.stringify(f.doc.causes), JSON.stringify(f.doc.suppression));
+        if (f.doc.baseline) { bits.push(f.doc.baseline, f.doc.first_seen || ""); }
+        if (f.doc.expired_suppression) { bits.push("suppression expired", JSON.stringify(f.doc.expired_suppression)); }
       }
       if (f.parts) { f.parts.forEach(function (p) { bits.push(p[0]); }); }
       f.text = bits.join("\n").toLowerCase();
@@ -179,7 +192,7 @@
   }
 
   // ---- findings list ------------------------------------------------------------------------
-  var filters = { severity: "", status: "problems", account: "", rule: "", q: "", page: 0 };
+  var filters = { severity: "", status: "problems", account: "", rule: "", baseline: "", q: "", page: 0 };
   var expanded = {};
   var printing = false;
 
@@ -188,6 +201,7 @@
     filters.status = $("f-status").value;
     filters.account = $("f-account").value;
     filters.rule = $("f-rule").value;
+    filters.baseline = $("f-baseline") ? $("f-baseline").value : "";
     filters.q = $("f-query").value;
     filters.page = 0;
   }
@@ -201,6 +215,7 @@
         return false;
       }
       if (filters.rule && rules[f.r].id !== filters.rule) { return false; }
+      if (filters.baseline && !(f.doc && f.doc.baseline === filters.baseline)) { return false; }
       if (account && !account(f.a)) { return false; }
       return !q || haystack(f).indexOf(q) !== -1;
     });
@@ -212,6 +227,7 @@
     parts.push("status " + (filters.status === "problems" ? "fail, error or suppressed" : filters.status || "any but pass"));
     if (filters.account.trim()) { parts.push("account \u201c" + filters.account.trim() + "\u201d"); }
     if (filters.rule) { parts.push("rule " + filters.rule); }
+    if (filters.baseline) { parts.push(filters.baseline + " since the baseline"); }
     if (filters.q.trim()) { parts.push("text \u201c" + filters.q.trim() + "\u201d"); }
     return parts.join("; ");
   }
@@ -248,6 +264,11 @@
     var head = add(article, el("div", "finding-head"));
     add(head, el("span", "badge st-" + f.status, f.status));
     add(head, el("span", "sev sev-" + f.severity, f.severity));
+    if (f.doc && f.doc.baseline) {
+      var mark = add(head, el("span", "badge bl-" + (f.doc.baseline === "new" ? "new" : "unchanged"), f.doc.baseline));
+      mark.setAttribute("title", (f.doc.baseline === "new" ? "New since baseline " : "Unchanged since baseline ") +
+                                 BASELINE + (f.doc.first_seen ? "; first seen " + utc(f.doc.first_seen) : ""));
+    }
     add(head, el("h3", null, rule.id + " \u2013 " + rule.title));
     var toggle = add(head, button(open ? "Hide details" : "Show details", "toggle"));
     toggle.setAttribute("aria-expanded", open ? "true" : "false");
@@ -257,6 +278,11 @@
     if (f.doc) { where += " \u00b7 " + f.doc.resource_type + " " + f.doc.resource_name; }
     add(head, el("div", "where", where));
     add(head, el("div", "msg", f.message));
+    if (f.doc && f.doc.expired_suppression) {
+      var x = f.doc.expired_suppression;
+      add(head, el("div", "expired-note", "Suppression expired on " + x.expires + " (" + (x.source || x.rule_id) +
+                                          "): this failure is no longer accepted."));
+    }
     var body = add(article, el("div", "finding-body"));
     body.id = "finding-" + f.id;
     body.hidden = !open;
@@ -275,6 +301,20 @@
       item(dl, "Resource type", d.resource_type, "mono");
     }
     item(dl, f.status === "skipped" ? "Reason skipped" : "Result", f.message);
+    if (d && d.baseline) {
+      item(dl, "Baseline", (d.baseline === "new" ? "new since run " : "unchanged since run ") + BASELINE);
+      item(dl, "First seen", d.first_seen ? utc(d.first_seen) : "unknown");
+    }
+    if (d && d.expired_suppression) {
+      var xs = d.expired_suppression;
+      var xbox = add(body, el("div", "box box-expired"));
+      add(xbox, el("p", "box-title", "Suppression expired on " + xs.expires + " \u2013 this failure is no longer accepted"));
+      add(xbox, el("p", null, "Entry: " + (xs.source || "(no source recorded)") + ", rule " + xs.rule_id));
+      add(xbox, el("p", null, "Scope: " + suppressionScope(xs)));
+      add(xbox, el("p", null, "Reason: " + xs.reason));
+      add(xbox, el("p", null, "Owner: " + xs.owner));
+      add(xbox, el("p", null, "Expired on: " + xs.expires));
+    }
     if (d && d.suppression) {
       var s = d.suppression;
       var box = add(body, el("div", "box box-suppressed"));
@@ -282,8 +322,8 @@
       add(box, el("p", null, "Reason: " + s.reason));
       add(box, el("p", null, "Owner: " + s.owner));
       add(box, el("p", null, "Expires: " + s.expires));
-      add(box, el("p", null, "Scope: " + (s.account_id ? "account " + s.account_id : "every account") +
-                               (s.resource ? ", resources matching " + s.resource : "")));
+      add(box, el("p", null, "Scope: " + suppressionScope(s)));
+      if (s.source) { add(box, el("p", null, "Entry: " + s.source)); }
     }
     if (d && d.status === "error") {
       var ebox = add(body, el("div", "box box-error"));
@@ -459,8 +499,8 @@
     });
     fillRuleFilter();
     fillAccountSuggestions();
-    ["f-severity", "f-status", "f-rule"].forEach(function (id) {
-      $(id).addEventListener("change", function () { readFilters(); drawFindings(); });
+    ["f-severity", "f-status", "f-rule", "f-baseline"].forEach(function (id) {
+      if ($(id)) { $(id).addEventListener("change", function () { readFilters(); drawFindings(); }); }
     });
     ["f-account", "f-query"].forEach(function (id) {
       $(id).addEventListener("input", function () { readFilters(); drawFindings(); });
@@ -470,6 +510,7 @@
       $("f-status").value = "problems";
       $("f-account").value = "";
       $("f-rule").value = "";
+      if ($("f-baseline")) { $("f-baseline").value = ""; }
       $("f-query").value = "";
       readFilters();
       drawFindings();
