@@ -46,3 +46,11 @@ class CredentialsError(ScannerError):
 
 class OutputError(ScannerError):
     """The output folder or a report file cannot be written."""
+
+
+class ScanInterrupted(ScannerError):
+    """The scan was stopped (SIGINT or SIGTERM); `snapshot` holds what was read, marked incomplete."""
+
+    def __init__(self, snapshot: object) -> None:
+        super().__init__("interrupted: the scan was stopped before every account was read")
+        self.snapshot = snapshot

@@ -193,6 +193,7 @@ class SnapshotMetadata:
     complete: bool  # False when anything could not be read or the run was interrupted
     shard: str | None = None  # "i/n" when only a shard of the accounts was read
     endpoint_url: str | None = None  # set when AWS_ENDPOINT_URL pointed elsewhere than AWS
+    interrupted: bool = False  # stopped by SIGINT/SIGTERM: only what was read by then is here
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,6 +139,7 @@ def _from_document(document: Mapping[str, Any]) -> Snapshot:
             complete=meta["complete"],
             shard=meta.get("shard"),
             endpoint_url=meta.get("endpoint_url"),
+            interrupted=meta.get("interrupted", False),
         ),
         organization=OrganizationSnapshot(
             description=org["description"],
