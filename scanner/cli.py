@@ -70,7 +70,7 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
         "--format",
         type=_formats,
         metavar="F[,F]",
-        help=f"report formats to write (default from config: json; choose from {', '.join(sorted(WRITERS))})",
+        help=f"report formats to write (default from config: json,sarif,html; choose from {', '.join(sorted(WRITERS))})",
     )
     parser.add_argument("--fail-on", choices=SEVERITY_LABELS, help="lowest severity that makes exit code 1")
     parser.add_argument("--fail-on-new", action="store_true",
@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("--config", type=Path, metavar="FILE", help="configuration file (see config.example.yaml)")
     scan.add_argument("--snapshot", type=Path, metavar="FILE", help="evaluate this snapshot offline; no AWS call")
+    scan.add_argument("--evidence", action="store_true",
+                      help="also write the run's evidence bundle (see `artifact-scan evidence --help`)")
+    scan.add_argument("--sign-key", type=Path, metavar="PEM",
+                      help="sign the evidence bundle with this Ed25519 private key")
     _rule_options(scan)
     _report_options(scan)
     _common(scan)
@@ -137,6 +141,26 @@ def build_parser() -> argparse.ArgumentParser:
                       "with a stale role and an active agreement; healthy: nothing wrong")
     _report_options(demo)
     _common(demo)
+
+    from scanner import evidence_cli  # noqa: PLC0415
+
+    evidence_cli.add_parser(commands, common=_common)
+
+    permissions = commands.add_parser(
+        "permissions",
+        help="print the least-privilege IAM policies the scanner needs",
+        description="Prints the IAM policy for the identity that runs the scan in the management account and "
+        "the policy for the read-only role in each member account, derived from what the collector calls. "
+        "Every action is read-only (List, Get, Describe) apart from sts:AssumeRole into the member role.",
+        epilog="examples:\n  artifact-scan permissions --management --config config.yaml > management-policy.json\n"
+        "  artifact-scan permissions --member > member-policy.json",
+        formatter_class=_Formatter,
+    )
+    which = permissions.add_mutually_exclusive_group()
+    which.add_argument("--management", action="store_true", help="only the management account's policy")
+    which.add_argument("--member", action="store_true", help="only the member role's policy")
+    permissions.add_argument("--config", type=Path, metavar="FILE", help="takes the member role's name from it")
+    _common(permissions)
 
     rules = commands.add_parser("rules", help="validate or list rules", formatter_class=_Formatter)
     rule_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
@@ -195,6 +219,8 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
         "collect": _collect,
         "demo": _demo,
         "rules": _rules,
+        "permissions": _permissions,
+        "evidence": _evidence,
     }
     return handlers[args.command](args)
 
@@ -249,6 +275,11 @@ def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
 def _scan(args: argparse.Namespace) -> ExitCode:
     from scanner import run  # noqa: PLC0415
 
+    if args.evidence or args.sign_key is not None:
+        from scanner import evidence_cli  # noqa: PLC0415
+
+        # A bad --sign-key exits 2 before any AWS call; --sign-key implies --evidence; every format is written.
+        evidence_cli.prepare_scan(args)
     config = load_config(args.config)
     _check_formats(config)
     ruleset = _load_ruleset(config, args.rules, builtin=not args.no_builtin_rules)
@@ -262,7 +293,17 @@ def _scan(args: argparse.Namespace) -> ExitCode:
         **_audit_options(args, config),
     )
     _print_outcome(outcome, args)
+    if args.evidence:
+        from scanner import evidence_cli  # noqa: PLC0415
+
+        evidence_cli.export_after_scan(outcome.run_dir, sign_key=args.sign_key)
     return outcome.exit_code
+
+
+def _evidence(args: argparse.Namespace) -> ExitCode:
+    from scanner import evidence_cli  # noqa: PLC0415
+
+    return ExitCode(evidence_cli.run(args))
 
 
 def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
@@ -316,7 +357,7 @@ def _demo(args: argparse.Namespace) -> ExitCode:
             config,
             ruleset,
             out_dir=args.out,
-            formats=args.format or ("json",),
+            formats=args.format or sorted(WRITERS),  # the demo shows every format
             session=organization.session,
             progress=None if args.quiet else _Progress(sys.stderr),
             **options,
@@ -334,6 +375,22 @@ def _demo(args: argparse.Namespace) -> ExitCode:
     if missed or unexpected:
         return ExitCode.FINDINGS
     print("demo: every planted problem was found, and nothing else", file=sys.stderr)
+    return ExitCode.OK
+
+
+def _permissions(args: argparse.Namespace) -> ExitCode:
+    from scanner.collect import permissions  # noqa: PLC0415
+
+    config = load_config(args.config)
+    policies = {
+        "management_account": permissions.management_policy(config),
+        "member_accounts": permissions.member_policy(),
+    }
+    if args.management or args.member:
+        document: Any = policies["management_account" if args.management else "member_accounts"]
+    else:
+        document = policies
+    print(json.dumps(document, indent=2))
     return ExitCode.OK
 
 

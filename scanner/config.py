@@ -67,7 +67,7 @@ class RulesConfig:
 @dataclass(frozen=True, slots=True)
 class OutputConfig:
     dir: str = "reports"
-    formats: tuple[str, ...] = ("json",)
+    formats: tuple[str, ...] = ("json", "sarif", "html")
 
 
 @dataclass(frozen=True, slots=True)
