@@ -27,19 +27,10 @@ class BaselineError(ScannerError):
 
 
 @dataclass(frozen=True, slots=True)
-class _PreviousFinding:
-    key: FindingKey
-    severity: Severity
-    resource_name: str
-    message: str
-    first_seen: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class Baseline:
     run_id: str
     started_at: str
-    findings: Mapping[FindingKey, _PreviousFinding]
+    findings: Mapping[FindingKey, ResolvedFinding]  # the baseline's findings; resolved if gone now
     markers: Mapping[str, Any]
 
 
@@ -66,7 +57,7 @@ def load_baseline(path: str | Path) -> Baseline:
             if item["status"] not in ("fail", "suppressed"):
                 continue
             key = FindingKey(item["rule_id"], item["account_id"], item["resource_arn"])
-            findings[key] = _PreviousFinding(
+            findings[key] = ResolvedFinding(
                 key, Severity.parse(item["severity"]), item["resource_name"], item["message"],
                 item.get("first_seen") or run["started_at"],
             )
@@ -91,8 +82,8 @@ def apply_baseline(scan: ScanResult, baseline: Baseline) -> ScanResult:
             results.append(replace(result, baseline="unchanged", first_seen=previous.first_seen))
     unknown_now = {(r.rule_id, r.account_id) for r in scan.results if r.status is Status.ERROR}
     resolved = tuple(
-        ResolvedFinding(p.key, p.severity, p.resource_name, p.message, p.first_seen)
-        for key, p in sorted(baseline.findings.items(), key=lambda item: _sort_key(item[0]))
+        previous
+        for key, previous in sorted(baseline.findings.items(), key=lambda item: _sort_key(item[0]))
         if key not in current_keys and (key.rule_id, key.account_id) not in unknown_now
     )
     return replace(
