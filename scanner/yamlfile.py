@@ -138,7 +138,7 @@ def _construct(
             if key in result:
                 raise error(
                     f"{source}:{key_node.start_mark.line + 1}: {what}: duplicate key {key!r} "
-                    f"at {format_json_path(path)} (first at line {lines[(*path, key)]})"
+                    f"at {format_json_path(path)} (first at line {lines[path + (key,)]})"
                 )
             child = (*path, key)
             result[key] = _construct(value_node, child, lines, seen, source, what, error)

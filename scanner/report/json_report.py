@@ -53,7 +53,7 @@ def rule_document(rule: Rule) -> dict[str, Any]:
 
 
 def result_document(result: Result) -> dict[str, Any]:
-    document = {
+    document: dict[str, Any] = {
         "rule_id": result.rule_id,
         "status": result.status.value,
         "severity": result.severity.label,
