@@ -48,12 +48,26 @@ class Scope:
     exclude_ous: tuple[str, ...] = ()
 
 
+DEFAULT_MAX_REQUESTS_PER_SECOND: Mapping[str, float] = {
+    # Client-side limits per AWS API, shared by every worker (`iam` is per account). AWS publishes no
+    # rate for these APIs (docs/aws-facts.md section 7); the limiters also slow down by themselves on the
+    # first throttling answer. scanner.collect.limits reads them from here.
+    "sts": 200.0,
+    "organizations": 10.0,
+    "iam": 20.0,
+    "artifact": 5.0,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Collection:
     concurrency: int = 16
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
     max_attempts: int = 8
+    max_requests_per_second: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_MAX_REQUESTS_PER_SECOND)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +136,7 @@ def _from_document(doc: Mapping[str, Any], source: str) -> Config:
         management=ManagementAccess(**section("management")),
         member_accounts=MemberAccess(**section("member_accounts")),
         scope=Scope(**section("scope")),
-        collection=Collection(**section("collection")),
+        collection=_collection(section("collection")),
         rules=RulesConfig(
             **rules, severity_overrides={rule: Severity.parse(sev) for rule, sev in overrides.items()}
         ),
@@ -131,6 +145,13 @@ def _from_document(doc: Mapping[str, Any], source: str) -> Config:
         suppressions=_relative_to(doc.get("suppressions"), source),
         source=source,
     )
+
+
+def _collection(values: dict[str, Any]) -> Collection:
+    """Rates given in the file override the defaults one API at a time."""
+    rates = values.pop("max_requests_per_second", None) or {}
+    merged = {**DEFAULT_MAX_REQUESTS_PER_SECOND, **{k: float(v) for k, v in rates.items()}}
+    return Collection(**values, max_requests_per_second=merged)
 
 
 def _relative_to(path: str | None, config_file: str) -> str | None:

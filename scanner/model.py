@@ -194,6 +194,10 @@ class SnapshotMetadata:
     shard: str | None = None  # "i/n" when only a shard of the accounts was read
     endpoint_url: str | None = None  # set when AWS_ENDPOINT_URL pointed elsewhere than AWS
     interrupted: bool = False  # stopped by SIGINT/SIGTERM: only what was read by then is here
+    # "service:Operation" -> {"calls": n, "retries": n, "throttled": n}; None in snapshots older than 0.x
+    stats: Mapping[str, Mapping[str, int]] | None = None
+    # Shard runs only: every account id the listing returned (all shards'), so a merge can check coverage
+    listed_accounts: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

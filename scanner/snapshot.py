@@ -39,7 +39,9 @@ def to_document(snapshot: Snapshot, *, facts: Mapping[str, Any] | None = None) -
 
 def dumps(snapshot: Snapshot, *, facts: Mapping[str, Any] | None = None) -> bytes:
     text = json.dumps(to_document(snapshot, facts=facts), indent=1, sort_keys=True, ensure_ascii=False)
-    return (text + "\n").encode("utf-8")
+    # A lone surrogate (JSON from AWS may carry "\ud800") cannot be UTF-8: kept as the same JSON escape, so
+    # the snapshot still loads to exactly what was read.
+    return (text + "\n").encode("utf-8", "backslashreplace")
 
 
 def read_bytes(path: str | Path) -> bytes:
@@ -55,9 +57,29 @@ def load(path: str | Path) -> Snapshot:
     return loads(read_bytes(path), str(path))
 
 
+class _NotJson(ValueError):
+    """JSON that Python's parser would take but a snapshot must not hold."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            # Parsers disagree on which of two values wins: two readers could see two different snapshots.
+            raise _NotJson(f"duplicate key {key!r} in an object")
+        document[key] = value
+    return document
+
+
+def _constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
 def loads(raw: bytes, source: str) -> Snapshot:
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, object_pairs_hook=_object, parse_constant=_constant)
+    except _NotJson as exc:
+        raise SnapshotError(f"{source}: not a snapshot: {exc}") from None
     except UnicodeDecodeError:
         raise SnapshotError(f"{source}: not a snapshot: the file is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -140,6 +162,8 @@ def _from_document(document: Mapping[str, Any]) -> Snapshot:
             shard=meta.get("shard"),
             endpoint_url=meta.get("endpoint_url"),
             interrupted=meta.get("interrupted", False),
+            stats=meta.get("stats"),
+            listed_accounts=_optional_tuple(meta.get("listed_accounts")),
         ),
         organization=OrganizationSnapshot(
             description=org["description"],

@@ -551,6 +551,8 @@ def test_clients_use_the_configured_retries_and_timeouts(aws: boto3.Session) -> 
     clients = collect_session.Clients(aws, Collection(concurrency=40, connect_timeout_seconds=2, read_timeout_seconds=7,
                                                       max_attempts=4), "eu-west-1")
     config = clients.client("iam").meta.config
-    assert config.retries == {"mode": "adaptive", "total_max_attempts": 4}
+    # botocore makes one attempt; the scanner's own retry policy makes up to max_attempts (scanner.collect.limits).
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert clients.instrumentation.retries.max_attempts == 4
     assert (config.connect_timeout, config.read_timeout, config.max_pool_connections) == (2, 7, 40)
     assert clients.client("sts").meta.region_name == "eu-west-1"

@@ -5,18 +5,26 @@ organization's management account (the only place trusted access can be read), t
 accounts and scans them concurrently while the listing goes on. Any failure after those checks is
 recorded as a `CollectionError` on the account or organization it concerns, and the scan goes on:
 a snapshot with errors is marked incomplete, never cut short.
+
+Threads: the calling (main) thread only waits, so that Ctrl-C (or SIGTERM mapped to it) stops the
+scan at once: `collect()` then raises `ScanInterrupted` with what was read so far, without waiting for
+calls in flight. Every AWS call happens in daemon threads: a lister that pages ListAccounts and hands
+each account to a pool of `collection.concurrency` workers. All of them share one client per service
+(see `Clients`) and the rate limiters of `scanner.collect.limits`.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from botocore.exceptions import ClientError, NoCredentialsError
+from botocore.credentials import Credentials
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from scanner import __version__
 from scanner import artifact as artifact_ids
@@ -24,17 +32,18 @@ from scanner.collect import artifact, iam, organizations
 from scanner.collect.session import (
     NO_CREDENTIALS_HINT,
     RECORDED_FAILURES,
-    AccountCredentials,
     Clients,
     ErrorLog,
     Redactor,
+    assumed_role_credentials,
     base_session,
     endpoint_url,
     error_code_and_message,
     iso_utc,
 )
 from scanner.config import Config, Scope
-from scanner.errors import CredentialsError
+from scanner.errors import CredentialsError, ScanInterrupted
+from scanner.merge import Shard
 from scanner.model import (
     SNAPSHOT_VERSION,
     AccountSnapshot,
@@ -47,6 +56,8 @@ from scanner.model import (
 
 if TYPE_CHECKING:
     import boto3
+
+T = TypeVar("T")
 
 __all__ = ["PERMISSIONS", "Progress", "collect"]
 
@@ -74,41 +85,307 @@ def collect(
     session: boto3.Session | None = None,
     progress: Progress | None = None,
     clock: Callable[[], datetime] = utc_now,
+    shard: Shard | None = None,
 ) -> Snapshot:
-    """Read the organization and every account in scope.
+    """Read the organization and every account in scope (of `shard`, when given).
 
     Raises `CredentialsError` before reading anything when the credentials are missing, name an
-    unknown profile, or do not belong to an organization's management account.
+    unknown profile, or do not belong to an organization's management account. Raises
+    `ScanInterrupted` (holding the snapshot of what was read) when interrupted by KeyboardInterrupt.
     """
-    started = clock()
-    redactor = Redactor()
-    clients = Clients(
-        session if session is not None else base_session(config.management),
-        config.collection,
-        config.management.region,
-    )
-    org_log = ErrorLog(None, redactor)
-    start = _start(config, clients, redactor, org_log)
-    management = _ManagementClients(clients, start.credentials)
-    organization = _read_organization(management, start, org_log)
-    scope = _resolve_scope(config.scope, management, org_log)
-    scanner = _AccountScanner(config, clients, management, start, redactor)
-    accounts = _scan_accounts(scanner, management, scope, org_log, config.collection.concurrency, progress)
-    # Organization-level errors are complete only now: the account listing records its own.
-    organization = replace(organization, errors=tuple(org_log.errors))
-    complete = not organization.errors and not any(account.errors for account in accounts)
-    metadata = SnapshotMetadata(
-        tool_version=__version__,
-        started_at=iso_utc(started),
-        finished_at=iso_utc(clock()),
-        caller=start.caller,
-        rules_sha256=rules_sha256,
-        config_sha256=config.sha256(),
-        complete=complete,
-        shard=None,
-        endpoint_url=endpoint_url(),
-    )
-    return Snapshot(SNAPSHOT_VERSION, metadata, organization, tuple(sorted(accounts, key=lambda a: a.id)))
+    run = _Run(config, rules_sha256=rules_sha256, progress=progress, clock=clock, shard=shard)
+    try:
+        run.execute(session)
+    except KeyboardInterrupt:
+        run.stop()
+        raise ScanInterrupted(run.snapshot(interrupted=True)) from None
+    except BaseException:
+        run.stop()
+        raise
+    return run.snapshot(interrupted=False)
+
+
+_POLL_SECONDS = 0.05  # how often the waiting main thread wakes up to notice an interrupt
+
+
+class _Run:
+    """One collection: what has been read so far, and the threads reading the rest."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        rules_sha256: str,
+        progress: Progress | None,
+        clock: Callable[[], datetime],
+        shard: Shard | None,
+    ) -> None:
+        self.config = config
+        self.rules_sha256 = rules_sha256
+        self.clock = clock
+        self.shard = shard
+        self.started = clock()
+        self.redactor = Redactor()
+        self.tracker = _Tracker(progress)
+        self.clients: Clients | None = None
+        self.start: _Start | None = None
+        # Organization-level reads, each with its own log so that errors keep a fixed order.
+        self.logs = {name: ErrorLog(None, self.redactor) for name in ("start", "principals", "agreements",
+                                                                       "scope", "listing")}
+        self.principals: tuple[Mapping[str, Any], ...] | None = None
+        self.agreements: tuple[Mapping[str, Any], ...] | None = None
+        self.listed: list[str] = []  # every account id the listing returned, in every shard
+        self.accounts: list[AccountSnapshot] = []
+        self.lock = threading.Lock()
+        self.workers: _Workers | None = None
+        self.listing_done = threading.Event()
+
+    # -- the main thread ---------------------------------------------------------------------
+
+    def execute(self, session: boto3.Session | None) -> None:
+        config = self.config
+        clients = self.clients = Clients(
+            session if session is not None else base_session(config.management),
+            config.collection,
+            config.management.region,
+        )
+        start, management = _wait_for(lambda: _start(config, clients, self.redactor, self.logs["start"]))
+        self.start = start
+        scanner = _AccountScanner(config, clients, management, start, self.redactor)
+        workers = self.workers = _Workers(config.collection.concurrency)
+        workers.submit(lambda: self._read_principals(management))
+        workers.submit(lambda: self._read_agreements(management))
+        lister = threading.Thread(
+            target=workers.guard(lambda: self._list_and_dispatch(scanner, management)),
+            name="artifact-scan-lister",
+            daemon=True,
+        )
+        lister.start()
+        workers.wait(self.listing_done)
+        workers.close()
+
+    def stop(self) -> None:
+        """Stop dispatching and abandon the calls in flight (their threads are daemons)."""
+        if self.workers is not None:
+            self.workers.stop()
+
+    def snapshot(self, *, interrupted: bool) -> Snapshot:
+        """What has been read: everything after `execute()`, or whatever was finished by an interrupt."""
+        start = self.start
+        with self.lock:
+            accounts = sorted(self.accounts, key=lambda a: a.id)
+            listed = tuple(sorted(self.listed))
+            principals, agreements = self.principals, self.agreements
+        errors = tuple(e for log in self.logs.values() for e in list(log.errors))
+        organization = OrganizationSnapshot(
+            start.description if start else None, principals, agreements, errors=errors
+        )
+        complete = not interrupted and not errors and not any(account.errors for account in accounts)
+        metadata = SnapshotMetadata(
+            tool_version=__version__,
+            started_at=iso_utc(self.started),
+            finished_at=iso_utc(self.clock()),
+            caller=start.caller if start else None,
+            rules_sha256=self.rules_sha256,
+            config_sha256=self.config.sha256(),
+            complete=complete,
+            shard=str(self.shard) if self.shard else None,
+            endpoint_url=endpoint_url(),
+            interrupted=interrupted,
+            stats=self.clients.stats.as_dict() if self.clients else None,
+            listed_accounts=listed if self.shard else None,
+        )
+        return Snapshot(SNAPSHOT_VERSION, metadata, organization, tuple(accounts))
+
+    # -- worker and lister threads -----------------------------------------------------------
+
+    def _read_principals(self, management: _ManagementClients) -> None:
+        principals = self.logs["principals"].attempt(
+            "organizations:ListAWSServiceAccessForOrganization",
+            lambda: organizations.enabled_service_principals(management.organizations),
+        )
+        with self.lock:
+            self.principals = principals
+
+    def _read_agreements(self, management: _ManagementClients) -> None:
+        agreements = self.logs["agreements"].attempt(
+            "artifact:ListCustomerAgreements", lambda: artifact.customer_agreements(management.artifact)
+        )
+        with self.lock:
+            self.agreements = agreements
+
+    def _scan(self, scanner: _AccountScanner, listing: Mapping[str, Any]) -> None:
+        self._finished(scanner.scan(listing))
+
+    def _finished(self, account: AccountSnapshot) -> None:
+        with self.lock:
+            self.accounts.append(account)
+        self.tracker.finished()
+
+    def _list_and_dispatch(self, scanner: _AccountScanner, management: _ManagementClients) -> None:
+        """List the accounts and hand each one in scope to the workers as soon as its page arrives."""
+        try:
+            scope = _resolve_scope(self.config.scope, management, self.logs["scope"])
+            listed = self.logs["listing"].attempt(
+                "organizations:ListAccounts", lambda: self._dispatch(scanner, management, scope)
+            )
+            if listed is None:
+                self._dispatch_unlisted_management(scanner, management, scope)
+        finally:
+            self.listing_done.set()
+
+    def _dispatch_unlisted_management(
+        self, scanner: _AccountScanner, management: _ManagementClients, scope: _ResolvedScope
+    ) -> None:
+        """A listing that failed before the management account's page still leaves the organization-level
+        checks its roles answer (the service-linked role) readable: the management account is known from
+        DescribeOrganization, so read it anyway, with DescribeAccount's entry for its name and state."""
+        assert self.workers is not None and self.start is not None
+        management_id = self.start.management_account_id
+        with self.lock:
+            if management_id is None or management_id in self.listed or self.workers.stopped:
+                return
+            self.listed.append(management_id)
+        entry = self.logs["listing"].attempt(
+            "organizations:DescribeAccount",
+            lambda: organizations.describe_account(management.organizations, management_id),
+            resource=management_id,
+        )
+        listing = entry if entry is not None else {"Id": management_id}
+        self.tracker.listed(1)
+        reason = scope.skip_reason(listing) if entry is not None else None
+        if reason is not None:
+            self._finished(scanner.skipped(listing, reason))
+        else:
+            self.workers.submit(partial(self._scan, scanner, listing))
+
+    def _dispatch(self, scanner: _AccountScanner, management: _ManagementClients, scope: _ResolvedScope) -> bool:
+        assert self.workers is not None and self.start is not None
+        workers, management_id = self.workers, self.start.management_account_id
+        seen: set[str] = set()
+        for page in organizations.account_pages(management.organizations):
+            if workers.stopped:
+                break
+            # A listing that changes while it is read may repeat an account; scan each one once.
+            fresh = [listing for listing in page if str(listing.get("Id")) not in seen]
+            seen.update(str(listing.get("Id")) for listing in fresh)
+            with self.lock:
+                self.listed.extend(str(listing.get("Id")) for listing in fresh)
+            # A shard reads the management account too: its roles are organization-level facts.
+            mine = [
+                listing
+                for listing in fresh
+                if self.shard is None or str(listing.get("Id")) == management_id or self.shard.owns(str(listing.get("Id")))
+            ]
+            self.tracker.listed(len(mine))
+            for listing in mine:
+                reason = scope.skip_reason(listing)
+                if reason is not None:
+                    self._finished(scanner.skipped(listing, reason))
+                else:
+                    workers.submit(partial(self._scan, scanner, listing))
+        return True
+
+
+def _wait_for(call: Callable[[], T]) -> T:
+    """`call()` in a daemon thread, waited for in a way a KeyboardInterrupt can break at once."""
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="artifact-scan-start", daemon=True).start()
+    while not done.wait(_POLL_SECONDS):
+        pass
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+class _Workers:
+    """`count` daemon threads taking tasks from a queue. Daemons, so that an interrupted scan can leave
+    calls in flight behind (they may take up to the read timeout) without keeping the process alive.
+    A task's unexpected exception (a bug, or credentials that vanished) stops every worker and is
+    raised in the waiting thread."""
+
+    def __init__(self, count: int) -> None:
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._condition = threading.Condition()
+        self._pending = 0
+        self._failure: BaseException | None = None
+        self._stopped = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"artifact-scan-{n + 1}", daemon=True)
+            for n in range(max(1, count))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def submit(self, task: Callable[[], None]) -> None:
+        with self._condition:
+            self._pending += 1
+        self._queue.put(task)
+
+    def guard(self, task: Callable[[], None]) -> Callable[[], None]:
+        """`task` with its unexpected exception handed to the waiting thread (for threads of our own)."""
+
+        def run() -> None:
+            try:
+                task()
+            except BaseException as exc:  # noqa: BLE001 - raised again by wait()
+                self._fail(exc)
+
+        return run
+
+    def wait(self, listing_done: threading.Event) -> None:
+        """Until the listing is over and every task is done; raises a task's unexpected exception."""
+        with self._condition:
+            while True:
+                if self._failure is not None:
+                    raise self._failure
+                if listing_done.is_set() and self._pending == 0:
+                    return
+                self._condition.wait(_POLL_SECONDS)
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.close()
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._condition:
+            if self._failure is None:
+                self._failure = exc
+            self._condition.notify_all()
+        self._stopped.set()
+
+    def _work(self) -> None:
+        while True:
+            task = self._queue.get()
+            if task is None or self._stopped.is_set():
+                return
+            try:
+                task()
+            except BaseException as exc:  # noqa: BLE001 - raised again by wait()
+                self._fail(exc)
+            finally:
+                with self._condition:
+                    self._pending -= 1
+                    self._condition.notify_all()
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,7 +397,7 @@ def collect(
 class _Start:
     caller: CallerIdentity | None
     description: Mapping[str, Any] | None
-    credentials: AccountCredentials | None  # set when management.role_arn was assumed
+    credentials: Credentials | None  # refreshable; set when management.role_arn was assumed
 
     @property
     def management_account_id(self) -> str | None:
@@ -144,23 +421,24 @@ class _Start:
 
 
 class _ManagementClients:
-    """Clients with the management account's credentials, created once and shared by all threads."""
+    """Clients with the management account's credentials, created once and shared by all threads, and
+    the one IAM client every account is read with (see `Clients.account_client`)."""
 
-    def __init__(self, clients: Clients, credentials: AccountCredentials | None) -> None:
+    def __init__(self, clients: Clients, credentials: Credentials | None) -> None:
         self.sts = clients.client("sts", credentials)
         self.organizations = clients.client("organizations", credentials)
-        self._clients = clients
-        self.credentials = credentials
+        self.artifact = clients.client("artifact", credentials, region=artifact_ids.ARTIFACT_API_REGION)
+        self.iam = clients.account_client("iam")
+        # What the management account itself is read with: the assumed role's, or the base credentials.
+        self.credentials = credentials if credentials is not None else clients.base_credentials()
 
-    def artifact(self) -> Any:
-        return self._clients.client("artifact", self.credentials, region=artifact_ids.ARTIFACT_API_REGION)
 
-
-def _start(config: Config, clients: Clients, redactor: Redactor, log: ErrorLog) -> _Start:
+def _start(config: Config, clients: Clients, redactor: Redactor, log: ErrorLog) -> tuple[_Start, _ManagementClients]:
+    _redact_base_credentials(clients, redactor)
     credentials = _management_role(config, clients, redactor)
-    sts = clients.client("sts", credentials)
-    caller = log.attempt("sts:GetCallerIdentity", lambda: _caller_identity(sts))
-    description = _describe_organization(clients.client("organizations", credentials), caller, log)
+    management = _ManagementClients(clients, credentials)
+    caller = log.attempt("sts:GetCallerIdentity", lambda: _caller_identity(management.sts))
+    description = _describe_organization(management.organizations, caller, log)
     if description is not None and caller is not None and description.get("MasterAccountId") != caller.account:
         master = description.get("MasterAccountId")
         raise CredentialsError(
@@ -168,19 +446,38 @@ def _start(config: Config, clients: Clients, redactor: Redactor, log: ErrorLog) 
             f"{description.get('Id')}; trusted access can only be read from the management account {master}",
             hint=f"use credentials for account {master}, or set management.role_arn to a role in it",
         )
-    return _Start(caller, description, credentials)
+    return _Start(caller, description, credentials), management
 
 
-def _management_role(config: Config, clients: Clients, redactor: Redactor) -> AccountCredentials | None:
-    """Credentials for `management.role_arn`, assumed with the base credentials; None when not set."""
+def _redact_base_credentials(clients: Clients, redactor: Redactor) -> None:
+    """The base session's own keys (environment, profile) are secrets too: an endpoint or proxy that
+    echoes a request's credentials in an error message must not get them into a snapshot."""
+    try:
+        base = clients.base_credentials()
+        frozen = base.get_frozen_credentials() if base is not None else None
+    except (BotoCoreError, CredentialsError):
+        return  # the first call reports what is wrong with them
+    if frozen is not None:
+        redactor.add(frozen.access_key, frozen.secret_key, frozen.token)
+
+
+def _management_role(config: Config, clients: Clients, redactor: Redactor) -> Credentials | None:
+    """Refreshable credentials for `management.role_arn`, assumed with the base credentials; None when
+    not set. They are refreshed before they expire, so a scan may outlast the role's session."""
     access = config.management
     if access.role_arn is None:
         return None
     params = {"RoleArn": access.role_arn, "RoleSessionName": access.session_name}
     if access.external_id:
         params["ExternalId"] = access.external_id
+    sts = clients.client("sts")
+
+    def assume() -> Mapping[str, Any]:
+        answer: Mapping[str, Any] = sts.assume_role(**params)
+        return answer
+
     try:
-        credentials = AccountCredentials.from_assume_role(clients.client("sts").assume_role(**params))
+        return assumed_role_credentials(assume(), assume, redactor)
     except NoCredentialsError:
         raise CredentialsError("no AWS credentials found", hint=NO_CREDENTIALS_HINT) from None
     except RECORDED_FAILURES as exc:
@@ -191,8 +488,6 @@ def _management_role(config: Config, clients: Clients, redactor: Redactor) -> Ac
             hint="check that the role's trust policy admits these credentials (and management.external_id, "
             "if it requires one)",
         ) from None
-    redactor.add(*credentials.secrets())
-    return credentials
 
 
 def _caller_identity(sts: Any) -> CallerIdentity:
@@ -217,22 +512,6 @@ def _describe_organization(client: Any, caller: CallerIdentity | None, log: Erro
     except RECORDED_FAILURES as exc:
         log.record("organizations:DescribeOrganization", exc)
         return None
-
-
-# --------------------------------------------------------------------------------------------
-# Organization-level reads
-# --------------------------------------------------------------------------------------------
-
-
-def _read_organization(management: _ManagementClients, start: _Start, log: ErrorLog) -> OrganizationSnapshot:
-    principals = log.attempt(
-        "organizations:ListAWSServiceAccessForOrganization",
-        lambda: organizations.enabled_service_principals(management.organizations),
-    )
-    agreements = log.attempt(
-        "artifact:ListCustomerAgreements", lambda: artifact.customer_agreements(management.artifact())
-    )
-    return OrganizationSnapshot(start.description, principals, agreements)
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,7 +573,8 @@ def _accounts_in_ous(ou_ids: tuple[str, ...], management: _ManagementClients, lo
 
 
 class _AccountScanner:
-    """Reads one account. Shared by the worker threads; it keeps no per-account state."""
+    """Reads one account. Shared by the worker threads; it keeps no per-account state (the calling
+    thread's account and credentials live in `Clients.context` while the account is read)."""
 
     def __init__(
         self, config: Config, clients: Clients, management: _ManagementClients, start: _Start, redactor: Redactor
@@ -317,17 +597,20 @@ class _AccountScanner:
             credentials = self._assume_member_role(account_id, log)
             if credentials is None:
                 return self._snapshot(listing, scanned=True, errors=log.errors)
-        client = log.attempt("iam:ListRoles", lambda: self._clients.client("iam", credentials))
-        if client is None:
-            return self._snapshot(listing, scanned=True, errors=log.errors)
-        roles_listed, roles = iam.read_roles(client, log)
+        try:
+            with self._clients.context.account(account_id, credentials):
+                roles_listed, roles = iam.read_roles(self._management.iam, log)
+        finally:
+            self._clients.limits.release(account_id)
         return self._snapshot(listing, scanned=True, roles_listed=roles_listed, roles=roles, errors=log.errors)
 
     def member_role_arn(self, account_id: str) -> str:
         access = self._access
         return f"arn:{self._start.partition}:iam::{account_id}:role{access.role_path}{access.role_name}"
 
-    def _assume_member_role(self, account_id: str, log: ErrorLog) -> AccountCredentials | None:
+    def _assume_member_role(self, account_id: str, log: ErrorLog) -> Credentials | None:
+        """The member role's credentials, reused for every call in the account and refreshed (with the
+        same AssumeRole) when a long read outlasts them; None after recording why AssumeRole failed."""
         role_arn = self.member_role_arn(account_id)
         params: dict[str, Any] = {
             "RoleArn": role_arn,
@@ -336,12 +619,16 @@ class _AccountScanner:
         }
         if self._access.external_id:
             params["ExternalId"] = self._access.external_id
-        answer = log.attempt("sts:AssumeRole", lambda: self._management.sts.assume_role(**params), resource=role_arn)
+        sts = self._management.sts
+
+        def assume() -> Mapping[str, Any]:
+            answer: Mapping[str, Any] = sts.assume_role(**params)
+            return answer
+
+        answer = log.attempt("sts:AssumeRole", assume, resource=role_arn)
         if answer is None:
             return None
-        credentials = AccountCredentials.from_assume_role(answer)
-        self._redactor.add(*credentials.secrets())
-        return credentials
+        return assumed_role_credentials(answer, assume, self._redactor, account_id=account_id)
 
     def _snapshot(self, listing: Mapping[str, Any], **fields: Any) -> AccountSnapshot:
         account_id = str(listing["Id"])
@@ -370,50 +657,8 @@ class _Tracker:
         with self._lock:
             self._total += count
 
-    def finished(self, _future: Future[Any] | None = None) -> None:
+    def finished(self) -> None:
         with self._lock:
             self._done += 1
             if self._progress is not None:
                 self._progress(self._done, self._total)
-
-
-def _scan_accounts(
-    scanner: _AccountScanner,
-    management: _ManagementClients,
-    scope: _ResolvedScope,
-    log: ErrorLog,
-    concurrency: int,
-    progress: Progress | None,
-) -> list[AccountSnapshot]:
-    """List the accounts and scan each one in scope, starting on each page as soon as it arrives."""
-    tracker = _Tracker(progress)
-    skipped: list[AccountSnapshot] = []
-    futures: list[Future[AccountSnapshot]] = []
-    seen: set[str] = set()
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="artifact-scan")
-
-    def dispatch() -> bool:
-        for page in organizations.account_pages(management.organizations):
-            # A listing that changes while it is read may repeat an account; scan each one once.
-            fresh = [listing for listing in page if str(listing.get("Id")) not in seen]
-            seen.update(str(listing.get("Id")) for listing in fresh)
-            tracker.listed(len(fresh))
-            for listing in fresh:
-                reason = scope.skip_reason(listing)
-                if reason is not None:
-                    skipped.append(scanner.skipped(listing, reason))
-                    tracker.finished()
-                    continue
-                future = pool.submit(scanner.scan, listing)
-                future.add_done_callback(tracker.finished)
-                futures.append(future)
-        return True
-
-    try:
-        log.attempt("organizations:ListAccounts", dispatch)
-        scanned = [future.result() for future in futures]
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    return [*skipped, *scanned]

@@ -8,17 +8,23 @@ error messages that are recorded.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config as BotocoreConfig
+from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.parsers import ResponseParserError
 
+from scanner.collect.limits import CallStats, Limits, RateLimiter, RetryPolicy, classify
 from scanner.config import Collection, ManagementAccess
 from scanner.errors import CredentialsError
 from scanner.model import JSON, CollectionError
@@ -61,6 +67,105 @@ class AccountCredentials:
         return (self.access_key_id, self.secret_access_key, self.session_token)
 
 
+def assumed_role_credentials(
+    answer: Mapping[str, Any],
+    assume_again: Callable[[], Mapping[str, Any]],
+    redactor: Redactor,
+    *,
+    account_id: str | None = None,
+) -> RefreshableCredentials:
+    """AssumeRole's credentials, reused for every call in the account and refreshed before they expire.
+
+    botocore's RefreshableCredentials calls `assume_again` when the credentials are within the advisory
+    margin of their expiry (refreshed by one thread while others go on signing with the old ones) or
+    the mandatory margin (every thread waits for the new ones). The margins are botocore's (15 and 10
+    minutes) for sessions of an hour or more, and a quarter and a sixth of the session for shorter ones.
+    Every credential handed out is added to `redactor` before it is used.
+    """
+
+    def metadata(response: Mapping[str, Any]) -> dict[str, Any]:
+        credentials = AccountCredentials.from_assume_role(response)
+        redactor.add(*credentials.secrets())
+        expiration = response["Credentials"]["Expiration"]
+        return {
+            "access_key": credentials.access_key_id,
+            "secret_key": credentials.secret_access_key,
+            "token": credentials.session_token,
+            "expiry_time": expiration.isoformat() if isinstance(expiration, datetime) else str(expiration),
+            "account_id": account_id,
+        }
+
+    first = metadata(answer)
+    expiry = answer["Credentials"]["Expiration"]
+    if not isinstance(expiry, datetime):
+        expiry = datetime.fromisoformat(str(expiry).replace("Z", "+00:00"))
+    if expiry.tzinfo is None:
+        expiry = expiry.replace(tzinfo=timezone.utc)
+    lifetime = max(1.0, (expiry - datetime.now(timezone.utc)).total_seconds())
+    return RefreshableCredentials.create_from_metadata(
+        first,
+        refresh_using=lambda: metadata(assume_again()),
+        method="assume-role",
+        advisory_timeout=min(15 * 60, lifetime / 4),
+        mandatory_timeout=min(10 * 60, lifetime / 6),
+    )
+
+
+class CallContext(threading.local):
+    """What the calling thread is doing: the account it scans, the credentials it signs with there, and
+    when its last request's token was reserved (for the rate limiter). One per thread."""
+
+    def __init__(self) -> None:
+        self.account_id: str | None = None
+        self.credentials: Credentials | None = None
+        self.reserved_at = 0.0
+
+    @contextmanager
+    def account(self, account_id: str, credentials: Credentials | None) -> Iterator[None]:
+        previous = (self.account_id, self.credentials)
+        self.account_id, self.credentials = account_id, credentials
+        try:
+            yield
+        finally:
+            self.account_id, self.credentials = previous
+
+
+class ThreadCredentials(Credentials):
+    """The credentials of the account the calling thread is scanning (`CallContext.account`).
+
+    Lets one IAM client serve every account: botocore asks the signer's credentials object for frozen
+    credentials on every request, so each request is signed for the calling thread's account, with
+    that account's refreshable AssumeRole credentials. Creating a client per account instead costs 2 to
+    6 ms of CPU each (10,000 accounts: a minute of the GIL) and a new TLS connection each.
+    """
+
+    def __init__(self, context: CallContext) -> None:  # noqa: D107 - no super().__init__: nothing is stored
+        self._context = context
+        self.method = "artifact-scan-account"
+
+    def _current(self) -> Credentials | None:
+        return self._context.credentials
+
+    @property  # type: ignore[override]
+    def access_key(self) -> str | None:
+        current = self._current()
+        return current.access_key if current is not None else None
+
+    @property  # type: ignore[override]
+    def secret_key(self) -> str | None:
+        current = self._current()
+        return current.secret_key if current is not None else None
+
+    @property  # type: ignore[override]
+    def token(self) -> str | None:
+        current = self._current()
+        return current.token if current is not None else None
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials | None:  # type: ignore[override]
+        current = self._current()
+        return current.get_frozen_credentials() if current is not None else None
+
+
 def base_session(access: ManagementAccess) -> boto3.Session:
     """The session for the management account's credentials: a named profile or the default chain."""
     try:
@@ -75,43 +180,170 @@ def profile_not_found(exc: ProfileNotFound) -> CredentialsError:
 
 
 def botocore_config(collection: Collection) -> BotocoreConfig:
-    """Adaptive retries (client-side rate limiting when AWS throttles), explicit timeouts, and a
-    connection pool large enough for every worker thread to share one client."""
+    """Explicit timeouts and a connection pool large enough for every worker thread to share one client.
+
+    botocore makes one attempt per call: `Instrumentation` retries instead, so that throttling slows the
+    limiter every worker shares and retries are counted (see scanner.collect.limits).
+    """
     return BotocoreConfig(
-        # total_max_attempts counts the first request too, as `collection.max_attempts` (and
-        # AWS_MAX_ATTEMPTS) do; botocore's `max_attempts` key would count retries only.
-        retries={"mode": "adaptive", "total_max_attempts": collection.max_attempts},
+        retries={"mode": "standard", "total_max_attempts": 1},
         connect_timeout=collection.connect_timeout_seconds,
         read_timeout=collection.read_timeout_seconds,
         max_pool_connections=max(10, collection.concurrency),
     )
 
 
-class Clients:
-    """Creates every client from the one base session.
+class Instrumentation:
+    """Rate limits, retries and counts, attached to each client through botocore's events.
 
-    Member-account clients get their credentials as arguments instead of coming from a session of
-    their own, so that event handlers registered on the base session (the demo's simulated
-    failures, tests' call counters) apply to them too. Endpoints are never set here: boto3 already
-    honours AWS_ENDPOINT_URL and the shared config file.
+    - `before-call` (first): counts the call, even one a test or the demo answers without sending it;
+    - `before-send` (first, so before any simulator or moto answers): waits for the limiter's token;
+    - `needs-retry`: classifies the answer; throttling slows the limiter; decides the retry.
+    """
+
+    def __init__(self, collection: Collection, context: CallContext) -> None:
+        self.limits = Limits(collection.max_requests_per_second)
+        self.stats = CallStats()
+        self.retries = RetryPolicy(collection.max_attempts)
+        self.context = context
+
+    def attach(self, client: Any, service: str) -> None:
+        events = client.meta.events
+        event = client.meta.service_model.service_id.hyphenize()
+        shared = service != "iam"
+
+        def limiter() -> RateLimiter | None:
+            return self.limits.limiter(service, None if shared else self.context.account_id)
+
+        def before_call(model: Any, **_: Any) -> None:
+            self.stats.call(f"{service}:{model.name}")
+
+        def before_send(**_: Any) -> None:
+            found = limiter()
+            self.context.reserved_at = found.acquire() if found is not None else time.monotonic()
+
+        def needs_retry(
+            response: Any = None, caught_exception: Any = None, attempts: int = 1, operation: Any = None, **_: Any
+        ) -> float | None:
+            kind = classify(response, caught_exception)
+            if kind is None:
+                if response is not None:
+                    found = limiter()
+                    if found is not None:
+                        found.succeeded()
+                return None
+            label = f"{service}:{operation.name if operation is not None else '?'}"
+            throttled = kind == "throttling"
+            if throttled:
+                found = limiter()
+                if found is not None:
+                    found.throttled(self.context.reserved_at)
+            delay = self.retries.delay(kind, attempts)
+            if delay is None:
+                if throttled:
+                    self.stats.throttled_final(label)
+                return None
+            self.stats.retry(label, throttled=throttled)
+            return delay
+
+        events.register_first(f"before-call.{event}", before_call)
+        events.register_first(f"before-send.{event}", before_send)
+        events.register(f"needs-retry.{event}", needs_retry)
+        # Last of all (and at the least specific name, whose handlers run after the specific ones'): it
+        # judges the body every other handler has seen.
+        events.register_last("before-parse", check_body)
+
+
+def check_body(operation_model: Any, response_dict: Mapping[str, Any], **_: Any) -> None:
+    """Refuse a successful answer whose body is cut short or is not the API's format at all (a proxy's
+    HTML page), which botocore would otherwise read as an answer with nothing in it, or fail on with a
+    KeyError: raise ResponseParserError, recorded like any failed read.
+
+    Query (XML) answers must end with the operation's closing element; JSON answers must be JSON. Both
+    checks are cheap next to botocore's own parsing.
+    """
+    status = int(response_dict.get("status_code") or 0)
+    body = response_dict.get("body")
+    if not 200 <= status < 300 or not isinstance(body, (bytes, bytearray)) or operation_model.has_streaming_output:
+        return
+    protocol = operation_model.service_model.resolved_protocol
+    if protocol == "query":
+        closing = f"</{operation_model.name}Response>".encode()
+        if not bytes(body).rstrip().endswith(closing):
+            raise ResponseParserError(f"the answer is not a complete {operation_model.name} response: {_excerpt(body)}")
+    elif protocol in ("json", "rest-json") and body.strip():
+        try:
+            json.loads(body)
+        except ValueError:
+            raise ResponseParserError(f"the answer is not JSON: {_excerpt(body)}") from None
+
+
+def _excerpt(body: bytes | bytearray, limit: int = 120) -> str:
+    text = bytes(body[:limit]).decode("utf-8", errors="replace")
+    return repr(text + ("..." if len(body) > limit else ""))
+
+
+def sign_with(client: Any, credentials: Credentials) -> None:
+    """Make `client` sign every request with `credentials` (a refreshable or per-thread object).
+
+    boto3 takes only static keys for a client; botocore's RequestSigner holds the credentials object it
+    asks for frozen keys on each request, which is where refreshable credentials must go.
+    """
+    signer = getattr(client, "_request_signer", None)
+    if signer is None or not hasattr(signer, "_credentials"):
+        raise RuntimeError("this botocore version has no RequestSigner._credentials; artifact-scan needs botocore 1.x")
+    signer._credentials = credentials  # noqa: SLF001 - see the docstring
+
+
+class Clients:
+    """Creates every client from the one base session, instrumented with the scan's limits.
+
+    Clients get other accounts' credentials as objects set on them instead of coming from a session of
+    their own, so that event handlers registered on the base session (the demo's simulated failures,
+    tests' call counters, the benchmark's simulator) apply to them too. Endpoints are never set here:
+    boto3 already honours AWS_ENDPOINT_URL and the shared config file.
     """
 
     def __init__(self, session: boto3.Session, collection: Collection, region: str) -> None:
         self._session = session
         self._config = botocore_config(collection)
         self._region = region
+        self.context = CallContext()
+        self.instrumentation = Instrumentation(collection, self.context)
         # boto3 sessions are not thread-safe; creating clients from worker threads must be serialised.
         self._lock = threading.Lock()
 
-    def client(self, service: str, credentials: AccountCredentials | None = None, region: str | None = None) -> Any:
-        kwargs = credentials.client_kwargs() if credentials is not None else {}
+    @property
+    def stats(self) -> CallStats:
+        return self.instrumentation.stats
+
+    @property
+    def limits(self) -> Limits:
+        return self.instrumentation.limits
+
+    def base_credentials(self) -> Credentials | None:
+        """The base session's own credentials (None when the default chain finds none)."""
         with self._lock:
             try:
-                return self._session.client(
-                    service, region_name=region or self._region, config=self._config, **kwargs
-                )
+                return self._session.get_credentials()
+            except ProfileNotFound as exc:
+                raise profile_not_found(exc) from None
+
+    def client(self, service: str, credentials: Credentials | None = None, region: str | None = None) -> Any:
+        """A client for `service`, signing with `credentials` (None: the base session's credentials)."""
+        with self._lock:
+            try:
+                client = self._session.client(service, region_name=region or self._region, config=self._config)
             except ProfileNotFound as exc:  # AWS_PROFILE names a profile that is not configured
                 raise profile_not_found(exc) from None
+        if credentials is not None:
+            sign_with(client, credentials)
+        self.instrumentation.attach(client, service)
+        return client
+
+    def account_client(self, service: str) -> Any:
+        """One client for every account: it signs with the calling thread's account credentials."""
+        return self.client(service, ThreadCredentials(self.context))
 
 
 def endpoint_url() -> str | None:
@@ -164,7 +396,7 @@ def error_code_and_message(exc: Exception) -> tuple[str, str]:
     return type(exc).__name__, str(exc)
 
 
-RECORDED_FAILURES: tuple[type[Exception], ...] = (ClientError, BotoCoreError, CollectionFailure)
+RECORDED_FAILURES: tuple[type[Exception], ...] = (ClientError, BotoCoreError, ResponseParserError, CollectionFailure)
 """Failures recorded as collection errors; anything else is a bug and propagates."""
 
 
