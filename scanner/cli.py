@@ -6,17 +6,20 @@ The only module that prints messages for errors and chooses exit codes. Tracebac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from scanner import __version__
 from scanner.config import Config, load_config
-from scanner.errors import ConfigError, ScannerError
+from scanner.errors import ConfigError, ScanInterrupted, ScannerError
 from scanner.model import SEVERITY_LABELS, RuleSet, Severity
 from scanner.report import WRITERS
 from scanner.report import table
@@ -62,6 +65,24 @@ def _formats(text: str) -> list[str]:
             f"unknown format {', '.join(unknown) or text!r} (choose from: {', '.join(sorted(WRITERS))})"
         )
     return names
+
+
+def _shard(text: str) -> Any:
+    from scanner.merge import Shard  # noqa: PLC0415
+
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _shard_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shard", type=_shard, metavar="I/N",
+        help="scan only shard I of N (1 <= I <= N): the member accounts whose id hashes to it (sha256 mod N), "
+        "with the organization-level data and the management account; merge the shards' snapshots with "
+        "`artifact-scan snapshot merge`",
+    )
 
 
 def _report_options(parser: argparse.ArgumentParser) -> None:
@@ -112,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also write the run's evidence bundle (see `artifact-scan evidence --help`)")
     scan.add_argument("--sign-key", type=Path, metavar="PEM",
                       help="sign the evidence bundle with this Ed25519 private key")
+    _shard_option(scan)
     _rule_options(scan)
     _report_options(scan)
     _common(scan)
@@ -126,7 +148,26 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--config", type=Path, metavar="FILE")
     collect.add_argument("-o", "--output", type=Path, metavar="FILE", default=Path("snapshot.json"),
                          help="where to write the snapshot (default: snapshot.json); an existing file is kept")
+    _shard_option(collect)
     _common(collect)
+
+    snapshot = commands.add_parser("snapshot", help="work with snapshots: merge shards", formatter_class=_Formatter)
+    snapshot_commands = snapshot.add_subparsers(dest="snapshot_command", metavar="ACTION", required=True)
+    merge = snapshot_commands.add_parser(
+        "merge",
+        help="merge the snapshots of every shard (collect --shard I/N) into one",
+        description="Merges the snapshots of shards 1/N to N/N into the snapshot one full run would have "
+        "written: the organization data once (the shards must agree on it), every account from the shard "
+        "it belongs to. Every problem is reported at once: a missing or repeated shard, shards of different "
+        "N, shards that disagree on the organization, the account list, the configuration or the version.",
+        epilog="example:\n  artifact-scan snapshot merge shard-*.json -o snapshot.json\n"
+        "  artifact-scan scan --snapshot snapshot.json\n\n" + EXIT_CODES_HELP,
+        formatter_class=_Formatter,
+    )
+    merge.add_argument("snapshots", nargs="+", type=Path, metavar="SHARD_SNAPSHOT")
+    merge.add_argument("-o", "--output", type=Path, metavar="FILE", required=True,
+                       help="where to write the merged snapshot; an existing file is kept")
+    _common(merge)
 
     demo = commands.add_parser(
         "demo",
@@ -193,7 +234,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("botocore").setLevel(logging.WARNING)
     logging.getLogger("boto3").setLevel(logging.WARNING)
     try:
-        return int(_dispatch(args))
+        with _sigterm_interrupts(args.command in _SCANS):
+            return int(_dispatch(args))
+    except ScanInterrupted as exc:
+        # Interrupted is incomplete, never "bad input": exit 3, with what was kept (a partial snapshot).
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return ExitCode.INCOMPLETE
     except ScannerError as exc:
         if args.debug:
             traceback.print_exc()
@@ -213,6 +263,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INCOMPLETE
 
 
+_SCANS = ("scan", "collect", "demo")  # the commands that read AWS, which SIGTERM stops like Ctrl-C
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts(enabled: bool) -> Iterator[None]:
+    """While a scan runs, SIGTERM (a CI job cancelled, `kill`, a container stopping) stops it exactly
+    as SIGINT does: KeyboardInterrupt in the main thread, so what was read is kept and marked
+    interrupted. The previous handler is restored afterwards."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _dispatch(args: argparse.Namespace) -> ExitCode:
     handlers: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
         "scan": _scan,
@@ -220,6 +292,7 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
         "demo": _demo,
         "rules": _rules,
         "permissions": _permissions,
+        "snapshot": _snapshot,
         "evidence": _evidence,
     }
     return handlers[args.command](args)
@@ -275,6 +348,9 @@ def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
 def _scan(args: argparse.Namespace) -> ExitCode:
     from scanner import run  # noqa: PLC0415
 
+    if args.shard is not None and args.snapshot is not None:
+        raise ScannerError("--shard chooses the accounts to collect; a --snapshot is evaluated as it is",
+                           hint="merge the shards' snapshots with `artifact-scan snapshot merge` and evaluate that")
     if args.evidence or args.sign_key is not None:
         from scanner import evidence_cli  # noqa: PLC0415
 
@@ -289,6 +365,7 @@ def _scan(args: argparse.Namespace) -> ExitCode:
         out_dir=args.out,
         formats=args.format or config.output.formats,
         snapshot_path=args.snapshot,
+        shard=args.shard,
         progress=None if args.quiet else _Progress(sys.stderr),
         **_audit_options(args, config),
     )
@@ -333,10 +410,36 @@ def _collect(args: argparse.Namespace) -> ExitCode:
                           hint="choose another file with -o")
     config = load_config(args.config)
     ruleset = _load_ruleset(config)
-    snapshot = run.collect_snapshot(config, ruleset, progress=None if args.quiet else _Progress(sys.stderr))
+    try:
+        snapshot = run.collect_snapshot(config, ruleset, progress=None if args.quiet else _Progress(sys.stderr),
+                                        shard=args.shard)
+    except ScanInterrupted as interrupted:
+
+        def keep(data: bytes) -> Path:
+            write_atomic(args.output, data)
+            return Path(args.output)
+
+        raise run.keep_interrupted(interrupted, keep) from None
     write_atomic(args.output, run.snapshot_bytes(snapshot))
     print(f"wrote {args.output}", file=sys.stderr)
     return ExitCode.OK if snapshot.metadata.complete else ExitCode.INCOMPLETE
+
+
+def _snapshot(args: argparse.Namespace) -> ExitCode:
+    """`snapshot merge`: shards in, one snapshot out (written only when every check passes)."""
+    from scanner import run  # noqa: PLC0415
+    from scanner import snapshot as snapshots  # noqa: PLC0415
+    from scanner.errors import OutputError  # noqa: PLC0415
+    from scanner.merge import merge  # noqa: PLC0415
+    from scanner.output import write_atomic  # noqa: PLC0415
+
+    if args.output.exists():
+        raise OutputError(f"{args.output}: exists; a snapshot is evidence and is never overwritten",
+                          hint="choose another file with -o")
+    merged = merge([(str(path), snapshots.load(path)) for path in args.snapshots])
+    write_atomic(args.output, run.snapshot_bytes(merged))
+    print(f"wrote {args.output} ({len(merged.accounts)} accounts from {len(args.snapshots)} shards)", file=sys.stderr)
+    return ExitCode.OK if merged.metadata.complete else ExitCode.INCOMPLETE
 
 
 def _demo(args: argparse.Namespace) -> ExitCode:

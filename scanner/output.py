@@ -1,14 +1,25 @@
-"""Writing a run's files: one folder per run, never reused, every file written atomically."""
+"""Writing a run's files: one folder per run, never reused, every file written atomically.
+
+A run is written into a hidden staging folder beside its own (`.<name>.<random>.partial`) and renamed
+into place only once every file is there, so a run folder that exists is a whole run: a full disk, a
+permission error, a crash or an interrupt leaves no half-written file and no half-populated folder (the
+staging folder is removed, or after a hard kill stays hidden and named `.partial`).
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 
 from scanner.errors import OutputError
+
+_NOT_WRITTEN_HINT = "nothing of this run was written; free some space, or choose a folder you can write with --out"
 
 
 def new_run_id(started: datetime) -> str:
@@ -16,25 +27,15 @@ def new_run_id(started: datetime) -> str:
     return f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def create_run_dir(path: Path) -> Path:
-    """Create the run's folder; an existing non-empty folder is another run's and is never reused."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.mkdir(exist_ok=True)
-    except FileExistsError:
-        raise OutputError(f"{path}: exists and is not a folder") from None
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot create the output folder: {exc.strerror}") from None
-    if any(path.iterdir()):
-        raise OutputError(
-            f"{path}: the output folder is not empty; a run never overwrites another run's files",
-            hint="choose a new folder with --out, or leave --out unset for reports/<run-id>/",
-        )
-    return path
-
-
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, then rename: a crash never leaves half a file."""
+    try:
+        _write_atomic(path, data)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write: {_strerror(exc)}") from None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -42,9 +43,153 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except OSError as exc:
+    except BaseException:  # a full disk, or an interrupt: never leave the temporary file behind
         try:
             os.unlink(tmp_name)
         except OSError:
             pass
-        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise
+
+
+def _strerror(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+class RunFolder:
+    """A run's folder, written in a hidden staging folder beside it and renamed into place at `commit()`.
+
+    `open()` checks the destination (new, or an empty folder: never another run's) and that its parent
+    can be written before any work is done. Used as a context manager, anything that escapes (an error,
+    KeyboardInterrupt) discards the staging folder.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.staging: Path | None = None
+        self._created: list[Path] = []  # parent folders open() made, removed again by discard() if empty
+
+    def __enter__(self) -> RunFolder:
+        return self.open()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is not None:
+            self.discard()
+
+    def open(self) -> RunFolder:
+        if self.staging is not None:
+            return self
+        self._check_destination()
+        missing = [folder for folder in (self.path.parent, *self.path.parent.parents) if not folder.exists()]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._created = missing
+            staging = tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".partial")
+        except OSError as exc:
+            raise OutputError(
+                f"{self.path}: cannot create the output folder: {_strerror(exc)}", hint=_NOT_WRITTEN_HINT
+            ) from None
+        self.staging = Path(staging)
+        return self
+
+    def _check_destination(self) -> None:
+        path = self.path
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise OutputError(f"{path}: exists and is not a folder")
+        try:
+            occupied = path.is_dir() and any(path.iterdir())
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot read the output folder: {_strerror(exc)}") from None
+        if occupied:
+            raise OutputError(
+                f"{path}: the output folder is not empty; a run never overwrites another run's files",
+                hint="choose a new folder with --out, or leave --out unset for reports/<run-id>/",
+            )
+
+    def write(self, relative: str, data: bytes) -> Path:
+        """Write one file (a path relative to the run folder) into the staging folder; returns its final path."""
+        staging = self.open().staging
+        assert staging is not None
+        target = staging / relative
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(target, data)
+        except OSError as exc:
+            raise OutputError(
+                f"{self.path / relative}: cannot write: {_strerror(exc)}", hint=_NOT_WRITTEN_HINT
+            ) from None
+        return self.path / relative
+
+    def commit(self) -> Path:
+        """Rename the staging folder into place; the destination must still be missing or empty."""
+        staging = self.open().staging
+        assert staging is not None
+        try:
+            self._check_destination()
+            try:
+                os.rename(staging, self.path)  # atomic; replaces an empty folder on POSIX, never a full one
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise OutputError(
+                        f"{self.path}: another run wrote into this folder meanwhile; a run never overwrites "
+                        "another run's files"
+                    ) from None
+                if not self.path.is_dir():
+                    raise
+                self._move_into_existing(staging)  # e.g. an empty mount point, which cannot be replaced
+        except OSError as exc:
+            self.discard()
+            raise OutputError(
+                f"{self.path}: cannot move the run into place: {_strerror(exc)}", hint=_NOT_WRITTEN_HINT
+            ) from None
+        except OutputError:
+            self.discard()
+            raise
+        self.staging = None
+        self._created = []
+        _sync_folder(self.path.parent)
+        return self.path
+
+    def _move_into_existing(self, staging: Path) -> None:
+        """Entry by entry into an empty folder that cannot be replaced; undone if any move fails."""
+        moved: list[Path] = []
+        try:
+            for entry in sorted(staging.iterdir()):
+                os.rename(entry, self.path / entry.name)
+                moved.append(self.path / entry.name)
+        except OSError:
+            for path in moved:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            raise
+        staging.rmdir()
+
+    def discard(self) -> None:
+        """Remove the staging folder and everything in it, and the parent folders open() created if they are
+        empty again (a `reports/` made for a run that wrote nothing): nothing of the run is kept."""
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
+        for folder in self._created:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # not empty (another run's files), or not ours to remove
+        self._created = []
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (best effort: not every platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,13 +18,16 @@ from scanner.config import Config
 from scanner.evaluate import evaluate
 from scanner.evaluate.resources import ACCOUNT, build_inventory
 from scanner.baseline import Baseline, apply_baseline
+from scanner.errors import ScanInterrupted, ScannerError
 from scanner.model import RuleSet, ScanResult, Severity, Snapshot, Status, Suppression
-from scanner.output import create_run_dir, new_run_id, write_atomic
+from scanner.output import RunFolder, new_run_id
 from scanner.report import WRITERS
 from scanner.suppressions import apply_suppressions
 
 if TYPE_CHECKING:  # the collector imports boto3; only the runs that collect need it
     import boto3
+
+    from scanner.merge import Shard
 
 Progress = Callable[[int, int], None]
 
@@ -64,6 +67,35 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class RunInterrupted(ScanInterrupted):
+    """A scan stopped by SIGINT or SIGTERM whose partial snapshot was kept at `snapshot_path`, marked
+    interrupted and incomplete. No report was written: none may look like a complete scan."""
+
+    def __init__(self, snapshot: Snapshot, snapshot_path: Path) -> None:
+        read = sum(1 for account in snapshot.accounts if account.scanned)
+        ScannerError.__init__(
+            self,
+            f"interrupted: the scan was stopped before every account was read; what was read ({read} "
+            f"account{'s' if read != 1 else ''}) is in {snapshot_path}, marked interrupted and incomplete; "
+            "no report was written",
+            hint=f"evaluate it with `artifact-scan scan --snapshot {snapshot_path}` (every report will say "
+            "incomplete), or run the scan again",
+        )
+        self.snapshot = snapshot
+        self.snapshot_path = snapshot_path
+
+
+def keep_interrupted(interrupted: ScanInterrupted, write: Callable[[bytes], Path]) -> ScanInterrupted:
+    """Write the partial snapshot an interrupted collection carries with `write` (bytes in, path out) and
+    return the error to raise: a RunInterrupted naming the file, or `interrupted` when it carries none."""
+    partial = interrupted.snapshot
+    if not isinstance(partial, Snapshot):
+        return interrupted
+    # Whatever the collector set, a snapshot cut short is never complete.
+    partial = replace(partial, metadata=replace(partial.metadata, complete=False, interrupted=True))
+    return RunInterrupted(partial, write(snapshot_bytes(partial)))
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     scan: ScanResult
@@ -78,10 +110,11 @@ def collect_snapshot(
     *,
     session: boto3.Session | None = None,
     progress: Progress | None = None,
+    shard: Shard | None = None,
 ) -> Snapshot:
     from scanner.collect import collect  # noqa: PLC0415 - keeps boto3 out of offline runs
 
-    return collect(config, rules_sha256=ruleset.sha256, session=session, progress=progress)
+    return collect(config, rules_sha256=ruleset.sha256, session=session, progress=progress, shard=shard)
 
 
 def snapshot_bytes(snapshot: Snapshot) -> bytes:
@@ -102,20 +135,18 @@ def write_run(
     formats: Sequence[str],
     inputs: Mapping[str, bytes],
     gate: Gate,
+    folder: RunFolder | None = None,
 ) -> RunOutcome:
-    """Render every report first, then write: a writer that fails leaves no half-written run behind.
+    """Render every report first, then write them all into a staging folder renamed into place at the
+    end (scanner.output.RunFolder): a writer, a full disk or an interrupt leaves no half-written run.
 
     `inputs` are the run's inputs as used (snapshot, rules, settings, suppressions), kept beside the
     reports so that the run folder alone can be re-evaluated and exported as evidence."""
     rendered = {WRITERS[name].filename: WRITERS[name].render(scan) for name in formats}
     rendered.update(inputs)
-    create_run_dir(run_dir)
-    files = []
-    for filename, data in sorted(rendered.items()):
-        path = run_dir / filename
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, data)
-        files.append(path)
+    with folder or RunFolder(run_dir) as staged:
+        files = [staged.write(filename, data) for filename, data in sorted(rendered.items())]
+        staged.commit()
     return RunOutcome(scan, run_dir, tuple(files), exit_code(scan, gate))
 
 
@@ -133,29 +164,45 @@ def scan(
     session: boto3.Session | None = None,
     progress: Progress | None = None,
     clock: Callable[[], datetime] = utc_now,
+    shard: Shard | None = None,
 ) -> RunOutcome:
-    """Collect (or load `snapshot_path`), evaluate, apply suppressions and the baseline, and write
-    `out_dir` (default reports/<run-id>/)."""
+    """Collect (or load `snapshot_path`; only `shard` of the accounts when given), evaluate, apply
+    suppressions and the baseline, and write `out_dir` (default reports/<run-id>/).
+
+    The output folder is checked (new or empty, its parent writable) before anything is read. An
+    interrupted collection (ScanInterrupted) keeps only the partial snapshot in the run folder and raises
+    RunInterrupted: no report is written, so none can claim a complete scan."""
     started = clock()
     run_id = new_run_id(started)
-    if snapshot_path is not None:
-        # The run folder keeps the snapshot's exact bytes: evidence is copied, never re-serialised.
-        snapshot_data = snapshots.read_bytes(snapshot_path)
-        snapshot = snapshots.loads(snapshot_data, str(snapshot_path))
-    else:
-        snapshot = collect_snapshot(config, ruleset, session=session, progress=progress)
-        snapshot_data = snapshot_bytes(snapshot)
-    inputs = {
-        SNAPSHOT_FILE: snapshot_data,
-        SETTINGS_FILE: config.public_json(),
-        **{f"{RULES_DIR}/{name}": data for name, data in ruleset.files},
-    }
-    if suppressions_data is not None:
-        inputs[SUPPRESSIONS_FILE] = suppressions_data
-    result = evaluate(ruleset, snapshot, run_id=run_id, evaluated_at=started.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    # Expiry is judged on the UTC date the run started, the same for every result of the run.
-    result = apply_suppressions(result, suppressions, today=started.date())
-    if baseline is not None:
-        result = apply_baseline(result, baseline)
     run_dir = out_dir if out_dir is not None else Path(config.output.dir) / run_id
-    return write_run(result, run_dir=run_dir, formats=formats, inputs=inputs, gate=gate)
+    with RunFolder(run_dir) as folder:
+        if snapshot_path is not None:
+            # The run folder keeps the snapshot's exact bytes: evidence is copied, never re-serialised.
+            snapshot_data = snapshots.read_bytes(snapshot_path)
+            snapshot = snapshots.loads(snapshot_data, str(snapshot_path))
+        else:
+            try:
+                snapshot = collect_snapshot(config, ruleset, session=session, progress=progress, shard=shard)
+            except ScanInterrupted as interrupted:
+
+                def keep(data: bytes) -> Path:
+                    path = folder.write(SNAPSHOT_FILE, data)
+                    folder.commit()
+                    return path
+
+                raise keep_interrupted(interrupted, keep) from None
+            snapshot_data = snapshot_bytes(snapshot)
+        inputs = {
+            SNAPSHOT_FILE: snapshot_data,
+            SETTINGS_FILE: config.public_json(),
+            **{f"{RULES_DIR}/{name}": data for name, data in ruleset.files},
+        }
+        if suppressions_data is not None:
+            inputs[SUPPRESSIONS_FILE] = suppressions_data
+        evaluated_at = started.strftime("%Y-%m-%dT%H:%M:%SZ")
+        result = evaluate(ruleset, snapshot, run_id=run_id, evaluated_at=evaluated_at)
+        # Expiry is judged on the UTC date the run started, the same for every result of the run.
+        result = apply_suppressions(result, suppressions, today=started.date())
+        if baseline is not None:
+            result = apply_baseline(result, baseline)
+        return write_run(result, run_dir=run_dir, formats=formats, inputs=inputs, gate=gate, folder=folder)
