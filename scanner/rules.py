@@ -191,6 +191,15 @@ def _semantic_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]
                 f"{where}: {yamlfile.format_json_path((key, *inner))}: not a valid JSON Schema: {exc.message}"
             )
             continue
+        references = _references(schema, (key,))
+        for at, reference in references:
+            problems.append(
+                f"{document.where(at)}: {yamlfile.format_json_path(at)}: references are not supported in "
+                f"rules ({reference!r}): write the schema inline, so that every fact the rule mentions is "
+                "checked here and evaluating it never reads a URL or a file, nor loops"
+            )
+        if references:
+            continue
         for fact_path in sorted(referenced_paths(schema)):
             if not _fact_exists(FACT_SCHEMAS[resource], fact_path):
                 shown = ".".join(fact_path)
@@ -199,6 +208,20 @@ def _semantic_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]
                     f"(see the facts listed by `artifact-scan rules facts {resource}`)"
                 )
     return problems
+
+
+_REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def _references(schema: Any, path: yamlfile.JsonPath) -> list[tuple[yamlfile.JsonPath, object]]:
+    """Every `$ref` (and its dynamic kin) in `schema`. The fact check cannot see through a reference, the
+    JSON Schema library resolves a non-local one by reading a URL or a file, and a local one can dangle or
+    loop (`{"$ref": "#"}`): a rule's schemas have none."""
+    found: list[tuple[yamlfile.JsonPath, object]] = []
+    for inner, value in yamlfile.walk(schema, path):
+        if isinstance(value, dict):
+            found += [((*inner, keyword), value[keyword]) for keyword in _REFERENCE_KEYWORDS if keyword in value]
+    return found
 
 
 def _fact_exists(schema: Mapping[str, Any], path: FactPath) -> bool:

@@ -358,4 +358,5 @@ def render(scan: ScanResult) -> bytes:
         style=Markup(style),
         data=script_json(page_data(scan)),
     )
-    return text.encode("utf-8")
+    # A lone surrogate from AWS cannot be UTF-8: it becomes the text \udXXX (a JSON escape in the data block).
+    return text.encode("utf-8", "backslashreplace")

@@ -99,4 +99,5 @@ def to_document(scan: ScanResult) -> dict[str, Any]:
 @writer("json", "results.json")
 def render(scan: ScanResult) -> bytes:
     text = json.dumps(to_document(scan), indent=2, sort_keys=True, ensure_ascii=False, default=str)
-    return (text + "\n").encode("utf-8")
+    # A lone surrogate (JSON from AWS may carry "\ud800") cannot be UTF-8: written back as the same JSON escape.
+    return (text + "\n").encode("utf-8", "backslashreplace")

@@ -1,5 +1,6 @@
 """The console summary: counts by severity and status, then every fail, error and suppressed result
-with its reason, then what changed since the baseline and what needs doing about suppressions.
+with its reason, then what changed since the baseline and what needs doing about suppressions, and for
+an incomplete scan the reads that failed (account, API, error code; the first MAX_AUDIT_LISTED).
 
 With a baseline, the findings table has a `baseline` column (`NEW` or `unchanged`) and a line says
 "N new, M resolved since <baseline run id>", followed by a line per drift entry. A fail whose
@@ -103,7 +104,23 @@ def render(scan: ScanResult, *, colour: bool = False) -> str:
         lines.append(
             f"INCOMPLETE: {len(scan.errors)} read(s) failed; results that depend on them are `error`, not `pass`."
         )
+        lines += _failed_read_lines(scan)
     return "\n".join(lines) + "\n"
+
+
+def _failed_read_lines(scan: ScanResult) -> list[str]:
+    """Each failed read with its account, API and error code, so the cause is on the console too."""
+    names = {account.id: account.name for account in scan.accounts}
+    errors = sorted(scan.errors, key=lambda e: (e.account_id or "", e.api, e.resource or "", e.code, e.message))
+    lines = []
+    for error in errors[:MAX_AUDIT_LISTED]:
+        where = "organization"
+        if error.account_id:
+            name = names.get(error.account_id)
+            where = f"account {error.account_id}" + (f" ({name})" if name else "")
+        resource = f" ({error.resource})" if error.resource else ""
+        lines.append("  " + _shorten(f"{where}: {error.api}: {error.code}{resource}: {error.message}", 200))
+    return lines + _more(len(errors), "failed reads")
 
 
 def _baseline_lines(scan: ScanResult, counts: dict[str, object]) -> list[str]:
@@ -150,6 +167,12 @@ def _finding_rows(results: Iterable[Result], colour: bool, with_baseline: bool) 
     for result in results:
         account = f"{result.account_id} {result.account_name}".strip()
         reason = result.message
+        if result.status is Status.ERROR and result.causes:
+            # The API and the error code first: the full message (with the role ARN) would push the code
+            # past the column's width. results.json and the other reports have every word.
+            reason = "could not be evaluated: " + "; ".join(
+                f"{c.api}: {c.code}: {c.message}" for c in result.causes
+            )
         if result.expired_suppression is not None:
             s = result.expired_suppression
             reason = f"suppression {s.source or s.rule_id} expired {s.expires}: {reason}"
