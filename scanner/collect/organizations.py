@@ -15,6 +15,7 @@ PERMISSIONS = (
     "organizations:DescribeOrganization",
     "organizations:ListAWSServiceAccessForOrganization",
     "organizations:ListAccounts",
+    "organizations:DescribeAccount",
     "organizations:ListOrganizationalUnitsForParent",
     "organizations:ListAccountsForParent",
 )
@@ -49,6 +50,12 @@ def account_pages(client: Any) -> Iterator[list[dict[str, Any]]]:
     listing = pages(client.list_accounts, request_token="NextToken", next_token=_NEXT_TOKEN, MaxResults=_ACCOUNTS_PAGE)
     for page in listing:
         yield [jsonable(item) for item in page.get("Accounts", [])]
+
+
+def describe_account(client: Any, account_id: str) -> dict[str, Any]:
+    """DescribeAccount's `Account`: the same fields as a ListAccounts entry."""
+    answer: dict[str, Any] = jsonable(client.describe_account(AccountId=account_id)["Account"])
+    return answer
 
 
 def account_state(listing: Mapping[str, Any]) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
-from scanner.evaluate.resources import ACCOUNT_SCOPED_TYPES, Inventory
+from scanner.evaluate.resources import ACCOUNT_SCOPED_TYPES, ORGANIZATION, Inventory
 from scanner.model import (
     AccountSnapshot,
     CollectionError,
@@ -234,6 +234,23 @@ class _RuleRun:
             if not self.in_scope(account) or (not account.scanned and self.rule.resource != "aws.account"):
                 continue
             yield from self.run_account(account, by_account.get(account.id, []))
+        if self.inventory.unlisted and self.rule.accounts != "management":
+            yield self.unlisted_accounts()
+
+    def unlisted_accounts(self) -> Result:
+        """Accounts the failed listing never named have no result of their own: this one says that the
+        rule's verdict leaves them out (the management account is always read, see scanner.collect)."""
+        causes = self.inventory.unlisted
+        organization = next(iter(self.inventory.resources.get(ORGANIZATION, ())), None)
+        reason = "; ".join(e.describe() for e in causes)
+        return self.result(
+            Status.ERROR,
+            self.inventory.organization.management_account_id or "",
+            organization.arn if organization is not None else "",
+            "accounts not listed",
+            f"could not be evaluated for every account: the account list is incomplete: {reason}",
+            causes=causes,
+        )
 
     def run_account(self, account: AccountSnapshot, resources: list[Resource]) -> Iterator[Result]:
         arn = str(account.listing.get("Arn") or f"arn:aws:organizations:::account/{account.id}")

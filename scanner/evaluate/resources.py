@@ -126,6 +126,15 @@ FACT_SCHEMAS: dict[str, dict[str, Any]] = {
 ACCOUNT_SCOPED_TYPES = frozenset({ACCOUNT, ROLE})
 """Types read per account: an account whose data could not be read gives `error` for their rules."""
 
+LISTING_APIS = frozenset(
+    {
+        "organizations:ListAccounts",
+        "organizations:ListAccountsForParent",
+        "organizations:ListOrganizationalUnitsForParent",
+    }
+)
+"""Reads that decide which accounts are scanned: when one fails, accounts may be missing unseen."""
+
 
 @dataclass(frozen=True, slots=True)
 class Inventory:
@@ -136,6 +145,8 @@ class Inventory:
     # (resource type, account id) -> why that type could not be listed in that account
     unread: Mapping[tuple[str, str], tuple[CollectionError, ...]]
     organization: policy.OrganizationContext
+    # Why the account list may be incomplete (failed listing reads); empty when every account was listed
+    unlisted: tuple[CollectionError, ...] = ()
 
 
 def build_inventory(snapshot: Snapshot) -> Inventory:
@@ -158,6 +169,7 @@ def build_inventory(snapshot: Snapshot) -> Inventory:
         accounts=snapshot.accounts,
         unread=unread,
         organization=org_context,
+        unlisted=tuple(e for e in snapshot.organization.errors if e.api in LISTING_APIS),
     )
 
 

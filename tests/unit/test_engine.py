@@ -143,3 +143,23 @@ def test_evidence_borrows_the_reason_beside_a_failing_fact() -> None:
     assert result.evidence[0].path == "$.statements[1].pinned"
     assert result.evidence[0].note == "no Condition block"
     assert result.message == "$.statements[1].pinned: expected exactly true, found false (no Condition block)"
+
+
+@pytest.mark.parametrize("scope, expected", [("all", ["error", "pass"]), ("members", ["error", "pass"]),
+                                             ("management", [])])
+def test_a_failed_account_listing_gives_an_error_for_the_accounts_it_never_named(
+    scope: str, expected: list[str]
+) -> None:
+    """Accounts a failed ListAccounts never returned have no result of their own: without this error, a
+    rule would report only on the accounts that happened to be listed, and read as complete."""
+    listing_failed = CollectionError("organizations:ListAccounts", "ResponseParserError", "the answer is not JSON")
+    listed = Inventory({ROLE: (role(),)}, (account(),), {},
+                       policy.OrganizationContext("o-example", "111111111111", frozenset({MEMBER})),
+                       unlisted=(listing_failed,))
+    results = evaluate_rules([rule(accounts=scope)], listed)
+    assert statuses(results) == expected
+    if expected:
+        error = next(r for r in results if r.status is Status.ERROR)
+        assert (error.account_id, error.resource_name) == ("111111111111", "accounts not listed")
+        assert error.causes == (listing_failed,)
+        assert "ResponseParserError" in error.message and "account list is incomplete" in error.message
