@@ -471,3 +471,12 @@ def test_ten_thousand_accounts_stay_small() -> None:
     assert size < 10_000_000, size
     # Passing results are not embedded one by one: the bulk is one status character per cell.
     assert size < 400 * len(scan.accounts), size
+
+
+@pytest.mark.parametrize(("stamp", "shown"), [
+    ("2026-11-28T20:04:08.812636Z", "2026-11-28 20:04:08 UTC"),  # a live run's times carry microseconds
+    ("2026-01-01T00:00:05Z", "2026-01-01 00:00:05 UTC"),
+    ("not a time", "not a time"),
+])
+def test_times_are_shown_to_the_second_in_utc(stamp: str, shown: str) -> None:
+    assert html_report._utc(stamp) == shown

@@ -216,6 +216,7 @@ def test_hostile_strings_are_visible_text_and_never_run(
     assert f"member {HOSTILE}" in body  # the account name, in the matrix and the findings
     assert f"a role described as {HOSTILE}" in body  # a message
     assert '"description": "<script>alert(\\"x\\")</script>' in body  # evidence, as JSON
+    assert '"owner": "<script>alert(\\"x\\")</script><img src=x onerror=\\"alert(1)\\">"' in body  # a tag value
     assert f"look-alike {HOSTILE}" in body  # a resolved finding's resource name
     # Print mode re-renders every finding: check it as well.
     page.evaluate("window.dispatchEvent(new Event('beforeprint'))")

@@ -311,9 +311,10 @@ def audit_sections(scan: ScanResult) -> dict[str, Any]:
 
 
 def _utc(timestamp: str) -> str:
-    """ "2026-01-01T00:00:05Z" -> "2026-01-01 00:00:05 UTC"; anything else unchanged."""
+    """ "2026-01-01T00:00:05.123456Z" -> "2026-01-01 00:00:05 UTC" (a person reads seconds; results.json and
+    the snapshot keep the full time); anything else unchanged."""
     if timestamp.endswith("Z") and "T" in timestamp:
-        return timestamp[:-1].replace("T", " ") + " UTC"
+        return timestamp[:-1].replace("T", " ").split(".")[0] + " UTC"
     return timestamp
 
 
