@@ -556,3 +556,24 @@ def test_clients_use_the_configured_retries_and_timeouts(aws: boto3.Session) -> 
     assert clients.instrumentation.retries.max_attempts == 4
     assert (config.connect_timeout, config.read_timeout, config.max_pool_connections) == (2, 7, 40)
     assert clients.client("sts").meta.region_name == "eu-west-1"
+
+
+@pytest.mark.parametrize("value", [
+    "2026-01-01T00:00:00Z", "2019-08-22T15:30:06.123Z", "2026-01-01T00:00:00+02:00", "2026-01-01T00:00:00",
+    1700000000.5, "1700000000", "Wed, 02 Oct 2002 08:00:00 GMT",
+])
+def test_the_fast_timestamp_parser_reads_what_botocores_reads(value: Any) -> None:
+    from botocore.utils import parse_timestamp
+
+    ours, theirs = collect_session.parse_timestamp(value), parse_timestamp(value)
+    assert ours == theirs and ours.utcoffset() == theirs.utcoffset()
+    assert collect_session.jsonable(ours) == collect_session.jsonable(theirs)
+
+
+def test_clients_parse_timestamps_with_the_fast_parser(aws: boto3.Session) -> None:
+    clients = collect_session.Clients(aws, Collection(), "us-east-1")
+    iam = clients.client("iam")
+    iam.create_role(RoleName="Dated", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    created = iam.get_role(RoleName="Dated")["Role"]["CreateDate"]
+    # The standard library's UTC, where botocore's own parser gives dateutil's tzutc().
+    assert isinstance(created, datetime) and created.tzinfo is timezone.utc

@@ -23,6 +23,7 @@ from botocore.config import Config as BotocoreConfig
 from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from botocore.parsers import ResponseParserError
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
 from scanner.collect.limits import CallStats, Limits, RateLimiter, RetryPolicy, classify
 from scanner.config import Collection, ManagementAccess
@@ -283,6 +284,30 @@ def _excerpt(body: bytes | bytearray, limit: int = 120) -> str:
     return repr(text + ("..." if len(body) > limit else ""))
 
 
+def parse_timestamp(value: Any) -> datetime:
+    """botocore's timestamp parser, with ISO 8601 in UTC (every IAM and STS timestamp) read by the standard
+    library: botocore's default, dateutil, was a fifth of the scan's CPU (20 CreateDates per ListRoles page),
+    and a scan of 10,000 accounts is bound by that CPU, not by the network. Same datetime either way."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)  # "Z" is accepted from Python 3.11 on
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    return botocore_parse_timestamp(value)  # epoch numbers (JSON APIs), RFC 822, and the rest
+
+
+def use_fast_timestamps(session: boto3.Session) -> None:
+    """Every client the session creates from now on parses timestamps with `parse_timestamp`.
+
+    ResponseParserFactory.set_parser_defaults is botocore's documented knob for this; boto3 keeps its
+    botocore session in `_session`.
+    """
+    factory = session._session.get_component("response_parser_factory")  # noqa: SLF001 - see the docstring
+    factory.set_parser_defaults(timestamp_parser=parse_timestamp)
+
+
 def sign_with(client: Any, credentials: Credentials) -> None:
     """Make `client` sign every request with `credentials` (a refreshable or per-thread object).
 
@@ -306,6 +331,7 @@ class Clients:
 
     def __init__(self, session: boto3.Session, collection: Collection, region: str) -> None:
         self._session = session
+        use_fast_timestamps(session)
         self._config = botocore_config(collection)
         self._region = region
         self.context = CallContext()
