@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -254,6 +255,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; no report claims a complete scan", file=sys.stderr)
         return ExitCode.INCOMPLETE
+    except BrokenPipeError:
+        # The reader went away (`artifact-scan rules list | head`): not a bug, and nothing left to say.
+        # stdout is pointed at /dev/null so that the interpreter's own flush at exit stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.OK
     except Exception as exc:  # noqa: BLE001 - the last line of defence must name the bug, not hide it
         if args.debug:
             traceback.print_exc()

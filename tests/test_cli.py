@@ -224,3 +224,20 @@ def test_collect_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[
     code, _, err = run(capsys, "collect", "-o", str(existing))
     assert code == 2 and "is never overwritten" in err
     assert existing.read_bytes() == before
+
+
+def test_a_reader_that_goes_away_is_not_an_internal_error() -> None:
+    """`artifact-scan rules list | head -1`: the pipe closes before everything is written."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte
+    try:
+        done = subprocess.run([sys.executable, "-m", "scanner", "rules", "list"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0, done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
