@@ -6,6 +6,9 @@ notes; the README's "What is checked" section repeats them for users.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 # NOTE: AWS's own IAM material (AWSArtifactAgreementsFullAccess, the Artifact user guide's example
 # policies) enables trusted access for `aws-artifact-account-sync.amazonaws.com`, while the current
 # Organizations page shows `artifact.amazonaws.com`. Both are accepted; reports say which was seen.
@@ -51,3 +54,21 @@ def is_role_name_of_interest(role_name: str) -> bool:
 
 def is_artifact_service_principal(principal: str) -> bool:
     return principal.strip().lower() in ARTIFACT_SERVICE_PRINCIPALS
+
+
+def trusted_access_seen(markers: Mapping[str, Any]) -> str:
+    """Which Artifact principals have trusted access, with when each was enabled, for a report's header.
+
+    `markers` is `ScanResult.markers`: its `trusted_access` (principal -> DateEnabled) is there only when
+    ListAWSServiceAccessForOrganization was read, so an unread list never reads as "not enabled".
+    """
+    enabled = markers.get("trusted_access")
+    if not isinstance(enabled, Mapping):
+        return "not read"
+    seen = []
+    for principal in (*TRUSTED_ACCESS_PRINCIPALS, *LEGACY_TRUSTED_ACCESS_PRINCIPALS):
+        if principal in enabled:
+            legacy = " (legacy or misspelt)" if principal in LEGACY_TRUSTED_ACCESS_PRINCIPALS else ""
+            since = f", enabled {enabled[principal]}" if enabled[principal] else ""
+            seen.append(f"{principal}{legacy}{since}")
+    return "; ".join(seen) or "not enabled for any AWS Artifact principal"

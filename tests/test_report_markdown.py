@@ -135,7 +135,8 @@ def test_size_bound_with_huge_hostile_fields(scan: ScanResult) -> None:
 
 def test_baseline_counts_under_the_header(scan: ScanResult) -> None:
     lines = text_of(scan).splitlines()
-    assert lines[4] == f"Since baseline {BASELINE_RUN}: **1 new** · 2 unchanged · 2 resolved · 1 drift"
+    assert lines[4] == "AWS Artifact trusted access: not read"  # the fixture's markers hold none
+    assert lines[6] == f"Since baseline {BASELINE_RUN}: **1 new** · 2 unchanged · 2 resolved · 1 drift"
 
 
 def test_since_the_baseline_block(scan: ScanResult) -> None:
@@ -161,14 +162,19 @@ def test_no_baseline_no_baseline_lines(scan: ScanResult) -> None:
 def test_suppressions_block(scan: ScanResult) -> None:
     block = text_of(scan).split("#### Suppressions\n", 1)[1]
     assert [line for line in block.splitlines() if line] == [
-        "1 expired (their failures fail again) · 1 unused (matched no failure)",
+        ("1 suppressed (accepted risks, not failing the gate) · 1 expired (their failures fail again) · 1 unused "
+         "(matched no failure)"),
+        ("- suppressed: medium ART-011 in 222222222222 member &lt;script&gt;alert(\"x\")&lt;/script&gt;&lt;img src=x "
+         "oner… on AWSArtifactAccountSync: Decommissioning in ticket SEC-42 (owner cloud-security@example.com, "
+         "until 2027-01-31)"),
         ("- expired on 2025-12-31: suppressions.yaml:9 (ART-010, account 111111111111, owner platform@example.com): "
         "1 failure fails again"),
         ("- unused: suppressions.yaml:15 (ART-007, every account, resources arn:aws:iam::\\*:role/Sandbox\\*, owner "
         "alice@example.com), expires 2026-06-30"),
     ]
     quiet = replace(scan, unused_suppressions=(),
-                    results=tuple(replace(r, expired_suppression=None) for r in scan.results))
+                    results=tuple(replace(r, expired_suppression=None) for r in scan.results
+                                  if r.status is not Status.SUPPRESSED))
     assert "#### Suppressions" not in text_of(quiet)
 
 
@@ -216,3 +222,18 @@ def test_cell_is_bounded_and_never_cuts_an_escape() -> None:
         assert not re.search(r"&[a-z]*$", body), value  # no half entity
     assert markdown.cell("short", 100) == "short"
     assert markdown.cell("", 10) == " "
+
+
+@pytest.mark.parametrize(("markers", "shown"), [
+    ({}, "not read"),
+    ({"trusted_access": {}}, "not enabled for any AWS Artifact principal"),
+    ({"trusted_access": {"aws-artifact-account-sync.amazonaws.com": "2024-05-01T10:00:00Z",
+                         "config.amazonaws.com": "2023-01-01T00:00:00Z"}},
+     "aws-artifact-account-sync.amazonaws.com, enabled 2024-05-01T10:00:00Z"),
+    ({"trusted_access": {"AWSArtifactAccountSync": None, "artifact.amazonaws.com": "2025-02-03T04:05:06Z"}},
+     "artifact.amazonaws.com, enabled 2025-02-03T04:05:06Z; AWSArtifactAccountSync (legacy or misspelt)"),
+])
+def test_the_header_says_which_artifact_principal_has_trusted_access(
+    scan: ScanResult, markers: dict[str, Any], shown: str
+) -> None:
+    assert f"\nAWS Artifact trusted access: {shown}\n" in text_of(replace(scan, markers=markers))

@@ -134,3 +134,15 @@ def test_control_characters_in_the_data_never_reach_the_terminal(scan: ScanResul
         assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u2028]", ANSI.sub("", text) if colour else text)
         assert "\x1b]" not in text and "\x1b[2J" not in text
     assert not ANSI.search(table.render(hostile))
+
+
+def test_the_console_and_the_html_header_say_which_artifact_principal_has_trusted_access(scan: ScanResult) -> None:
+    from scanner.report import html
+
+    enabled = replace(scan, markers={"trusted_access": {"artifact.amazonaws.com": "2025-02-03T04:05:06Z"}})
+    line = "AWS Artifact trusted access: artifact.amazonaws.com, enabled 2025-02-03T04:05:06Z"
+    assert line in table.render(enabled).splitlines()
+    assert "AWS Artifact trusted access: not read" in table.render(scan).splitlines()
+    page = html.render(enabled).decode()
+    assert ("<dt>AWS Artifact trusted access</dt><dd class=\"mono\">artifact.amazonaws.com, enabled "
+            "2025-02-03T04:05:06Z</dd>") in page

@@ -28,6 +28,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from scanner import artifact
 from scanner.model import Drift, ResolvedFinding, Result, ScanResult, Severity, Status, Suppression
 from scanner.report import writer
 from scanner.report.json_report import result_document, rule_document, summary
@@ -344,6 +345,7 @@ def render(scan: ScanResult) -> bytes:
     text = _ENV.get_template("report.html.j2").render(
         info=scan.info,
         management_name=names.get(scan.info.management_account_id or "", ""),
+        trusted_access=artifact.trusted_access_seen(scan.markers),
         started=_utc(scan.info.started_at),
         finished=_utc(scan.info.finished_at),
         summary=counts,

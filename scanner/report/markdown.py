@@ -1,14 +1,14 @@
 """summary.md: a short Markdown summary for a CI job summary page (e.g. `$GITHUB_STEP_SUMMARY`).
 
 A header line (organization, complete or incomplete, counts by status), a line on accounts and errors,
-a severity x status table, then at most `MAX_LISTED` fail and error results, most severe first, each
+which AWS Artifact principal has trusted access, a severity x status table, then at most `MAX_LISTED` fail and error results, most severe first, each
 with its rule, account, resource and a one-line reason, and "…and N more" for the rest.
 
 With a baseline, a line under the header counts new, unchanged and resolved findings and drift, new
 results are marked `(new)` in the list, and a "Since the baseline" block lists the first
 `MAX_AUDIT_LISTED` resolved findings and drift entries. A fail whose suppression expired is marked
-`(suppression expired)`, and a "Suppressions" block lists expired and unused entries (file:line, rule,
-scope, owner, date).
+`(suppression expired)`, and a "Suppressions" block lists the first `MAX_AUDIT_LISTED` suppressed
+results (reason, owner, expiry) and expired and unused entries (file:line, rule, scope, owner, date).
 
 Its size is bounded whatever the size of the scan (GitHub accepts 1 MiB per step summary; this stays
 well under 64 KiB): the list is capped and every cell of user data is cut to a byte budget.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scanner import artifact
 from scanner.model import ResolvedFinding, Result, ScanResult, Status, Suppression
 from scanner.report import writer
 from scanner.report.json_report import summary
@@ -133,15 +134,25 @@ def _suppression_lines(scan: ScanResult) -> list[str]:
     for result in scan.results:
         if result.expired_suppression is not None:
             expired[result.expired_suppression] = expired.get(result.expired_suppression, 0) + 1
-    if not expired and not scan.unused_suppressions:
+    suppressed = sorted((r for r in scan.results if r.status is Status.SUPPRESSED), key=_order)
+    if not expired and not scan.unused_suppressions and not suppressed:
         return []
 
     def order(s: Suppression) -> tuple[str, ...]:
         return (s.source, s.rule_id, s.account_id or "", s.resource or "", s.expires, s.owner, s.reason)
 
     lines = ["", "#### Suppressions", "",
-             (f"{len(expired)} expired (their failures fail again) · {len(scan.unused_suppressions)} unused "
-             "(matched no failure)"), ""]
+             (f"{len(suppressed)} suppressed (accepted risks, not failing the gate) · {len(expired)} expired "
+              f"(their failures fail again) · {len(scan.unused_suppressions)} unused (matched no failure)"), ""]
+    for result in suppressed[:MAX_AUDIT_LISTED]:
+        s = result.suppression
+        accepted = (f"{cell(s.reason, MAX_REASON)} (owner {cell(s.owner, 80)}, until {cell(s.expires, 40)})"
+                    if s is not None else "no suppression recorded")
+        account = f"{result.account_id} {result.account_name}".strip()
+        lines.append(f"- suppressed: {result.severity.label} {cell(result.rule_id, MAX_RULE)} in "
+                     f"{cell(account, MAX_ACCOUNT)} on {cell(result.resource_name or result.resource_arn, MAX_RESOURCE)}:"
+                     f" {accepted}")
+    lines += _more(len(suppressed), "suppressed results")
     for s in sorted(expired, key=order)[:MAX_AUDIT_LISTED]:
         n = expired[s]
         lines.append(f"- expired on {cell(s.expires, 40)}: {_entry(s)}: {n} failure{' fails' if n == 1 else 's fail'} "
@@ -167,7 +178,8 @@ def to_markdown(scan: ScanResult) -> str:
         f"{accounts['with_errors']} with errors) · collection errors: {counts['collection_errors']} · "
         f"run {cell(info.run_id, 64)} · artifact-scan {cell(info.tool_version, 40)}"
     )
-    lines = [f"### artifact-scan: {organization}, {state}: {tally}", "", accounts_line]
+    trusted_access = f"AWS Artifact trusted access: {cell(artifact.trusted_access_seen(scan.markers), MAX_REASON)}"
+    lines = [f"### artifact-scan: {organization}, {state}: {tally}", "", accounts_line, "", trusted_access]
     if scan.baseline_run_id is not None:
         unchanged = sum(1 for r in scan.results if r.baseline == "unchanged")
         lines += ["", (f"Since baseline {cell(scan.baseline_run_id, 64)}: **{counts['new_findings']} new** · "

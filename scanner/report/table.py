@@ -20,6 +20,7 @@ from typing import IO
 
 from tabulate import tabulate
 
+from scanner import artifact
 from scanner.model import Result, ScanResult, Severity, Status, Suppression
 from scanner.report.json_report import summary
 
@@ -93,6 +94,7 @@ def render(scan: ScanResult, *, colour: bool = False) -> str:
     skipped = [a for a in scan.accounts if not a.scanned]
     lines += [
         "",
+        f"AWS Artifact trusted access: {artifact.trusted_access_seen(scan.markers)}",
         f"Accounts: {accounts['total']} listed, {accounts['scanned']} scanned, {accounts['skipped']} skipped"
         + (f" ({', '.join(_shorten(f'{a.id} {a.skip_reason}', 60) for a in skipped[:5])}"
            + (", …" if len(skipped) > 5 else "") + ")" if skipped else ""),
