@@ -209,11 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     validate = rule_commands.add_parser(
         "validate",
         help="check rule files and packs; every problem is printed at once",
-        epilog="examples:\n  artifact-scan rules validate\n  artifact-scan rules validate my-pack/ MY-001.yaml",
+        description="Checks rule files and packs as `scan --rules PATH` loads them: together with the built-in "
+        "pack, so that a rule id the built-in pack already uses is reported here and not first at scan time.",
+        epilog="examples:\n  artifact-scan rules validate\n  artifact-scan rules validate my-pack/ MY-001.yaml\n"
+        "  artifact-scan rules validate --no-builtin-rules my-pack/",
         formatter_class=_Formatter,
     )
     validate.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                          help="rule pack folders or rule files (default: the built-in pack)")
+                          help="rule pack folders or rule files (default: only the built-in pack)")
+    validate.add_argument("--no-builtin-rules", action="store_true",
+                          help="check PATH alone, as `scan --no-builtin-rules --rules PATH` loads it")
     _common(validate)
     listing = rule_commands.add_parser("list", help="show the loaded rules (id, severity, resource, title)")
     listing.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="extra packs to load")
@@ -518,9 +523,10 @@ def _rules(args: argparse.Namespace) -> ExitCode:
                 print(f"  {path}: {kind}")
         return ExitCode.OK
     if args.rules_command == "validate":
-        ruleset = load_rules(args.paths, builtin=not args.paths)
+        ruleset = load_rules(args.paths, builtin=not (args.paths and args.no_builtin_rules))
         count = len(ruleset.rules)
-        print(f"ok: {count} rule{'s' if count != 1 else ''} valid in {len(ruleset.packs)} pack(s)")
+        print(f"ok: {count} rule{'s' if count != 1 else ''} valid in {len(ruleset.packs)} pack(s): "
+              + ", ".join(pack.id for pack in ruleset.packs))
         return ExitCode.OK
     config = load_config(args.config)
     ruleset = _load_ruleset(config, args.paths)

@@ -241,3 +241,16 @@ def test_a_reader_that_goes_away_is_not_an_internal_error() -> None:
         os.close(write_end)
     assert done.returncode == 0, done.stderr
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_rules_validate_checks_extra_rules_against_the_builtin_pack_as_scan_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    builtin = (Path(__file__).parents[1] / "rules" / "artifact" / "ART-001.yaml").read_text()
+    (pack / "ART-001.yaml").write_text(builtin)
+    code, _, err = run(capsys, "rules", "validate", str(pack))
+    assert code == 2 and "duplicate rule id 'ART-001'" in err  # what `scan --rules` would say
+    code, out, _ = run(capsys, "rules", "validate", "--no-builtin-rules", str(pack))
+    assert code == 0 and "ok: 1 rule valid in 1 pack(s): pack" in out
