@@ -318,6 +318,7 @@ def _load_ruleset(config: Config, extra: Sequence[Path] = (), builtin: bool = Tr
         builtin=builtin and config.rules.builtin,
         disabled=config.rules.disabled,
         severity_overrides=config.rules.severity_overrides,
+        config_source=config.source,
     )
 
 

@@ -41,6 +41,7 @@ def load_rules(
     builtin: bool = True,
     disabled: Sequence[str] = (),
     severity_overrides: Mapping[str, Severity] | None = None,
+    config_source: str | None = None,
 ) -> RuleSet:
     """Load the built-in pack (unless `builtin` is False) and every pack folder or rule file in `paths`."""
     loading = _Loading([], {})
@@ -61,9 +62,15 @@ def load_rules(
     _check_unique(packs, loading)
     overrides = dict(severity_overrides or {})
     known = {rule.id for pack in packs for rule in pack.rules}
-    for rule_id in [*overrides, *disabled]:
-        if rule_id not in known and not loading.problems:
-            loading.problems.append(f"config: rule {rule_id} is not among the loaded rules")
+    settings = [(rule_id, f"$.rules.severity_overrides.{rule_id}") for rule_id in overrides]
+    settings += [(rule_id, f"$.rules.disabled[{index}]") for index, rule_id in enumerate(disabled)]
+    rules_loaded = not loading.problems  # a rule that failed to load is no proof a setting names nothing
+    for rule_id, json_path in settings:
+        if rule_id not in known and rules_loaded:
+            loading.problems.append(
+                f"{config_source or 'config'}: {json_path}: rule {rule_id} is not among the loaded rules "
+                f"(loaded: {', '.join(sorted(known)) or 'none'})"
+            )
     if loading.problems:
         raise RuleError(loading.problems)
     final = tuple(

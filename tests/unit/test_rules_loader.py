@@ -73,6 +73,15 @@ def test_override_of_unknown_rule_is_an_error() -> None:
         load_rules(severity_overrides={"ART-999": Severity.LOW})
 
 
+def test_an_unknown_rule_in_the_config_names_the_file_and_the_setting() -> None:
+    with pytest.raises(RuleError) as raised:
+        load_rules(disabled=["ART-001", "ART-998"], severity_overrides={"ART-999": Severity.LOW},
+                   config_source="audit/config.yaml")
+    message = str(raised.value)
+    assert "audit/config.yaml: $.rules.severity_overrides.ART-999: rule ART-999 is not among" in message
+    assert "audit/config.yaml: $.rules.disabled[1]: rule ART-998 is not among" in message
+
+
 @pytest.mark.parametrize(
     ("name", "text", "fragments"),
     [
