@@ -83,7 +83,9 @@ def loads(raw: bytes, source: str) -> Snapshot:
     except UnicodeDecodeError:
         raise SnapshotError(f"{source}: not a snapshot: the file is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        truncated = " (the file looks truncated)" if exc.pos >= len(raw.rstrip()) else ""
+        # A string that never closes runs to the end of the file: cut mid-string, as an interrupted copy is.
+        cut = exc.pos >= len(raw.rstrip()) or exc.msg.startswith("Unterminated string")
+        truncated = " (the file looks truncated)" if cut else ""
         raise SnapshotError(
             f"{source}:{exc.lineno}:{exc.colno}: not a snapshot: invalid JSON: {exc.msg}{truncated}"
         ) from None

@@ -137,6 +137,7 @@ def test_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     [
         (b"not json at all", ["snapshot.json:1:1", "not a snapshot: invalid JSON"]),
         (b'{"snapshot_version": 1, "metadata": {', ["looks truncated"]),
+        (b'{"snapshot_version": 1, "metadata": {"tool_vers', ["snapshot.json:1:38", "looks truncated"]),  # mid-string
         (b'{"snapshot_version": 99}', ["snapshot version 99 is newer than this artifact-scan reads (1)",
                                        "hint: upgrade artifact-scan"]),
         (b'{"hello": 1}', ["not a snapshot: $.snapshot_version is missing"]),
