@@ -46,7 +46,7 @@ def test_scan_through_aws_endpoint_url_finds_the_planted_problems(
                             region_name="us-east-1")
     population = demo.populate(session, "drifted", endpoint_url=moto_server)
     config = tmp_path / "config.yaml"
-    # moto's server answers the Artifact API with HTTP 500, which adaptive retries would back off on.
+    # moto's server answers the Artifact API with HTTP 500, which the scanner would retry with backoff.
     config.write_text("collection: {max_attempts: 1}\n")
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(AWS_ENDPOINT_URL=moto_server, AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY_ID,

@@ -145,7 +145,7 @@ class _Run:
     def execute(self, session: boto3.Session | None) -> None:
         config = self.config
         clients = self.clients = Clients(
-            session if session is not None else base_session(config.management),
+            session if session is not None else base_session(config.management, config.source),
             config.collection,
             config.management.region,
         )

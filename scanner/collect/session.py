@@ -32,7 +32,7 @@ from scanner.model import JSON, CollectionError
 
 T = TypeVar("T")
 
-_PROFILE_HINT = "list the profiles with `aws configure list-profiles`, or set management.profile to null"
+_PROFILE_HINT = "list the profiles with `aws configure list-profiles`"
 NO_CREDENTIALS_HINT = (
     "configure credentials for the organization's management account: `aws sso login --profile NAME` and "
     "management.profile in the config, or AWS_PROFILE, or the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY variables"
@@ -167,17 +167,28 @@ class ThreadCredentials(Credentials):
         return current.get_frozen_credentials() if current is not None else None
 
 
-def base_session(access: ManagementAccess) -> boto3.Session:
+def base_session(access: ManagementAccess, config_source: str | None = None) -> boto3.Session:
     """The session for the management account's credentials: a named profile or the default chain."""
     try:
         return boto3.Session(profile_name=access.profile, region_name=access.region)
     except ProfileNotFound as exc:
+        if access.profile is not None:
+            raise profile_not_found(exc, f"{config_source or 'the config'}: $.management.profile") from None
         raise profile_not_found(exc) from None
 
 
-def profile_not_found(exc: ProfileNotFound) -> CredentialsError:
+def profile_not_found(exc: ProfileNotFound, named_by: str | None = None) -> CredentialsError:
+    """The profile's name came from the config (`named_by` says where) or, by default, from AWS_PROFILE."""
     profile = exc.kwargs.get("profile", "?")
-    return CredentialsError(f"the AWS profile {profile!r} does not exist", hint=_PROFILE_HINT)
+    if named_by is not None:
+        return CredentialsError(
+            f"{named_by}: the AWS profile {profile!r} does not exist",
+            hint=f"{_PROFILE_HINT}; fix management.profile, or remove it to use the default credential chain",
+        )
+    return CredentialsError(
+        f"the AWS profile {profile!r} (from AWS_PROFILE) does not exist",
+        hint=f"{_PROFILE_HINT}; fix or unset AWS_PROFILE",
+    )
 
 
 def botocore_config(collection: Collection) -> BotocoreConfig:
