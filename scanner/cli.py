@@ -242,21 +242,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _sigterm_interrupts(args.command in _SCANS):
             return int(_dispatch(args))
-    except ScanInterrupted as exc:
-        # Interrupted is incomplete, never "bad input": exit 3, with what was kept (a partial snapshot).
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return ExitCode.INCOMPLETE
     except ScannerError as exc:
         if args.debug:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
-        return ExitCode.USAGE
+        # Interrupted is incomplete, never "bad input": exit 3, with what was kept (a partial snapshot).
+        return ExitCode.INCOMPLETE if isinstance(exc, ScanInterrupted) else ExitCode.USAGE
     except KeyboardInterrupt:
         print("error: interrupted; no report claims a complete scan", file=sys.stderr)
         return ExitCode.INCOMPLETE
