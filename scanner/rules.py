@@ -147,6 +147,9 @@ def _load_rule(path: Path, loading: _Loading, *, pack_id: str, display: str) -> 
     found = schemas.problems(data, "rule", where=document.where)
     if not found:
         found = _semantic_problems(path, document)
+    elif isinstance(data, dict) and isinstance(data.get("id"), str):
+        # The other checks need a rule of the right shape; this one only the id, so it is never held back.
+        found += _id_problems(path, document)
     loading.problems.extend(found)
     if found:
         return None
@@ -170,14 +173,19 @@ def _load_rule(path: Path, loading: _Loading, *, pack_id: str, display: str) -> 
     )
 
 
+def _id_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]:
+    rule_id = document.data["id"]
+    if path.stem == rule_id:
+        return []
+    return [
+        f"{document.where(('id',))}: $.id: the id {rule_id!r} differs from the file name {path.name!r} "
+        f"(name the file {rule_id}.yaml)"
+    ]
+
+
 def _semantic_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]:
     data = document.data
-    problems = []
-    if path.stem != data["id"]:
-        problems.append(
-            f"{document.where(('id',))}: $.id: the id {data['id']!r} differs from the file name "
-            f"{path.name!r} (name the file {data['id']}.yaml)"
-        )
+    problems = _id_problems(path, document)
     resource = data["resource"]
     if resource not in RESOURCE_TYPES:
         problems.append(

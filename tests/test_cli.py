@@ -178,6 +178,7 @@ def test_bad_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "rules", "validate", str(pack))
     assert code == 2
     assert "X-001.yaml:1: $: 'title' is required but missing" in err
+    assert "X-001.yaml:1: $.id: the id 'X-002' differs from the file name 'X-001.yaml'" in err  # reported at once
 
 
 def test_unknown_resource_and_duplicate_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
