@@ -306,7 +306,8 @@ def parse_timestamp(value: Any) -> datetime:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
             return parsed
-    return botocore_parse_timestamp(value)  # epoch numbers (JSON APIs), RFC 822, and the rest
+    fallback: datetime = botocore_parse_timestamp(value)  # epoch numbers (JSON APIs), RFC 822, and the rest
+    return fallback
 
 
 def use_fast_timestamps(session: boto3.Session) -> None:
