@@ -254,11 +254,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted; no report claims a complete scan", file=sys.stderr)
         return ExitCode.INCOMPLETE
     except BrokenPipeError:
-        # The reader went away (`artifact-scan rules list | head`): not a bug, and nothing left to say.
-        # stdout is pointed at /dev/null so that the interpreter's own flush at exit stays quiet.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return ExitCode.OK
+        # The reader went away (`artifact-scan rules list | head`): not a bug. A listing has nothing left to
+        # say; any other command stopped before it knew its verdict, which must not read as a clean one.
+        _silence(sys.stdout)
+        return ExitCode.OK if args.command in _LISTINGS else ExitCode.INCOMPLETE
     except Exception as exc:  # noqa: BLE001 - the last line of defence must name the bug, not hide it
         if args.debug:
             traceback.print_exc()
@@ -269,6 +268,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _SCANS = ("scan", "collect", "demo")  # the commands that read AWS, which SIGTERM stops like Ctrl-C
+_LISTINGS = ("rules", "permissions")  # the commands whose whole work is what they print
+
+
+def _silence(stream: IO[str]) -> None:
+    """Point a stream whose reader went away at /dev/null, so that later writes (and the interpreter's
+    flush at exit) do not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _say(stream: IO[str], text: str) -> None:
+    """Write what a person reads beside a scan (progress, the summary table). If the reader went away
+    (`artifact-scan scan | head`), the scan still finishes, writes its reports and exits with its verdict."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        _silence(stream)
 
 
 @contextlib.contextmanager
@@ -335,20 +356,19 @@ class _Progress:
     def __call__(self, done: int, total: int) -> None:
         if self.tty:
             end = "\n" if done >= total else ""
-            self.stream.write(f"\rscanning accounts: {done}/{total}{end}")
-            self.stream.flush()
+            _say(self.stream, f"\rscanning accounts: {done}/{total}{end}")
             return
         decile = done * 10 // max(total, 1)
         if decile != self.last_decile or done == total:
             self.last_decile = decile
-            self.stream.write(f"scanning accounts: {done}/{total}\n")
+            _say(self.stream, f"scanning accounts: {done}/{total}\n")
 
 
 def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
     if not args.quiet:
-        sys.stdout.write(table.render(outcome.scan, colour=table.use_colour(sys.stdout)))
+        _say(sys.stdout, table.render(outcome.scan, colour=table.use_colour(sys.stdout)))
     written = ", ".join(path.name for path in outcome.files if path.parent == outcome.run_dir)
-    print(f"wrote {outcome.run_dir}/ ({written})", file=sys.stderr)
+    _say(sys.stderr, f"wrote {outcome.run_dir}/ ({written})\n")
 
 
 def _scan(args: argparse.Namespace) -> ExitCode:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -228,21 +231,30 @@ def test_collect_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert existing.read_bytes() == before
 
 
-def test_a_reader_that_goes_away_is_not_an_internal_error() -> None:
-    """`artifact-scan rules list | head -1`: the pipe closes before everything is written."""
-    import os
-    import subprocess
-    import sys
-
+def _without_a_reader(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The command with its stdout a pipe whose reader is gone before the first byte (`... | head -0`)."""
     read_end, write_end = os.pipe()
-    os.close(read_end)  # the reader is gone before the first byte
+    os.close(read_end)
     try:
-        done = subprocess.run([sys.executable, "-m", "scanner", "rules", "list"], stdout=write_end,
+        return subprocess.run([sys.executable, "-m", "scanner", *argv], stdout=write_end,
                               stderr=subprocess.PIPE, text=True, timeout=120)
     finally:
         os.close(write_end)
+
+
+def test_a_reader_that_goes_away_is_not_an_internal_error() -> None:
+    done = _without_a_reader("rules", "list")
     assert done.returncode == 0, done.stderr
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_scan_whose_reader_goes_away_keeps_its_verdict_and_its_reports(tmp_path: Path) -> None:
+    """`artifact-scan scan | head`: a findings exit code must never turn into a clean one."""
+    path = write_snapshot(tmp_path, HIGH_FINDING)
+    done = _without_a_reader("scan", "--snapshot", str(path), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert (tmp_path / "out" / "results.json").is_file() and (tmp_path / "out" / "report.html").is_file()
 
 
 def test_rules_validate_checks_extra_rules_against_the_builtin_pack_as_scan_does(
