@@ -80,11 +80,14 @@ def apply_baseline(scan: ScanResult, baseline: Baseline) -> ScanResult:
             results.append(replace(result, baseline="new", first_seen=scan.info.started_at))
         else:
             results.append(replace(result, baseline="unchanged", first_seen=previous.first_seen))
+    # Resolved is a claim that the account was read and the finding is gone: an account this run did not
+    # read (skipped, never listed, another shard's) or a rule it could not evaluate there resolves nothing.
     unknown_now = {(r.rule_id, r.account_id) for r in scan.results if r.status is Status.ERROR}
+    read_now = {account.id for account in scan.accounts if account.scanned}
     resolved = tuple(
         previous
         for key, previous in sorted(baseline.findings.items(), key=lambda item: _sort_key(item[0]))
-        if key not in current_keys and (key.rule_id, key.account_id) not in unknown_now
+        if key not in current_keys and key.account_id in read_now and (key.rule_id, key.account_id) not in unknown_now
     )
     return replace(
         scan,

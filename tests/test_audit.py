@@ -165,6 +165,35 @@ def test_unreadable_now_is_not_resolved(tmp_path: Path, capsys: pytest.CaptureFi
     assert results(tmp_path / "r2")["baseline"]["resolved"] == []
 
 
+def _member_not_listed(snapshot: Snapshot) -> Snapshot:
+    from scanner.model import CollectionError
+
+    listing_failed = CollectionError("organizations:ListAccounts", "ResponseParserError", "the answer is not JSON")
+    organization = replace(snapshot.organization, errors=(*snapshot.organization.errors, listing_failed))
+    return replace(snapshot, organization=organization, accounts=tuple(a for a in snapshot.accounts if a.id != MEMBER))
+
+
+def _member_skipped(snapshot: Snapshot) -> Snapshot:
+    accounts = tuple(replace(a, scanned=False, roles_listed=None, roles=(), skip_reason="excluded by scope")
+                     if a.id == MEMBER else a for a in snapshot.accounts)
+    return replace(snapshot, accounts=accounts)
+
+
+@pytest.mark.parametrize("unread", [_member_not_listed, _member_skipped], ids=["never-listed", "skipped"])
+def test_an_account_this_run_did_not_read_resolves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], unread: Any
+) -> None:
+    """A finding disappears from an account that was not read (a failed listing, a scope change, another
+    shard's account): that is not evidence that it was fixed."""
+    first = write(tmp_path, "1.json", build_snapshot(LEGACY_ROLE))
+    second = write(tmp_path, "2.json", unread(build_snapshot({})))
+    run(capsys, "scan", "--snapshot", str(first), "--out", str(tmp_path / "r1"))
+    assert finding(results(tmp_path / "r1"), "ART-011")["account_id"] == MEMBER
+    run(capsys, "scan", "--snapshot", str(second), "--baseline", str(tmp_path / "r1" / "results.json"),
+        "--out", str(tmp_path / "r2"))
+    assert results(tmp_path / "r2")["baseline"]["resolved"] == []
+
+
 def test_fail_on_new_needs_a_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     snapshot = write(tmp_path, "s.json", build_snapshot({}))
     code, err = run(capsys, "scan", "--snapshot", str(snapshot), "--fail-on-new")
