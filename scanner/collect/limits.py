@@ -119,9 +119,6 @@ class RateLimiter:
         self._successes: deque[float] = deque()
         # GCRA: the theoretical arrival time of the next request; tokens = burst - (tat - now) * rate.
         self._tat = self._updated
-        self.throttles = 0
-        self.decreases = 0
-        self.waited = 0.0  # seconds spent waiting for tokens, all threads together
 
     @property
     def rate(self) -> float:
@@ -141,7 +138,6 @@ class RateLimiter:
             start = max(now, self._tat - burst + interval)
             self._tat = max(self._tat, now) + interval
             wait = start - now
-            self.waited += wait
         if wait > 0:
             self._sleep(wait)
         return now
@@ -157,7 +153,6 @@ class RateLimiter:
         """A request whose token was reserved at `reserved_at` (what `acquire` returned) was throttled;
         True when that lowered the rate."""
         with self._lock:
-            self.throttles += 1
             if reserved_at < self._decreased_at:
                 return False  # paced at the rate before the last decrease: already reacted to
             now = self._clock()
@@ -172,7 +167,6 @@ class RateLimiter:
             self._updated = now
             # AWS's bucket is empty now: start paced at the new rate, with no tokens saved up.
             self._tat = max(self._tat, now + max(1.0, self._rate) / self._rate)
-            self.decreases += 1
             return True
 
     def _forget(self, now: float) -> None:
@@ -229,10 +223,6 @@ class Limits:
         with self._lock:
             self._per_account.pop(account_id, None)
 
-    def shared(self) -> dict[str, RateLimiter]:
-        with self._lock:
-            return dict(self._shared)
-
 
 @dataclass
 class OperationStats:
@@ -275,9 +265,6 @@ class CallStats:
                 op: {"calls": s.calls, "retries": s.retries, "throttled": s.throttled}
                 for op, s in sorted(self.by_operation.items())
             }
-
-    def total(self, key: str) -> int:
-        return sum(counts[key] for counts in self.as_dict().values())
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 translation of every failed call into a `CollectionError`.
 
 Everything that touches credentials lives here, so that one module can promise they never reach a
-snapshot: `AccountCredentials` hides its secrets from `repr`, and `Redactor` strips them from the
-error messages that are recorded.
+snapshot: AssumeRole's answers are read into refreshable credentials whose every secret is added to the
+`Redactor` first, and the `Redactor` strips them from the error messages that are recorded.
 """
 
 from __future__ import annotations
@@ -56,13 +56,6 @@ class AccountCredentials:
     def from_assume_role(cls, answer: Mapping[str, Any]) -> AccountCredentials:
         credentials = answer["Credentials"]
         return cls(credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"])
-
-    def client_kwargs(self) -> dict[str, str]:
-        return {
-            "aws_access_key_id": self.access_key_id,
-            "aws_secret_access_key": self.secret_access_key,
-            "aws_session_token": self.session_token,
-        }
 
     def secrets(self) -> tuple[str, ...]:
         return (self.access_key_id, self.secret_access_key, self.session_token)
@@ -301,7 +294,8 @@ def parse_timestamp(value: Any) -> datetime:
     and a scan of 10,000 accounts is bound by that CPU, not by the network. Same datetime either way."""
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value)  # "Z" is accepted from Python 3.11 on
+            # Python 3.10's fromisoformat does not take the "Z" every IAM and STS timestamp ends with.
+            parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
         except ValueError:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
@@ -311,7 +305,8 @@ def parse_timestamp(value: Any) -> datetime:
 
 
 def use_fast_timestamps(session: boto3.Session) -> None:
-    """Every client the session creates from now on parses timestamps with `parse_timestamp`.
+    """Every client the session creates from now on parses timestamps with `parse_timestamp` (a session
+    handed to the collector keeps this setting: its datetimes are the same, only read faster).
 
     ResponseParserFactory.set_parser_defaults is botocore's documented knob for this; boto3 keeps its
     botocore session in `_session`.
