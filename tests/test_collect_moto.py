@@ -577,3 +577,15 @@ def test_clients_parse_timestamps_with_the_fast_parser(aws: boto3.Session) -> No
     created = iam.get_role(RoleName="Dated")["Role"]["CreateDate"]
     # The standard library's UTC, where botocore's own parser gives dateutil's tzutc().
     assert isinstance(created, datetime) and created.tzinfo is timezone.utc
+
+
+@pytest.mark.parametrize("answer", [
+    {},
+    {"Credentials": {"AccessKeyId": "ASIAEXAMPLE"}},
+    {"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "S", "SessionToken": "T", "Expiration": "soon"}},
+])
+def test_an_assume_role_answer_without_usable_credentials_is_a_recorded_failure(answer: dict[str, Any]) -> None:
+    """Recorded for the one account (RECORDED_FAILURES), never an internal error that stops the scan."""
+    with pytest.raises(collect_session.RECORDED_FAILURES) as raised:
+        collect_session.assumed_role_credentials(answer, lambda: answer, collect_session.Redactor())
+    assert collect_session.error_code_and_message(raised.value)[0] == "MalformedAnswer"

@@ -625,10 +625,11 @@ class _AccountScanner:
             answer: Mapping[str, Any] = sts.assume_role(**params)
             return answer
 
-        answer = log.attempt("sts:AssumeRole", assume, resource=role_arn)
-        if answer is None:
-            return None
-        return assumed_role_credentials(answer, assume, self._redactor, account_id=account_id)
+        return log.attempt(
+            "sts:AssumeRole",
+            lambda: assumed_role_credentials(assume(), assume, self._redactor, account_id=account_id),
+            resource=role_arn,
+        )
 
     def _snapshot(self, listing: Mapping[str, Any], **fields: Any) -> AccountSnapshot:
         account_id = str(listing["Id"])

@@ -89,10 +89,14 @@ def assumed_role_credentials(
             "account_id": account_id,
         }
 
-    first = metadata(answer)
-    expiry = answer["Credentials"]["Expiration"]
-    if not isinstance(expiry, datetime):
-        expiry = datetime.fromisoformat(str(expiry).replace("Z", "+00:00"))
+    try:
+        first = metadata(answer)
+        expiry = answer["Credentials"]["Expiration"]
+        if not isinstance(expiry, datetime):
+            expiry = datetime.fromisoformat(str(expiry).replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError) as exc:
+        # An endpoint's answer without usable credentials fails this account's read, not the whole scan.
+        raise CollectionFailure("MalformedAnswer", f"AssumeRole answered without usable credentials: {exc!r}") from None
     if expiry.tzinfo is None:
         expiry = expiry.replace(tzinfo=timezone.utc)
     lifetime = max(1.0, (expiry - datetime.now(timezone.utc)).total_seconds())
