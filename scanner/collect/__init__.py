@@ -30,7 +30,6 @@ from scanner import __version__
 from scanner import artifact as artifact_ids
 from scanner.collect import artifact, iam, organizations
 from scanner.collect.session import (
-    NO_CREDENTIALS_HINT,
     RECORDED_FAILURES,
     Clients,
     ErrorLog,
@@ -40,6 +39,7 @@ from scanner.collect.session import (
     endpoint_url,
     error_code_and_message,
     iso_utc,
+    no_credentials,
 )
 from scanner.config import Config, Scope
 from scanner.errors import CredentialsError, ScanInterrupted
@@ -253,9 +253,13 @@ class _Run:
         )
         listing = entry if entry is not None else {"Id": management_id}
         self.tracker.listed(1)
-        reason = scope.skip_reason(listing) if entry is not None else None
-        if reason is not None:
-            self._finished(scanner.skipped(listing, reason))
+        self._hand_out(scanner, listing, scope.skip_reason(listing) if entry is not None else None)
+
+    def _hand_out(self, scanner: _AccountScanner, listing: Mapping[str, Any], skip_reason: str | None) -> None:
+        """An account in scope goes to the workers; one out of scope is finished at once, as skipped."""
+        assert self.workers is not None
+        if skip_reason is not None:
+            self._finished(scanner.skipped(listing, skip_reason))
         else:
             self.workers.submit(partial(self._scan, scanner, listing))
 
@@ -279,11 +283,7 @@ class _Run:
             ]
             self.tracker.listed(len(mine))
             for listing in mine:
-                reason = scope.skip_reason(listing)
-                if reason is not None:
-                    self._finished(scanner.skipped(listing, reason))
-                else:
-                    workers.submit(partial(self._scan, scanner, listing))
+                self._hand_out(scanner, listing, scope.skip_reason(listing))
         return True
 
 
@@ -479,7 +479,7 @@ def _management_role(config: Config, clients: Clients, redactor: Redactor) -> Cr
     try:
         return assumed_role_credentials(assume(), assume, redactor)
     except NoCredentialsError:
-        raise CredentialsError("no AWS credentials found", hint=NO_CREDENTIALS_HINT) from None
+        raise no_credentials() from None
     except RECORDED_FAILURES as exc:
         # Without this role nothing can be read as the management account, so the scan cannot start.
         code, message = error_code_and_message(exc)
@@ -508,7 +508,7 @@ def _describe_organization(client: Any, caller: CallerIdentity | None, log: Erro
             hint="run the scan with credentials for your organization's management account",
         ) from None
     except NoCredentialsError:
-        raise CredentialsError("no AWS credentials found", hint=NO_CREDENTIALS_HINT) from None
+        raise no_credentials() from None
     except RECORDED_FAILURES as exc:
         log.record("organizations:DescribeOrganization", exc)
         return None
@@ -560,7 +560,7 @@ def _accounts_in_ous(ou_ids: tuple[str, ...], management: _ManagementClients, lo
         try:
             found.update(organizations.accounts_under(management.organizations, [ou_id]))
         except NoCredentialsError:
-            raise CredentialsError("no AWS credentials found", hint=NO_CREDENTIALS_HINT) from None
+            raise no_credentials() from None
         except RECORDED_FAILURES as exc:
             operation = exc.operation_name if isinstance(exc, ClientError) else "ListAccountsForParent"
             log.record(f"organizations:{operation}", exc, resource=ou_id)

@@ -393,6 +393,11 @@ def endpoint_url() -> str | None:
 # --------------------------------------------------------------------------------------------
 
 
+def no_credentials() -> CredentialsError:
+    """What botocore's NoCredentialsError means here: nothing can be read, so the scan stops with advice."""
+    return CredentialsError("no AWS credentials found", hint=NO_CREDENTIALS_HINT)
+
+
 class CollectionFailure(Exception):
     """A failure found by the collector itself (not by botocore), recorded like an AWS error."""
 
@@ -455,7 +460,7 @@ class ErrorLog:
         try:
             return call()
         except NoCredentialsError:
-            raise CredentialsError("no AWS credentials found", hint=NO_CREDENTIALS_HINT) from None
+            raise no_credentials() from None
         except RECORDED_FAILURES as exc:
             self.record(api, exc, resource)
             return None
