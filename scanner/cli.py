@@ -23,7 +23,7 @@ from scanner.config import Config, load_config
 from scanner.errors import ConfigError, ScanInterrupted, ScannerError
 from scanner.model import SEVERITY_LABELS, RuleSet, Severity
 from scanner.report import WRITERS
-from scanner.report import table
+from scanner.report import sarif, table
 from scanner.run import ExitCode, RunOutcome
 
 EXIT_CODES_HELP = """\
@@ -369,6 +369,10 @@ def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
         _say(sys.stdout, table.render(outcome.scan, colour=table.use_colour(sys.stdout)))
     written = ", ".join(path.name for path in outcome.files if path.parent == outcome.run_dir)
     _say(sys.stderr, f"wrote {outcome.run_dir}/ ({written})\n")
+    left_out = sarif.left_out_by_the_result_limit(outcome.scan)
+    if left_out and any(path.name == WRITERS["sarif"].filename for path in outcome.files):
+        _say(sys.stderr, f"warning: results.sarif leaves out the {left_out:,} least severe findings "
+             f"(GitHub code scanning reads at most {sarif.MAX_RESULTS:,} results per run); results.json has them all\n")
 
 
 def _scan(args: argparse.Namespace) -> ExitCode:

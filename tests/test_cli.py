@@ -268,3 +268,18 @@ def test_rules_validate_checks_extra_rules_against_the_builtin_pack_as_scan_does
     assert code == 2 and "duplicate rule id 'ART-001'" in err  # what `scan --rules` would say
     code, out, _ = run(capsys, "rules", "validate", "--no-builtin-rules", str(pack))
     assert code == 0 and "ok: 1 rule valid in 1 pack(s): pack" in out
+
+
+def test_the_command_says_when_results_sarif_leaves_findings_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner.report import sarif
+
+    monkeypatch.setattr(sarif, "MAX_RESULTS", 0)  # as 25,000 is to a larger organization
+    code, _, err = scan(tmp_path, capsys, HIGH_FINDING)
+    assert code == 1
+    assert "warning: results.sarif leaves out the 1 least severe findings" in err
+    assert "results.json has them all" in err
+    monkeypatch.setattr(sarif, "MAX_RESULTS", 25_000)
+    _, _, err = run(capsys, "scan", "--snapshot", str(tmp_path / "snapshot.json"), "--out", str(tmp_path / "again"))
+    assert "leaves out" not in err

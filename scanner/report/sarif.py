@@ -656,6 +656,12 @@ def to_sarif(scan: ScanResult) -> bytes:
     return dumps(parts.document(kept, notes, resolved))
 
 
+def left_out_by_the_result_limit(scan: ScanResult) -> int:
+    """How many findings GitHub's per-run result limit keeps out of results.sarif (the least severe), for the
+    command to say so; the file says so too. The size limit, rarely reached, is reported only in the file."""
+    return max(0, sum(1 for r in scan.results if r.status in FINDINGS) - MAX_RESULTS)
+
+
 @writer("sarif", "results.sarif")
 def render(scan: ScanResult) -> bytes:
     return to_sarif(scan)
