@@ -425,6 +425,15 @@ def test_print_shows_every_finding_expanded_without_controls(watched: Watched, b
     page.emulate_media(media="screen")
     wait_until(page, f"document.querySelectorAll('{FINDINGS}').length === {on_screen}")
     assert total > on_screen
+    # The matrix prints every account of the selection, not only the page on screen.
+    rows = "#matrix-table tbody tr"
+    page.click("#m-problems")  # every account: 1,000 in pages of 100
+    assert page.locator(rows).count() == 100
+    page.emulate_media(media="print")
+    wait_until(page, f"document.querySelectorAll('{rows}').length === 1000")
+    assert "Showing accounts 1–1,000 of 1,000" in page.inner_text("#m-status")
+    page.emulate_media(media="screen")
+    wait_until(page, f"document.querySelectorAll('{rows}').length === 100")
     watched.assert_clean(big_report_url)
 
 

@@ -146,8 +146,9 @@
     var rows = matrixRows();
     var pages = Math.max(1, Math.ceil(rows.length / MATRIX_PAGE));
     matrix.page = Math.min(matrix.page, pages - 1);
-    var start = matrix.page * MATRIX_PAGE;
-    var slice = rows.slice(start, start + MATRIX_PAGE);
+    // Printed evidence holds every account of the chosen selection, not just the page on screen.
+    var start = printing ? 0 : matrix.page * MATRIX_PAGE;
+    var slice = printing ? rows : rows.slice(start, start + MATRIX_PAGE);
     var table = $("matrix-table");
     var body = el("tbody");
     slice.forEach(function (a) {
@@ -482,6 +483,7 @@
   function setPrinting(on) {
     if (printing === on) { return; }
     printing = on;
+    drawMatrix();
     drawFindings();
   }
 
