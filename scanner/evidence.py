@@ -931,7 +931,10 @@ def _hashes_check(manifest: Mapping[str, Any], run_files: Mapping[str, bytes]) -
         if set(entry) != {"sha256", "size"}:
             problems.append(f"{MANIFEST}: $.files[{name!r}] holds {sorted(entry)}, not sha256 and size")
         elif entry["sha256"] != _sha256(data) or entry["size"] != len(data):
-            problems.append(f"{RUN}/{name}: SHA-256 differs from the manifest's: the file was changed")
+            problems.append(
+                f"{RUN}/{name}: SHA-256 differs from the manifest's: the file, or its entry in {MANIFEST}, was "
+                "changed (a signature, when there is one, tells which)"
+            )
     if problems:
         return Check("file hashes", False, f"{len(problems)} of {len(listed)} files changed", tuple(problems))
     checked = len(run_files)
@@ -988,7 +991,7 @@ def _manifest_check(
         derived.pop("files")
         problems += [f"{MANIFEST}: {line}" for line in _json_diff(recorded, derived, "$")]
     if problems:
-        return Check("manifest", False, f"{MANIFEST} was changed", tuple(problems))
+        return Check("manifest", False, f"{MANIFEST} does not match the run's files", tuple(problems))
     return Check("manifest", True, "canonical; its run metadata matches results.json and snapshot.json")
 
 
