@@ -313,7 +313,9 @@ def test_an_interrupt_raises_scan_interrupted_with_what_was_read_at_once(interru
     with pytest.raises(ScanInterrupted) as caught:
         scan(sim, Config(collection=Collection(concurrency=4)))
 
-    assert time.monotonic() - started < 1.0 + 1.0  # the calls in flight are not waited for
+    # The whole scan would take about 20 s (400 accounts, 0.1 s a call, 4 workers); stopping at once ends it
+    # far sooner. The bound is loose so that a loaded machine cannot make the test flaky.
+    assert time.monotonic() - started < 10
     partial = caught.value.snapshot
     assert isinstance(partial, Snapshot)
     assert partial.metadata.interrupted and not partial.metadata.complete
@@ -338,7 +340,7 @@ from scanner.collect import collect
 from scanner.config import Collection, Config
 from scanner.errors import ScanInterrupted
 
-sim = SimulatedOrganization(50, latency=30.0)  # every call hangs for 30 s
+sim = SimulatedOrganization(50, latency=600.0)  # every call hangs for 10 minutes
 session = boto3.Session(aws_access_key_id=BASE_ACCESS_KEY, aws_secret_access_key=BASE_SECRET_KEY,
                         region_name="us-east-1")
 sim.install(session)
@@ -351,11 +353,11 @@ except ScanInterrupted as exc:
 
 
 def test_threads_in_flight_do_not_keep_the_process_alive() -> None:
-    started = time.monotonic()
+    # The calls in flight hang for 10 minutes: a process that waited for them would hit this timeout. The
+    # margin is wide so that a loaded CI machine, slow to start Python and boto3, cannot make it flaky.
     completed = subprocess.run([sys.executable, "-c", INTERRUPTED_PROCESS], capture_output=True, text=True,
-                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=20)
+                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120, check=False)
     assert completed.stdout.strip() == "interrupted True", completed.stderr
-    assert time.monotonic() - started < 10  # not the 30 s the calls in flight would take
 
 
 # --------------------------------------------------------------------------------------------
