@@ -46,7 +46,7 @@ class CatalogError(ScannerError):
 class Catalog:
     """Every entry, looked up by id, by trusted-access principal or by service-linked role name."""
 
-    __slots__ = ("entries", "_by_id", "_by_principal", "_by_role")
+    __slots__ = ("_by_id", "_by_principal", "_by_role", "entries")
 
     def __init__(self, entries: Iterable[Integration]) -> None:
         self.entries: tuple[Integration, ...] = tuple(sorted(entries, key=lambda e: e.id))
