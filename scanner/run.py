@@ -124,15 +124,19 @@ def collect_snapshot(
     return collect(config, rules_sha256=ruleset.sha256, session=session, progress=progress, shard=shard)
 
 
-def snapshot_bytes(snapshot: Snapshot) -> bytes:
-    """The snapshot with the derived facts of the organization and roles, for people reading it."""
+def snapshot_facts(snapshot: Snapshot) -> dict[str, Any]:
+    """The derived facts of the organization and roles, stored in a snapshot for people reading it."""
     inventory = build_inventory(snapshot)
-    facts: dict[str, Any] = {
+    return {
         kind: [{"arn": r.arn, "account_id": r.account_id, "facts": r.facts, "unknown": r.unknown} for r in resources]
         for kind, resources in inventory.resources.items()
         if kind != ACCOUNT
     }
-    return snapshots.dumps(snapshot, facts=facts)
+
+
+def snapshot_bytes(snapshot: Snapshot) -> bytes:
+    """The snapshot with its derived facts (snapshot_facts), for people reading it."""
+    return snapshots.dumps(snapshot, facts=snapshot_facts(snapshot))
 
 
 class DerivationError(ScannerError):
