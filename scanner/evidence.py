@@ -1030,6 +1030,8 @@ def _signature_check(
         ), signer
     bundled_print = fingerprint(bundled)
     problems = []
+    if public_pem != public_key_pem(bundled):  # PEM readers skip some bytes; every byte here is bound
+        problems.append(f"{PUBLIC_KEY}: not byte for byte the PEM export writes for the key it holds (changed)")
     if bundled_print != recorded:
         problems.append(f"{PUBLIC_KEY}: fingerprint {bundled_print}, but the manifest names {recorded}")
     if pinned is not None and pinned_print != bundled_print:

@@ -22,7 +22,7 @@ from scanner.config import Config
 from scanner.evaluate import evaluate
 from scanner.evaluate.resources import ACCOUNT, build_inventory
 from scanner.baseline import apply_baseline, parse_baseline
-from scanner.errors import ScanInterrupted, ScannerError
+from scanner.errors import RuleError, ScanInterrupted, ScannerError
 from scanner.model import SEVERITY_LABELS, RuleSet, ScanResult, Severity, Snapshot, Status, Suppression
 from scanner.output import RunFolder, new_run_id
 from scanner.report import WRITERS
@@ -271,8 +271,8 @@ def _ruleset(inputs: Mapping[str, bytes], settings: _Settings) -> RuleSet:
                 severity_overrides=settings.severity_overrides,
                 config_source=SETTINGS_FILE,
             )
-        except ScannerError as exc:
-            raise DerivationError(str(exc).replace(str(root) + os.sep, "")) from None
+        except RuleError as exc:  # named by their path in the run folder, not the temporary copy
+            raise RuleError([problem.replace(str(root) + os.sep, "") for problem in exc.problems]) from None
 
         def relative(source: str) -> str:
             path = Path(source)
