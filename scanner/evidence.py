@@ -1101,8 +1101,7 @@ def _reevaluation_checks(run_files: Mapping[str, bytes]) -> list[Check]:
                 "rules hash",
                 False,
                 "the bundled rules are not the rules the run recorded",
-                (f"{RUN}/rules/: SHA-256 {actual_hash}, results.json's run.rules_sha256 "
-                 f"{_reason(repr(recorded_hash))}",),
+                (f"{RUN}/rules/: SHA-256 {actual_hash}, results.json's run.rules_sha256 {_reason(repr(recorded_hash))}",),
             ))
     unknown = [
         f"{RUN}/{_reason(name)}: neither an input of the run nor a report a format writes"

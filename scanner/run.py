@@ -274,6 +274,10 @@ def _ruleset(inputs: Mapping[str, bytes], settings: _Settings) -> RuleSet:
         except RuleError as exc:  # named by their path in the run folder, not the temporary copy
             raise RuleError([problem.replace(str(root) + os.sep, "") for problem in exc.problems]) from None
 
+        unread = sorted({name for name, _ in files} - {f"{RULES_DIR}/{name}" for name, _ in loaded.files})
+        if unread:  # every byte of the rules must count: a file the loader skips is not an input
+            raise DerivationError(f"{unread[0]}: not a file the rule loader reads (rules/<pack>/*.yaml)")
+
         def relative(source: str) -> str:
             path = Path(source)
             return path.relative_to(root).as_posix() if path.is_relative_to(root) else source

@@ -174,6 +174,8 @@ CRAFTED = [
           "the bundled rules are not the rules the run recorded"),
     Craft("rule-too-deep", put("rules/artifact/more/ART-099.yaml", b"id: ART-099\n"),
           "run/rules/artifact/more/ART-099.yaml: neither an input of the run nor a report"),
+    Craft("rule-folder-holds-a-text-file", put("rules/artifact/notes.txt", b"hello\n"),
+          "rules/artifact/notes.txt: not a file the rule loader reads"),
     Craft("suppressions-not-yaml", put("suppressions.yaml", b"suppressions: [\n"), "suppressions file is not valid YAML"),
     Craft("suppressions-break-the-schema", put("suppressions.yaml", b"suppressions:\n  - rule: ART-011\n"),
           "suppressions.yaml"),
