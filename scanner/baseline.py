@@ -38,12 +38,24 @@ def key_of(result: Result) -> FindingKey:
     return FindingKey(result.rule_id, result.account_id, result.resource_arn)
 
 
-def load_baseline(path: str | Path) -> Baseline:
+def read_baseline(path: str | Path) -> bytes:
     try:
-        document = json.loads(Path(path).read_bytes())
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise BaselineError(f"{path}: baseline not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except OSError as exc:
+        raise BaselineError(f"{path}: not a results.json: {exc}") from None
+
+
+def load_baseline(path: str | Path) -> Baseline:
+    return parse_baseline(read_baseline(path), str(path))
+
+
+def parse_baseline(raw: bytes, path: str) -> Baseline:
+    """An earlier run's results.json, named `path` in messages."""
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BaselineError(f"{path}: not a results.json: {exc}") from None
     if not isinstance(document, dict) or document.get("schema_version") != 1:
         raise BaselineError(

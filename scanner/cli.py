@@ -415,23 +415,28 @@ def _evidence(args: argparse.Namespace) -> ExitCode:
 
 def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     """Gate, suppressions and baseline, read before any AWS call so that bad input costs nothing."""
-    from scanner.baseline import load_baseline  # noqa: PLC0415
+    from scanner.baseline import parse_baseline, read_baseline  # noqa: PLC0415
     from scanner.run import Gate  # noqa: PLC0415
     from scanner.suppressions import load_suppressions  # noqa: PLC0415
 
     if args.fail_on_new and args.baseline is None:
         raise ScannerError("--fail-on-new needs --baseline: without an earlier run every finding is new")
     suppressions_path = args.suppressions or config.suppressions
+    if suppressions_path:
+        load_suppressions(suppressions_path)  # checked here; the run reads the bytes kept in its folder
+    baseline_data = read_baseline(args.baseline) if args.baseline else None
+    if baseline_data is not None:
+        parse_baseline(baseline_data, str(args.baseline))
     return {
         "gate": Gate(Severity.parse(args.fail_on) if args.fail_on else config.fail_on, args.fail_on_new),
-        "suppressions": load_suppressions(suppressions_path) if suppressions_path else (),
         "suppressions_data": Path(suppressions_path).read_bytes() if suppressions_path else None,
-        "baseline": load_baseline(args.baseline) if args.baseline else None,
+        "baseline_data": baseline_data,
     }
 
 
 def _collect(args: argparse.Namespace) -> ExitCode:
     from scanner import run  # noqa: PLC0415
+    from scanner import snapshot as snapshots  # noqa: PLC0415
     from scanner.errors import OutputError  # noqa: PLC0415
     from scanner.output import write_atomic  # noqa: PLC0415
 
@@ -452,7 +457,7 @@ def _collect(args: argparse.Namespace) -> ExitCode:
         raise run.keep_interrupted(interrupted, keep) from None
     write_atomic(args.output, run.snapshot_bytes(snapshot))
     print(f"wrote {args.output}", file=sys.stderr)
-    return ExitCode.OK if snapshot.metadata.complete else ExitCode.INCOMPLETE
+    return ExitCode.OK if snapshots.is_complete(snapshot) else ExitCode.INCOMPLETE
 
 
 def _snapshot(args: argparse.Namespace) -> ExitCode:
@@ -469,7 +474,7 @@ def _snapshot(args: argparse.Namespace) -> ExitCode:
     merged = merge([(str(path), snapshots.load(path)) for path in args.snapshots])
     write_atomic(args.output, run.snapshot_bytes(merged))
     print(f"wrote {args.output} ({len(merged.accounts)} accounts from {len(args.snapshots)} shards)", file=sys.stderr)
-    return ExitCode.OK if merged.metadata.complete else ExitCode.INCOMPLETE
+    return ExitCode.OK if snapshots.is_complete(merged) else ExitCode.INCOMPLETE
 
 
 def _demo(args: argparse.Namespace) -> ExitCode:

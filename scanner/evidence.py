@@ -11,11 +11,14 @@ The tar is canonical, so the same run exports to the same bytes: regular files o
 USTAR headers with mode 0644, uid/gid 0, empty owner names, mtime = the run's start, two zero blocks at
 the end and nothing after them. Verification accounts for every byte of it: file contents by the
 manifest's hashes, the manifest by deriving it again from the files (and by the signature), and every
-header and padding byte by rebuilding the canonical archive from the members and comparing.
+header and padding byte by rebuilding the canonical archive from the members and comparing. And every
+report in the bundle by deriving it again from the bundled inputs (snapshot, rules, settings,
+suppressions, baseline) through the scan's own pipeline, `scanner.run.derive`, and comparing bytes: a
+file that is neither an input nor such a report, or a report that differs, fails verification.
 
 No printing here: errors are `EvidenceError`s, a verification is a `Verification` the CLI prints.
-Nothing is ever extracted from a bundle onto disk except the rule files and the suppressions file,
-written under a fresh temporary folder by names checked to be plain relative paths, for re-evaluation.
+Nothing is ever extracted from a bundle onto disk except the rule files, which the rule loader reads
+from a fresh temporary folder under names checked to be plain `rules/<pack>/<file>` paths.
 """
 
 from __future__ import annotations
@@ -25,11 +28,10 @@ import json
 import os
 import re
 import secrets
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from scanner.errors import ScannerError
+from scanner.errors import RuleError, ScannerError
 from scanner.output import write_atomic
 
 MANIFEST_VERSION = 1
@@ -946,7 +948,9 @@ def _hashes_check(manifest: Mapping[str, Any], run_files: Mapping[str, bytes]) -
     )
 
 
-def _json_diff(recorded: Any, derived: Any, path: str) -> list[str]:
+def _json_diff(
+    recorded: Any, derived: Any, path: str, said: tuple[str, str] = ("the manifest says", "the bundle's files give")
+) -> list[str]:
     if isinstance(recorded, dict) and isinstance(derived, dict):
         out: list[str] = []
         for key in sorted(set(recorded) | set(derived), key=str):
@@ -956,10 +960,10 @@ def _json_diff(recorded: Any, derived: Any, path: str) -> list[str]:
             elif key not in recorded:
                 out.append(f"{sub}: missing")
             else:
-                out.extend(_json_diff(recorded[key], derived[key], sub))
+                out.extend(_json_diff(recorded[key], derived[key], sub, said))
         return out
     if json.dumps(recorded, sort_keys=True) != json.dumps(derived, sort_keys=True):
-        return [f"{path}: the manifest says {_short(recorded)}, the bundle's files give {_short(derived)}"]
+        return [f"{path}: {said[0]} {_short(recorded)}, {said[1]} {_short(derived)}"]
     return []
 
 
@@ -1026,6 +1030,8 @@ def _signature_check(
         ), signer
     bundled_print = fingerprint(bundled)
     problems = []
+    if public_pem != public_key_pem(bundled):  # PEM readers skip some bytes; every byte here is bound
+        problems.append(f"{PUBLIC_KEY}: not byte for byte the PEM export writes for the key it holds (changed)")
     if bundled_print != recorded:
         problems.append(f"{PUBLIC_KEY}: fingerprint {bundled_print}, but the manifest names {recorded}")
     if pinned is not None and pinned_print != bundled_print:
@@ -1051,97 +1057,164 @@ def _signature_check(
 COMPARED_FIELDS = ("rule_id", "status", "severity", "account_id", "resource_arn", "message", "evidence")
 
 
+# Every input is parsed in memory; past this a member is not one this tool wrote (the bundle's own limit
+# still holds the whole). A module constant, so a test can lower it.
+MAX_INPUT_BYTES = 512 * 1024**2
+MAX_REASON = 300
+
+
+def _reason(text: str) -> str:
+    """One short line of a message that may quote crafted input: no control characters, no newlines."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= MAX_REASON else flat[: MAX_REASON - 3] + "..."
+
+
 def _reevaluation_checks(run_files: Mapping[str, bytes]) -> list[Check]:
-    """The rules hash, then the bundled snapshot evaluated again with the bundled rules, settings and
-    suppressions, compared with results.json. baseline/first_seen are not compared: they depend on an
-    earlier run that is not in the bundle."""
+    """The rules hash; every run file known (an input, or a report some format writes); the snapshot's
+    stored `complete` against the one derived from its content; then every report in the bundle derived
+    again from the bundled inputs by the scan's own pipeline (scanner.run.derive) and compared byte for
+    byte. The formats come from the writer registry, so a format added later is covered."""
+    from scanner import run as runs  # noqa: PLC0415
+    from scanner.report import WRITERS  # noqa: PLC0415
     from scanner.rules import rules_sha256  # noqa: PLC0415
 
+    reports = {writer.filename: name for name, writer in WRITERS.items()}
     rule_files = sorted(
         (name[len("rules/") :], data) for name, data in run_files.items() if name.startswith("rules/")
     )
+    checks: list[Check] = []
     try:
-        results = _json_file(run_files, "results.json")
         run = _run_info(run_files)
     except EvidenceError as exc:
-        return [
-            Check("rules hash", False, f"cannot check: {exc}"),
-            Check("re-evaluation", False, f"cannot run: {exc}"),
-        ]
-    recorded_hash = run.get("rules_sha256")
-    actual_hash = rules_sha256(rule_files)
-    if recorded_hash == actual_hash:
-        rules_check = Check(
-            "rules hash",
-            True,
-            f"{actual_hash[:16]}... over {len(rule_files)} rule files = results.json's run.rules_sha256",
-        )
+        checks.append(Check("rules hash", False, f"cannot check: {_reason(str(exc))}"))
     else:
-        rules_check = Check(
-            "rules hash",
-            False,
-            "the bundled rules are not the rules the run recorded",
-            (f"{RUN}/rules/: SHA-256 {actual_hash}, results.json's run.rules_sha256 {recorded_hash}",),
-        )
+        recorded_hash = run.get("rules_sha256")
+        actual_hash = rules_sha256(rule_files)
+        if recorded_hash == actual_hash:
+            checks.append(Check(
+                "rules hash",
+                True,
+                f"{actual_hash[:16]}... over {len(rule_files)} rule files = results.json's run.rules_sha256",
+            ))
+        else:
+            checks.append(Check(
+                "rules hash",
+                False,
+                "the bundled rules are not the rules the run recorded",
+                (f"{RUN}/rules/: SHA-256 {actual_hash}, results.json's run.rules_sha256 {_reason(repr(recorded_hash))}",),
+            ))
+    unknown = [
+        f"{RUN}/{_reason(name)}: neither an input of the run nor a report a format writes"
+        for name in sorted(run_files)
+        if not runs.is_input(name) and name not in reports
+    ]
+    huge = [
+        f"{RUN}/{_reason(name)}: {len(data)} bytes, more than the {MAX_INPUT_BYTES} an input may have; not read"
+        for name, data in sorted(run_files.items())
+        if runs.is_input(name) and len(data) > MAX_INPUT_BYTES
+    ]
+    if unknown or huge:
+        checks.append(Check("run files", False, "the run folder holds files the run did not make", (*unknown, *huge)))
+    else:
+        checks.append(Check("run files", True, "every file is an input of the run or a report derived from them"))
+    if huge:
+        return [*checks, Check("completeness", False, "not checked: an input is too large"),
+                Check("re-evaluation", False, "not run: an input is too large")]
+    checks.append(_completeness_check(run_files))
+    inputs = {name: data for name, data in run_files.items() if runs.is_input(name)}
+    formats = [name for name, writer in WRITERS.items() if writer.filename in run_files]
     try:
-        fresh = _evaluate_again(run_files, rule_files, run)
-    except (ScannerError, ValueError, KeyError, TypeError) as exc:
-        message = str(exc).replace("\n", " ")
-        return [rules_check, Check("re-evaluation", False, "cannot evaluate the bundled inputs", (message,))]
-    return [rules_check, _compare_results(results, fresh)]
+        derived = runs.derive(inputs, formats, snapshot_source=f"{RUN}/{runs.SNAPSHOT_FILE}")
+    except RuleError as exc:
+        details = tuple(_reason(p) for p in exc.problems)
+        return [*checks, Check("re-evaluation", False, "the bundled rules do not load", details)]
+    except ScannerError as exc:
+        return [*checks, Check("re-evaluation", False, "cannot evaluate the bundled inputs", (_reason(str(exc)),))]
+    except Exception as exc:  # noqa: BLE001 - crafted inputs must fail verification, never crash it
+        return [*checks, Check(
+            "re-evaluation", False, "cannot evaluate the bundled inputs", (_reason(f"{type(exc).__name__}: {exc}"),)
+        )]
+    checks.append(_compare_reports(run_files, derived.reports))
+    return checks
 
 
-def _evaluate_again(
-    run_files: Mapping[str, bytes], rule_files: Sequence[tuple[str, bytes]], run: Mapping[str, Any]
-) -> list[dict[str, Any]]:
+def _completeness_check(run_files: Mapping[str, bytes]) -> Check:
+    """A snapshot whose stored `complete` disagrees with its content was edited (or written by a bug):
+    either way the bundle does not show what its reports claim. The derived value is what reports use."""
     from scanner import snapshot as snapshots  # noqa: PLC0415
-    from scanner.evaluate import evaluate  # noqa: PLC0415
-    from scanner.model import Severity, Suppression  # noqa: PLC0415
-    from scanner.report.json_report import result_document  # noqa: PLC0415
-    from scanner.rules import load_rules  # noqa: PLC0415
-    from scanner.suppressions import apply_suppressions, load_suppressions  # noqa: PLC0415
 
-    if "snapshot.json" not in run_files:
-        raise EvidenceError(f"{RUN}/snapshot.json is missing")
-    snapshot = snapshots.loads(run_files["snapshot.json"], f"{RUN}/snapshot.json")
-    settings = _json_file(run_files, "settings.json")
-    rules_settings = settings.get("rules", {}) if isinstance(settings, dict) else {}
-    disabled = tuple(rules_settings.get("disabled", ()))
-    overrides = {
-        rule: Severity.parse(label)
-        for rule, label in dict(rules_settings.get("severity_overrides", {})).items()
-    }
-    evaluated_at = run.get("evaluated_at") or run.get("started_at")
-    if not isinstance(evaluated_at, str):
-        raise EvidenceError("results.json has neither run.evaluated_at nor run.started_at")
-    with tempfile.TemporaryDirectory(prefix="artifact-scan-evidence-") as tmp:
-        root = Path(tmp)
-        packs: set[Path] = set()
-        for name, data in rule_files:
-            parts = name.split("/")
-            if len(parts) != 2 or not _is_safe_relative(name):
-                raise EvidenceError(f"{RUN}/rules/{name}: not a rules/<pack>/<file> path")
-            target = root / "rules" / parts[0] / parts[1]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            packs.add(target.parent)
-        try:
-            ruleset = load_rules(
-                sorted(packs), builtin=False, disabled=disabled, severity_overrides=overrides
-            )
-            suppressions: tuple[Suppression, ...] = ()
-            if "suppressions.yaml" in run_files:
-                path = root / "suppressions.yaml"
-                path.write_bytes(run_files["suppressions.yaml"])
-                suppressions = load_suppressions(path)
-        except ScannerError as exc:
-            raise EvidenceError(str(exc).replace(str(root) + os.sep, f"{RUN}/")) from None
-    scan = evaluate(ruleset, snapshot, run_id=str(run["run_id"]), evaluated_at=evaluated_at)
-    scan = apply_suppressions(scan, suppressions, today=date.fromisoformat(evaluated_at[:10]))
-    fresh: list[dict[str, Any]] = json.loads(
-        json.dumps([result_document(r) for r in scan.results], default=str)
+    data = run_files.get("snapshot.json")
+    if data is None:
+        return Check("completeness", False, f"{RUN}/snapshot.json is missing")
+    try:
+        snapshot = snapshots.loads(data, f"{RUN}/snapshot.json")
+    except ScannerError as exc:
+        return Check("completeness", False, "cannot read the snapshot", (_reason(str(exc)),))
+    problems = _stored_facts_problems(data, snapshot)
+    if problems:
+        return Check("completeness", False, "the snapshot's stored facts disagree with its raw answers", problems)
+    gaps = snapshots.gaps(snapshot)
+    stored = snapshot.metadata.complete
+    if stored != (not gaps):
+        shown = "; ".join(gaps) if gaps else "nothing missing"
+        return Check(
+            "completeness",
+            False,
+            "the snapshot's stored complete flag disagrees with its content",
+            (_reason(f"{RUN}/snapshot.json: $.metadata.complete is {str(stored).lower()}, its content shows: {shown}"),),
+        )
+    state = "complete" if not gaps else "incomplete: " + "; ".join(gaps)
+    return Check("completeness", True, _reason(f"derived from the snapshot's content: {state}"))
+
+
+def _stored_facts_problems(data: bytes, snapshot: Any) -> tuple[str, ...]:
+    """A snapshot's `facts` are for people and never evaluated, so they are checked here: when present they
+    must be what the raw answers give (scanner.run.snapshot_facts), or a reader would see other facts."""
+    from scanner import run as runs  # noqa: PLC0415
+
+    stored = json.loads(data).get("facts")
+    if stored is None:
+        return ()
+    derived = json.loads(json.dumps(runs.snapshot_facts(snapshot), default=str))
+    if stored == derived:
+        return ()
+    return tuple(_reason(f"{RUN}/snapshot.json: {line}") for line in _json_diff(stored, derived, "$.facts", ("stored", "the raw answers give"))[:20])
+
+
+def _first_difference(actual: bytes, expected: bytes) -> str:
+    index = next((i for i, (a, b) in enumerate(zip(actual, expected)) if a != b), min(len(actual), len(expected)))
+    line = actual[:index].count(b"\n") + 1
+    return f"first difference at byte {index} (line {line}); {len(actual)} bytes, derived {len(expected)}"
+
+
+def _compare_reports(run_files: Mapping[str, bytes], derived: Mapping[str, bytes]) -> Check:
+    problems = []
+    for filename, expected in sorted(derived.items()):
+        actual = run_files[filename]
+        if actual == expected:
+            continue
+        problems.append(
+            f"{RUN}/{filename}: differs from the report the bundled inputs give: {_first_difference(actual, expected)}"
+        )
+        if filename == "results.json":
+            try:
+                fresh = json.loads(expected)["results"]
+                recorded = json.loads(actual)
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError):
+                continue
+            semantic = _compare_results(recorded, fresh)
+            problems.extend(_reason(d) for d in semantic.details)
+    if problems:
+        return Check(
+            "re-evaluation", False, "the reports disagree with deriving them again from the bundled inputs",
+            tuple(problems),
+        )
+    return Check(
+        "re-evaluation",
+        True,
+        f"{len(derived)} reports derived again from the bundled snapshot, rules, settings and suppressions, "
+        f"byte for byte: {', '.join(sorted(derived))}",
     )
-    return fresh
 
 
 def _compared(result: Any) -> dict[str, Any]:

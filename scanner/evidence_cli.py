@@ -32,12 +32,15 @@ VERIFY_HELP = """\
 Checks every byte of the bundle: the tar's headers and padding against the canonical archive of its
 members (a difference is named by its offset), every file against the manifest's SHA-256 (named by
 path), the manifest against the run's files, the signature when there is one, the rules against the
-recorded rules hash, and results.json against evaluating the bundled snapshot again with the bundled
-rules, settings and suppressions.
+recorded rules hash, that every run file is an input or a report, the snapshot's stored `complete`
+against the completeness its content shows, and every report (each format the writer registry knows)
+against deriving it again from the bundled snapshot, rules, settings, suppressions and baseline
+through the same pipeline as `scan`, byte for byte.
 
 exit codes:
   0  the bundle verifies
-  1  it does not: the report names each file or offset that changed
+  1  it does not: the report names each file or offset that changed, or the input that
+     cannot be evaluated (crafted settings, rules that do not load, ...)
   2  not readable as a bundle (not a tar, truncated, no manifest, manifest not JSON), or a bad argument
 """
 

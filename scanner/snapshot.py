@@ -8,13 +8,14 @@ shape first, so a truncated, foreign or newer file is refused with a message ins
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from scanner import schemas
 from scanner.errors import SnapshotError
+from scanner.merge import Shard
 from scanner.model import (
     SNAPSHOT_VERSION,
     AccountSnapshot,
@@ -27,11 +28,67 @@ from scanner.model import (
 )
 
 
+def gaps(snapshot: Snapshot) -> tuple[str, ...]:
+    """Why the snapshot does not cover the organization, derived from what it holds; empty when it does.
+
+    `metadata.complete` is never read here: it is a claim anyone can edit, while an interruption, a failed
+    read, data that is absent, or a listed account that was not read all show in the content itself."""
+    meta, organization = snapshot.metadata, snapshot.organization
+    reasons: list[str] = []
+    if meta.interrupted:
+        reasons.append("the collection was interrupted before every account was read")
+    errors = snapshot.errors
+    if errors:
+        reasons.append(f"{len(errors)} read{'s' if len(errors) != 1 else ''} failed")
+    for what, value in (
+        ("the organization (organizations:DescribeOrganization)", organization.description),
+        ("trusted access (organizations:ListAWSServiceAccessForOrganization)",
+         organization.enabled_service_principals),
+        ("the customer agreements (artifact:ListCustomerAgreements)", organization.customer_agreements),
+    ):
+        if value is None:
+            reasons.append(f"{what} was not read")
+    for account in snapshot.accounts:
+        if not account.scanned:
+            if not account.skip_reason:
+                reasons.append(f"account {account.id}: not read, and no reason given for skipping it")
+        elif account.roles_listed is None:
+            reasons.append(f"account {account.id}: its roles were not listed")
+        elif any(
+            not role.detail_read or role.attached_policies is None or role.inline_policies is None
+            for role in account.roles
+        ):
+            reasons.append(f"account {account.id}: a role of interest was not read in full")
+    if meta.listed_accounts is not None:
+        read = {account.id for account in snapshot.accounts}
+        owns = _owner(meta.shard)
+        missing = sorted({a for a in meta.listed_accounts if a not in read and owns(a)})
+        if missing:
+            reasons.append(f"{len(missing)} listed account{'s' if len(missing) != 1 else ''} not read")
+    return tuple(reasons)
+
+
+def is_complete(snapshot: Snapshot) -> bool:
+    return not gaps(snapshot)
+
+
+def _owner(spec: str | None) -> Callable[[str], bool]:
+    """Which listed accounts a snapshot must hold: its shard's, or every one."""
+    if spec is None:
+        return lambda _: True
+    try:
+        return Shard.parse(spec).owns
+    except ValueError:
+        return lambda _: True  # an unreadable spec claims no subset: every listed account must be here
+
+
 def to_document(snapshot: Snapshot, *, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The snapshot as plain JSON data. `facts`, when given, is stored for people to read; loading
-    ignores it and evaluation derives facts afresh from the raw answers, so it can never disagree."""
+    ignores it and evaluation derives facts afresh from the raw answers, so it can never disagree.
+    `metadata.complete` is written as derived from the content (gaps()), whatever the object says."""
     document = asdict(snapshot)
     document["snapshot_version"] = document.pop("version")
+    document["metadata"]["complete"] = is_complete(snapshot)
     if facts is not None:
         document["facts"] = facts
     return document

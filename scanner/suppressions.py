@@ -20,9 +20,17 @@ from scanner.model import Result, ScanResult, Status, Suppression
 
 
 def load_suppressions(path: str | Path) -> tuple[Suppression, ...]:
-    document = yamlfile.load(path, what="suppressions file", error=SuppressionError)
+    return _suppressions(yamlfile.load(path, what="suppressions file", error=SuppressionError), str(path))
+
+
+def parse_suppressions(raw: bytes, source: str) -> tuple[Suppression, ...]:
+    """A suppressions file's bytes, named `source` in messages and in each entry's `source`."""
+    return _suppressions(yamlfile.parse_bytes(raw, source, what="suppressions file", error=SuppressionError), source)
+
+
+def _suppressions(document: yamlfile.YamlDocument, source: str) -> tuple[Suppression, ...]:
     data = {} if document.data is None else document.data
-    schemas.validate(data, "suppressions", source=str(path), error=SuppressionError, where=document.where)
+    schemas.validate(data, "suppressions", source=source, error=SuppressionError, where=document.where)
     return tuple(
         Suppression(
             rule_id=entry["rule"],

@@ -5,6 +5,7 @@ Never imports boto3: any past snapshot can be re-evaluated offline and give the 
 
 from __future__ import annotations
 
+from scanner import snapshot as snapshots
 from scanner.evaluate.engine import evaluate_rules
 from typing import Any
 
@@ -30,7 +31,8 @@ def evaluate(ruleset: RuleSet, snapshot: Snapshot, *, run_id: str, evaluated_at:
         rules_sha256=ruleset.sha256,
         config_sha256=meta.config_sha256,
         rule_packs=tuple((pack.id, pack.version) for pack in ruleset.packs),
-        complete=meta.complete and not snapshot.errors,
+        # Derived from the content, never the stored flag: an edited `complete` cannot make a run complete.
+        complete=snapshots.is_complete(snapshot),
         shard=meta.shard,
         evaluated_at=evaluated_at,
     )

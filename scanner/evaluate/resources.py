@@ -169,8 +169,22 @@ def build_inventory(snapshot: Snapshot) -> Inventory:
         accounts=snapshot.accounts,
         unread=unread,
         organization=org_context,
-        unlisted=tuple(e for e in snapshot.organization.errors if e.api in LISTING_APIS),
+        unlisted=_unlisted(snapshot),
     )
+
+
+INTERRUPTED = CollectionError(
+    "organizations:ListAccounts",
+    "Interrupted",
+    "the collection was interrupted: accounts listed or read after that are not in the snapshot",
+)
+
+
+def _unlisted(snapshot: Snapshot) -> tuple[CollectionError, ...]:
+    """Why accounts may be missing unseen: a failed listing read, or an interruption (which cut the
+    listing and the reads short without any read failing)."""
+    failed = tuple(e for e in snapshot.organization.errors if e.api in LISTING_APIS)
+    return (*failed, INTERRUPTED) if snapshot.metadata.interrupted else failed
 
 
 def _listing_errors(account: AccountSnapshot) -> tuple[CollectionError, ...]:
