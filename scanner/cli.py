@@ -19,7 +19,6 @@ from typing import IO, TYPE_CHECKING, Any
 
 from scanner import __version__, terminal
 from scanner.errors import ConfigError, ScanInterrupted, ScannerError
-from scanner.model import SEVERITY_LABELS, Severity
 
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for jsonschema, boto3, jinja2 or cryptography
     from scanner.config import Config
@@ -62,6 +61,8 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         if text and "{formats}" in text:
             # The registry is read only when the help is shown: importing the writers costs jinja2.
             text = text.replace("{formats}", ", ".join(sorted(_writers())))
+        if text and "{severities}" in text:
+            text = text.replace("{severities}", ", ".join(_severity_labels()))
         return text
 
 
@@ -97,6 +98,20 @@ class _LogHandler(logging.Handler):
             terminal.err(self.format(record))
         except Exception:  # noqa: BLE001 - logging's own contract: a failing handler reports, never raises
             self.handleError(record)
+
+
+def _severity_labels() -> tuple[str, ...]:
+    from scanner.model import SEVERITY_LABELS  # noqa: PLC0415 - the model's dataclasses cost 0.1 s to build
+
+    return SEVERITY_LABELS
+
+
+def _severity(text: str) -> str:
+    if text not in _severity_labels():
+        raise argparse.ArgumentTypeError(
+            f"unknown severity '{terminal.excerpt(text)}' (choose from: {', '.join(_severity_labels())})"
+        )
+    return text
 
 
 def _writers() -> dict[str, Any]:
@@ -148,7 +163,8 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
         metavar="F[,F]",
         help="report formats to write (default from config: json,sarif,html; choose from {formats})",
     )
-    parser.add_argument("--fail-on", choices=SEVERITY_LABELS, help="lowest severity that makes exit code 1")
+    parser.add_argument("--fail-on", type=_severity, metavar="SEVERITY",
+                        help="lowest severity that makes exit code 1 (one of: {severities})")
     parser.add_argument("--fail-on-new", action="store_true",
                         help="exit 1 only for findings not in the --baseline run (exit 3 still outranks)")
     parser.add_argument("--suppressions", type=Path, metavar="FILE",
@@ -503,6 +519,7 @@ def _evidence(args: argparse.Namespace) -> ExitCode:
 def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     """Gate, suppressions and baseline, read before any AWS call so that bad input costs nothing."""
     from scanner.baseline import load_baseline  # noqa: PLC0415
+    from scanner.model import Severity  # noqa: PLC0415
     from scanner.run import Gate  # noqa: PLC0415
     from scanner.suppressions import parse_suppressions, read_suppressions  # noqa: PLC0415
 
