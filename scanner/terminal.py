@@ -35,7 +35,7 @@ from typing import IO
 # soft hyphen), line/paragraph separators, surrogates (unencodable), private use is harmless and kept.
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 MAX_EXCERPT = 80
-MAX_LINE = 2000
+MAX_LINE = 1000
 TRUNCATED = "…"
 
 # The only escape sequences the program itself writes: the table's colours. None of them hides text.
