@@ -70,7 +70,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse prints usage, errors, --help and --version itself: through the one sink too (an argument
     value quoted in an error message is text from outside the program)."""
 
-    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+    def _print_message(self, message: str, file: Any = None) -> None:
         if message:
             terminal.say(file or sys.stderr, message)
 

@@ -12,9 +12,9 @@ and what an interrupt at start-up prints.
 from __future__ import annotations
 
 import errno
-import re
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -143,7 +143,7 @@ def test_a_hostile_baseline_in_the_console_table(tmp_path: Path, capsys: pytest.
         document["markers"]["trusted_access"][marker] = "2020-01-01" + HOSTILE  # DateEnabled: drift line
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps(document))
-    code, out, err = run(capsys, "scan", "--snapshot", str(snapshot), "--out", str(tmp_path / "two"),
+    _, out, err = run(capsys, "scan", "--snapshot", str(snapshot), "--out", str(tmp_path / "two"),
                          "--baseline", str(baseline))
     assert "resolved:" in out and "\\x1b" in out
     assert unsafe_in(out) == [] and unsafe_in(err) == []
@@ -168,7 +168,7 @@ def test_evidence_verify_output_cannot_hide_the_verdict_or_forge_a_signer() -> N
 def test_error_messages_quote_data_escaped_and_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(json.dumps({"scope" + HOSTILE * 8: 1}), encoding="utf-8")
-    code, out, err = run(capsys, "scan", "--config", str(config))
+    code, _, err = run(capsys, "scan", "--config", str(config))
     assert code == 2 and "scope\\x1b[2J" in err and "more characters]" in err
     assert unsafe_in(err) == []
     assert max(len(line) for line in err.splitlines()) < 400  # the key, 8 x 30 characters, is quoted short
