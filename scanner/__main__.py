@@ -1,5 +1,22 @@
-"""Allows `python -m scanner`."""
+"""The command's entry point: `python -m scanner` and the `artifact-scan` console script.
 
-from scanner.cli import main
+SIGINT is taken over before anything else is imported: an interrupt while the interpreter loads the CLI
+prints one line and exits 130, never a traceback of whatever module was being imported. (Before this
+module's first line runs, the interrupt belongs to Python's own start-up and runpy.)"""
 
-raise SystemExit(main())
+from scanner import terminal
+
+
+def main() -> int:
+    try:
+        terminal.exit_on_interrupt()
+        from scanner import cli  # noqa: PLC0415 - imported after the handler, so that it covers the import
+
+        return cli.main()
+    except KeyboardInterrupt:  # in the instant before the handler was installed
+        terminal.err(terminal.INTERRUPTED)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

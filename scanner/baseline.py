@@ -16,7 +16,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from scanner import files
 from scanner.errors import ScannerError
+from scanner.terminal import excerpt
 from scanner.model import Drift, FindingKey, ResolvedFinding, Result, ScanResult, Severity, Status
 
 FINDING_STATUSES = (Status.FAIL, Status.SUPPRESSED)
@@ -39,12 +41,8 @@ def key_of(result: Result) -> FindingKey:
 
 
 def read_baseline(path: str | Path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise BaselineError(f"{path}: baseline not found") from None
-    except OSError as exc:
-        raise BaselineError(f"{path}: not a results.json: {exc}") from None
+    """The file's bytes (a regular file within the baseline limit): read once, parsed and kept in the run."""
+    return files.read_limited(path, what="baseline", limit=files.MAX_BASELINE_BYTES, error=BaselineError)
 
 
 def load_baseline(path: str | Path) -> Baseline:
@@ -56,7 +54,7 @@ def parse_baseline(raw: bytes, path: str) -> Baseline:
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise BaselineError(f"{path}: not a results.json: {exc}") from None
+        raise BaselineError(f"{path}: not a results.json: {excerpt(exc, 200)}") from None
     if not isinstance(document, dict) or document.get("schema_version") != 1:
         raise BaselineError(
             f"{path}: $.schema_version: expected an artifact-scan results.json of schema version 1",

@@ -9,22 +9,28 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from scanner import __version__
-from scanner.config import Config, load_config
+from scanner import __version__, terminal
 from scanner.errors import ConfigError, ScanInterrupted, ScannerError
-from scanner.model import SEVERITY_LABELS, RuleSet, Severity
-from scanner.report import WRITERS
-from scanner.report import sarif, table
-from scanner.run import ExitCode, RunOutcome
+
+if TYPE_CHECKING:  # imported where used: `--help` must not pay for jsonschema, boto3, jinja2 or cryptography
+    from scanner.config import Config
+    from scanner.model import RuleSet
+    from scanner.run import ExitCode, RunOutcome
+
+# Exit codes as numbers for the paths that must not import scanner.run (it pulls in boto3's world):
+# argument errors and interrupts. They equal scanner.run.ExitCode's values (a test checks).
+EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped with Ctrl-C
+INTERRUPTED_MESSAGE = "error: interrupted"
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -50,7 +56,68 @@ log = logging.getLogger("scanner")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
-    pass
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        if text and "{formats}" in text:
+            # The registry is read only when the help is shown: importing the writers costs jinja2.
+            text = text.replace("{formats}", ", ".join(sorted(_writers())))
+        if text and "{severities}" in text:
+            text = text.replace("{severities}", ", ".join(_severity_labels()))
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse prints usage, errors, --help and --version itself: through the one sink too (an argument
+    value quoted in an error message is text from outside the program)."""
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            terminal.say(file or sys.stderr, message)
+
+
+class _LogFormatter(logging.Formatter):
+    """Log records as `LEVEL name: message`, the message escaped to one line (a traceback keeps its lines)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = terminal.line(record.message)
+        return super().formatMessage(record)
+
+
+class _LogHandler(logging.Handler):
+    """Sends log records (and Python warnings, through logging.captureWarnings) to stderr via `err`."""
+
+    def __init__(self, level: int = logging.NOTSET) -> None:
+        super().__init__(level)
+        self.setFormatter(_LogFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            terminal.err(self.format(record))
+        except Exception:  # noqa: BLE001 - logging's own contract: a failing handler reports, never raises
+            self.handleError(record)
+
+
+def _severity_labels() -> tuple[str, ...]:
+    from scanner.model import SEVERITY_LABELS  # noqa: PLC0415 - the model's dataclasses cost 0.1 s to build
+
+    return SEVERITY_LABELS
+
+
+def _severity(text: str) -> str:
+    if text not in _severity_labels():
+        raise argparse.ArgumentTypeError(
+            f"unknown severity '{terminal.excerpt(text)}' (choose from: {', '.join(_severity_labels())})"
+        )
+    return text
+
+
+def _writers() -> dict[str, Any]:
+    from scanner.report import WRITERS  # noqa: PLC0415
+
+    return WRITERS
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -59,11 +126,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _formats(text: str) -> list[str]:
+    writers = _writers()
     names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in WRITERS]
+    unknown = [name for name in names if name not in writers]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown format {', '.join(unknown) or text!r} (choose from: {', '.join(sorted(WRITERS))})"
+            f"unknown format {', '.join(terminal.excerpt(n) for n in unknown) or terminal.excerpt(text)} "
+            f"(choose from: {', '.join(sorted(writers))})"
         )
     return names
 
@@ -92,9 +161,10 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
         "--format",
         type=_formats,
         metavar="F[,F]",
-        help=f"report formats to write (default from config: json,sarif,html; choose from {', '.join(sorted(WRITERS))})",
+        help="report formats to write (default from config: json,sarif,html; choose from {formats})",
     )
-    parser.add_argument("--fail-on", choices=SEVERITY_LABELS, help="lowest severity that makes exit code 1")
+    parser.add_argument("--fail-on", type=_severity, metavar="SEVERITY",
+                        help="lowest severity that makes exit code 1 (one of: {severities})")
     parser.add_argument("--fail-on-new", action="store_true",
                         help="exit 1 only for findings not in the --baseline run (exit 3 still outranks)")
     parser.add_argument("--suppressions", type=Path, metavar="FILE",
@@ -111,7 +181,7 @@ def _rule_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="artifact-scan",
         description="Checks AWS Artifact's integration with AWS Organizations across every account.",
         epilog=EXIT_CODES_HELP + "\n" + EXAMPLES,
@@ -231,65 +301,90 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
-    # botocore's own debug log prints response bodies, including AssumeRole's secret keys.
-    logging.getLogger("botocore").setLevel(logging.WARNING)
-    logging.getLogger("boto3").setLevel(logging.WARNING)
+    """Run the command; every message goes through scanner.terminal, every outcome is an exit code.
+
+    An interrupt before a scan command starts its work (imports, arguments, a listing, a verification)
+    exits 130 with one line. Once scan, collect or demo runs, an interrupt keeps what was read and exits
+    3 (incomplete), as DESIGN.md's contract says."""
+    command: str | None = None
+    started_by_entry_point = False
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = args.command
+        _configure_logging(args.debug)
+        started_by_entry_point = _commands_take_interrupts()
         with _sigterm_interrupts(args.command in _SCANS):
             return int(_dispatch(args))
+    except KeyboardInterrupt:
+        if started_by_entry_point:  # the process ends here; in a caller's process the handler is theirs
+            _ignore_further_interrupts()
+        if command in _SCANS:
+            terminal.err("error: interrupted; no report claims a complete scan")
+            return EXIT_INCOMPLETE
+        terminal.err(terminal.INTERRUPTED)
+        return EXIT_INTERRUPTED
     except ScannerError as exc:
         if args.debug:
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+            terminal.err(traceback.format_exc())
+        _print_error(exc)
         # Interrupted is incomplete, never "bad input": exit 3, with what was kept (a partial snapshot).
-        return ExitCode.INCOMPLETE if isinstance(exc, ScanInterrupted) else ExitCode.USAGE
-    except KeyboardInterrupt:
-        print("error: interrupted; no report claims a complete scan", file=sys.stderr)
-        return ExitCode.INCOMPLETE
+        return EXIT_INCOMPLETE if isinstance(exc, ScanInterrupted) else EXIT_USAGE
     except BrokenPipeError:
         # The reader went away (`artifact-scan rules list | head`): not a bug. A listing has nothing left to
         # say; any other command stopped before it knew its verdict, which must not read as a clean one.
-        _silence(sys.stdout)
-        return ExitCode.OK if args.command in _LISTINGS else ExitCode.INCOMPLETE
+        terminal.silence(sys.stdout)
+        return 0 if command in _LISTINGS else EXIT_INCOMPLETE
     except Exception as exc:  # noqa: BLE001 - the last line of defence must name the bug, not hide it
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        print("hint: this is a bug in artifact-scan; run again with --debug and report the traceback",
-              file=sys.stderr)
-        return ExitCode.INCOMPLETE
+        if command is not None and args.debug:
+            terminal.err(traceback.format_exc())
+        terminal.err(f"error: internal error: {type(exc).__name__}: {terminal.line(exc)}")
+        terminal.err("hint: this is a bug in artifact-scan; run again with --debug and report the traceback")
+        return EXIT_INCOMPLETE
 
 
 _SCANS = ("scan", "collect", "demo")  # the commands that read AWS, which SIGTERM stops like Ctrl-C
 _LISTINGS = ("rules", "permissions")  # the commands whose whole work is what they print
 
 
-def _silence(stream: IO[str]) -> None:
-    """Point a stream whose reader went away at /dev/null, so that later writes (and the interpreter's
-    flush at exit) do not fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
+def _print_error(exc: ScannerError) -> None:
+    """`error: ` and the message, each line escaped (a value in it cannot add a line of its own where the
+    error keeps its problems apart), then the hint."""
+    problems = getattr(exc, "problems", None)
+    lines = str(exc).split("\n")
+    if isinstance(problems, tuple) and problems and all(isinstance(p, str) for p in problems):
+        lines = [lines[0], *(f"  {p}" for p in problems)]
+    terminal.err("\n".join(["error: " + terminal.line(lines[0]), *(terminal.line(text) for text in lines[1:])]))
+    if exc.hint:
+        terminal.err(f"hint: {terminal.line(exc.hint)}")
 
 
-def _say(stream: IO[str], text: str) -> None:
-    """Write what a person reads beside a scan (progress, the summary table). If the reader went away
-    (`artifact-scan scan | head`), the scan still finishes, writes its reports and exits with its verdict."""
-    try:
-        stream.write(text)
-        stream.flush()
-    except BrokenPipeError:
-        _silence(stream)
+def _configure_logging(debug: bool) -> None:
+    root = logging.getLogger()
+    if not any(isinstance(handler, _LogHandler) for handler in root.handlers):
+        root.addHandler(_LogHandler())
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    logging.captureWarnings(True)
+    # botocore's own debug log prints response bodies, including AssumeRole's secret keys.
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    logging.getLogger("boto3").setLevel(logging.WARNING)
+
+
+def _commands_take_interrupts() -> bool:
+    """The entry point (scanner.__main__) exits at once on SIGINT while starting up; a command gets
+    KeyboardInterrupt instead, so that it can keep what it read and remove what it half wrote.
+    True when the entry point's handler was replaced (the process is ours)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is (
+        terminal.exit_interrupted
+    ):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        return True
+    return False
+
+
+def _ignore_further_interrupts() -> None:
+    """A second Ctrl-C while the first is being reported must not turn into a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
@@ -337,11 +432,12 @@ def _load_ruleset(config: Config, extra: Sequence[Path] = (), builtin: bool = Tr
 
 
 def _check_formats(config: Config) -> None:
-    unknown = [name for name in config.output.formats if name not in WRITERS]
+    writers = _writers()
+    unknown = [terminal.excerpt(name) for name in config.output.formats if name not in writers]
     if unknown:
         raise ConfigError(
             f"{config.source}: $.output.formats: unknown format {', '.join(unknown)} "
-            f"(expected one of: {', '.join(sorted(WRITERS))})"
+            f"(expected one of: {', '.join(sorted(writers))})"
         )
 
 
@@ -356,26 +452,32 @@ class _Progress:
     def __call__(self, done: int, total: int) -> None:
         if self.tty:
             end = "\n" if done >= total else ""
-            _say(self.stream, f"\rscanning accounts: {done}/{total}{end}")
+            terminal.say(self.stream, f"scanning accounts: {done}/{total}{end}", rewrite=True)
             return
         decile = done * 10 // max(total, 1)
         if decile != self.last_decile or done == total:
             self.last_decile = decile
-            _say(self.stream, f"scanning accounts: {done}/{total}\n")
+            terminal.say(self.stream, f"scanning accounts: {done}/{total}\n")
 
 
 def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
+    from scanner.report import sarif, table  # noqa: PLC0415
+
     if not args.quiet:
-        _say(sys.stdout, table.render(outcome.scan, colour=table.use_colour(sys.stdout)))
-    written = ", ".join(path.name for path in outcome.files if path.parent == outcome.run_dir)
-    _say(sys.stderr, f"wrote {outcome.run_dir}/ ({written})\n")
+        colour = table.use_colour(sys.stdout)
+        terminal.say(sys.stdout, table.render(outcome.scan, colour=colour), colour=colour)
+    written = ", ".join(terminal.escape(path.name) for path in outcome.files if path.parent == outcome.run_dir)
+    terminal.err(f"wrote {terminal.escape(outcome.run_dir)}/ ({written})")
     left_out = sarif.left_out_by_the_result_limit(outcome.scan)
-    if left_out and any(path.name == WRITERS["sarif"].filename for path in outcome.files):
-        _say(sys.stderr, f"warning: results.sarif leaves out the {left_out:,} least severe findings "
-             f"(GitHub code scanning reads at most {sarif.MAX_RESULTS:,} results per run); results.json has them all\n")
+    if left_out and any(path.name == _writers()["sarif"].filename for path in outcome.files):
+        terminal.err(f"warning: results.sarif leaves out the {left_out:,} least severe findings "
+                     f"(GitHub code scanning reads at most {sarif.MAX_RESULTS:,} results per run); "
+                     "results.json has them all")
 
 
 def _scan(args: argparse.Namespace) -> ExitCode:
+    from scanner.run import ExitCode  # noqa: PLC0415
+    from scanner.config import load_config  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
 
     if args.shard is not None and args.snapshot is not None:
@@ -408,6 +510,7 @@ def _scan(args: argparse.Namespace) -> ExitCode:
 
 
 def _evidence(args: argparse.Namespace) -> ExitCode:
+    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner import evidence_cli  # noqa: PLC0415
 
     return ExitCode(evidence_cli.run(args))
@@ -416,25 +519,30 @@ def _evidence(args: argparse.Namespace) -> ExitCode:
 def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     """Gate, suppressions and baseline, read before any AWS call so that bad input costs nothing."""
     from scanner.baseline import parse_baseline, read_baseline  # noqa: PLC0415
+    from scanner.model import Severity  # noqa: PLC0415
     from scanner.run import Gate  # noqa: PLC0415
-    from scanner.suppressions import load_suppressions  # noqa: PLC0415
+    from scanner.suppressions import parse_suppressions, read_suppressions  # noqa: PLC0415
 
     if args.fail_on_new and args.baseline is None:
         raise ScannerError("--fail-on-new needs --baseline: without an earlier run every finding is new")
     suppressions_path = args.suppressions or config.suppressions
-    if suppressions_path:
-        load_suppressions(suppressions_path)  # checked here; the run reads the bytes kept in its folder
+    # Read once: the bytes checked here are byte for byte the file the run keeps and derives from.
+    suppressions_data = read_suppressions(suppressions_path) if suppressions_path else None
+    if suppressions_data is not None:
+        parse_suppressions(suppressions_data, str(suppressions_path))
     baseline_data = read_baseline(args.baseline) if args.baseline else None
     if baseline_data is not None:
         parse_baseline(baseline_data, str(args.baseline))
     return {
         "gate": Gate(Severity.parse(args.fail_on) if args.fail_on else config.fail_on, args.fail_on_new),
-        "suppressions_data": Path(suppressions_path).read_bytes() if suppressions_path else None,
+        "suppressions_data": suppressions_data,
         "baseline_data": baseline_data,
     }
 
 
 def _collect(args: argparse.Namespace) -> ExitCode:
+    from scanner.run import ExitCode  # noqa: PLC0415
+    from scanner.config import load_config  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
     from scanner import snapshot as snapshots  # noqa: PLC0415
     from scanner.errors import OutputError  # noqa: PLC0415
@@ -456,12 +564,13 @@ def _collect(args: argparse.Namespace) -> ExitCode:
 
         raise run.keep_interrupted(interrupted, keep) from None
     write_atomic(args.output, run.snapshot_bytes(snapshot))
-    print(f"wrote {args.output}", file=sys.stderr)
+    terminal.err(f"wrote {terminal.escape(args.output)}")
     return ExitCode.OK if snapshots.is_complete(snapshot) else ExitCode.INCOMPLETE
 
 
 def _snapshot(args: argparse.Namespace) -> ExitCode:
     """`snapshot merge`: shards in, one snapshot out (written only when every check passes)."""
+    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
     from scanner import snapshot as snapshots  # noqa: PLC0415
     from scanner.errors import OutputError  # noqa: PLC0415
@@ -473,11 +582,13 @@ def _snapshot(args: argparse.Namespace) -> ExitCode:
                           hint="choose another file with -o")
     merged = merge([(str(path), snapshots.load(path)) for path in args.snapshots])
     write_atomic(args.output, run.snapshot_bytes(merged))
-    print(f"wrote {args.output} ({len(merged.accounts)} accounts from {len(args.snapshots)} shards)", file=sys.stderr)
+    terminal.err(f"wrote {terminal.escape(args.output)} ({len(merged.accounts)} accounts from {len(args.snapshots)} shards)")
     return ExitCode.OK if snapshots.is_complete(merged) else ExitCode.INCOMPLETE
 
 
 def _demo(args: argparse.Namespace) -> ExitCode:
+    from scanner.run import ExitCode  # noqa: PLC0415
+    from scanner.config import Config  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
 
     try:
@@ -495,28 +606,29 @@ def _demo(args: argparse.Namespace) -> ExitCode:
             config,
             ruleset,
             out_dir=args.out,
-            formats=args.format or sorted(WRITERS),  # the demo shows every format
+            formats=args.format or sorted(_writers()),  # the demo shows every format
             session=organization.session,
             progress=None if args.quiet else _Progress(sys.stderr),
             **options,
         )
     _print_outcome(outcome, args)
     missed, unexpected = demo.compare(organization.planted, outcome.scan.results)
-    print(
+    terminal.err(
         f"demo ({args.scenario}): {len(organization.planted)} planted problem(s); "
-        f"a real scan would exit {int(outcome.exit_code)} ({outcome.exit_code.name.lower()})",
-        file=sys.stderr,
+        f"a real scan would exit {int(outcome.exit_code)} ({outcome.exit_code.name.lower()})"
     )
     for label, items in (("MISSED", missed), ("UNEXPECTED", unexpected)):
         for item in items:
-            print(f"{label}: {item}", file=sys.stderr)
+            terminal.err(f"{label}: {terminal.line(item)}")
     if missed or unexpected:
         return ExitCode.FINDINGS
-    print("demo: every planted problem was found, and nothing else", file=sys.stderr)
+    terminal.err("demo: every planted problem was found, and nothing else")
     return ExitCode.OK
 
 
 def _permissions(args: argparse.Namespace) -> ExitCode:
+    from scanner.run import ExitCode  # noqa: PLC0415
+    from scanner.config import load_config  # noqa: PLC0415
     from scanner.collect import permissions  # noqa: PLC0415
 
     config = load_config(args.config)
@@ -528,11 +640,13 @@ def _permissions(args: argparse.Namespace) -> ExitCode:
         document: Any = policies["management_account" if args.management else "member_accounts"]
     else:
         document = policies
-    print(json.dumps(document, indent=2))
+    terminal.out(json.dumps(document, indent=2))
     return ExitCode.OK
 
 
 def _rules(args: argparse.Namespace) -> ExitCode:
+    from scanner.run import ExitCode  # noqa: PLC0415
+    from scanner.config import load_config  # noqa: PLC0415
     from scanner.evaluate.resources import FACT_SCHEMAS  # noqa: PLC0415
     from scanner.rules import load_rules  # noqa: PLC0415
 
@@ -540,23 +654,24 @@ def _rules(args: argparse.Namespace) -> ExitCode:
         wanted = [args.resource_type] if args.resource_type else sorted(FACT_SCHEMAS)
         for name in wanted:
             if name not in FACT_SCHEMAS:
-                raise ScannerError(f"unknown resource type {name!r} (choose from: {', '.join(sorted(FACT_SCHEMAS))})")
-            print(f"{name}:")
+                raise ScannerError(f"unknown resource type '{terminal.excerpt(name)}' (choose from: {', '.join(sorted(FACT_SCHEMAS))})")
+            terminal.out(f"{name}:")
             for path, kind in _fact_paths(FACT_SCHEMAS[name]):
-                print(f"  {path}: {kind}")
+                terminal.out(f"  {terminal.escape(path)}: {terminal.escape(kind)}")
         return ExitCode.OK
     if args.rules_command == "validate":
         ruleset = load_rules(args.paths, builtin=not (args.paths and args.no_builtin_rules))
         count = len(ruleset.rules)
-        print(f"ok: {count} rule{'s' if count != 1 else ''} valid in {len(ruleset.packs)} pack(s): "
-              + ", ".join(pack.id for pack in ruleset.packs))
+        terminal.out(f"ok: {count} rule{'s' if count != 1 else ''} valid in {len(ruleset.packs)} pack(s): "
+                     + ", ".join(terminal.escape(pack.id) for pack in ruleset.packs))
         return ExitCode.OK
     config = load_config(args.config)
     ruleset = _load_ruleset(config, args.paths)
     from tabulate import tabulate  # noqa: PLC0415
 
-    rows = [[r.id, r.severity.label, r.resource, r.title] for r in sorted(ruleset.rules, key=lambda r: r.id)]
-    print(tabulate(rows, headers=["id", "severity", "resource", "title"]))
+    rows = [[terminal.excerpt(r.id), r.severity.label, terminal.excerpt(r.resource), terminal.excerpt(r.title, 120)]
+            for r in sorted(ruleset.rules, key=lambda r: r.id)]
+    terminal.out(tabulate(rows, headers=["id", "severity", "resource", "title"]))
     return ExitCode.OK
 
 

@@ -110,15 +110,9 @@ def public_key_pem(public_key: Ed25519PublicKey) -> bytes:
 
 
 def _read_key_file(path: Path, what: str) -> bytes:
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise EvidenceError(f"{path}: {what} not found") from None
-    except OSError as exc:
-        raise EvidenceError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
-    if len(data) > 64 * 1024:
-        raise EvidenceError(f"{path}: not a PEM key ({len(data)} bytes)")
-    return data
+    from scanner import files  # noqa: PLC0415
+
+    return files.read_limited(path, what=what, limit=files.MAX_KEY_BYTES, error=EvidenceError)
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
@@ -696,11 +690,9 @@ def read_bundle(path: Path) -> bytes:
         raise BundleUnreadable(
             f"{path}: {size} bytes, more than the {_limit()} an evidence bundle may have; not read"
         )
-    try:
-        with path.open("rb") as handle:
-            return handle.read(MAX_BUNDLE_BYTES + 1)
-    except OSError as exc:
-        raise BundleUnreadable(f"{path}: cannot read: {exc.strerror or exc}") from None
+    from scanner import files  # noqa: PLC0415 - regular files only: a FIFO or /dev/zero is refused, not read
+
+    return files.read_limited(path, what="evidence bundle", limit=MAX_BUNDLE_BYTES, error=BundleUnreadable)
 
 
 def verify(path: Path, *, public_key: Ed25519PublicKey | None = None) -> Verification:

@@ -10,10 +10,13 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scanner import evidence
-from scanner.evidence import Verification
+from scanner import terminal
+
+if TYPE_CHECKING:  # imported where used: building the parser (`--help`) must not load cryptography
+    from scanner import evidence
+    from scanner.evidence import Verification
 
 EVIDENCE_HELP = """\
 An evidence bundle is one uncompressed, canonical tar per run: the run folder as it was (snapshot,
@@ -120,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
 def prepare_scan(args: argparse.Namespace) -> None:
     """Before `scan` reads anything: a bad signing key exits 2 before any AWS call, --sign-key implies
     --evidence, and an evidence run writes every report format so the bundle holds them all."""
+    from scanner import evidence  # noqa: PLC0415
+
     from scanner.report import WRITERS  # noqa: PLC0415
 
     if args.sign_key is not None:
@@ -130,6 +135,8 @@ def prepare_scan(args: argparse.Namespace) -> None:
 
 
 def export_after_scan(run_dir: Path, *, sign_key: Path | None = None) -> Path:
+    from scanner import evidence  # noqa: PLC0415
+
     private_key = evidence.load_private_key(sign_key) if sign_key is not None else None
     exported = evidence.export(run_dir, private_key=private_key)
     _print_exported(exported)
@@ -137,6 +144,8 @@ def export_after_scan(run_dir: Path, *, sign_key: Path | None = None) -> Path:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from scanner import evidence  # noqa: PLC0415
+
     private_key = evidence.load_private_key(args.sign_key) if args.sign_key is not None else None
     exported = evidence.export(args.run_dir, out=args.output, private_key=private_key)
     _print_exported(exported)
@@ -146,20 +155,24 @@ def _export(args: argparse.Namespace) -> int:
 def _print_exported(exported: evidence.Exported) -> None:
     bundle = exported.bundle
     files = len(bundle.manifest["files"])
-    signed = f"signed by {bundle.signer}" if bundle.signer else "not signed"
-    print(f"wrote {exported.path} ({files} files, {len(bundle.data)} bytes, {signed})", file=sys.stderr)
-    formats = ", ".join(exported.formats) or "none"
+    signed = f"signed by {terminal.excerpt(bundle.signer)}" if bundle.signer else "not signed"
+    terminal.err(f"wrote {terminal.escape(exported.path)} ({files} files, {len(bundle.data)} bytes, {signed})")
+    formats = ", ".join(terminal.excerpt(name) for name in exported.formats) or "none"
     missing = (
-        f" (not in the run folder: {', '.join(exported.missing_formats)})" if exported.missing_formats else ""
+        f" (not in the run folder: {', '.join(terminal.excerpt(name) for name in exported.missing_formats)})"
+        if exported.missing_formats
+        else ""
     )
-    print(f"formats: {formats}{missing}", file=sys.stderr)
+    terminal.err(f"formats: {formats}{missing}")
 
 
 def _keygen(args: argparse.Namespace) -> int:
+    from scanner import evidence  # noqa: PLC0415
+
     pair = evidence.keygen(args.private_key, args.public_out)
-    print(f"wrote {pair.private_path} (private key, mode 0600; keep it secret)", file=sys.stderr)
-    print(f"wrote {pair.public_path} (public key; give it to whoever verifies)", file=sys.stderr)
-    print(f"fingerprint: {pair.fingerprint}")
+    terminal.err(f"wrote {terminal.escape(pair.private_path)} (private key, mode 0600; keep it secret)")
+    terminal.err(f"wrote {terminal.escape(pair.public_path)} (public key; give it to whoever verifies)")
+    terminal.out(f"fingerprint: {pair.fingerprint}")
     return 0
 
 
@@ -173,9 +186,11 @@ def _marks(encoding: str | None) -> dict[bool | None, str]:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from scanner import evidence  # noqa: PLC0415
+
     pinned = evidence.load_public_key(args.public_key) if args.public_key is not None else None
     result = evidence.verify(args.bundle, public_key=pinned)
-    sys.stdout.write(render(result, encoding=getattr(sys.stdout, "encoding", None), quiet=args.quiet))
+    terminal.write(sys.stdout, render(result, encoding=getattr(sys.stdout, "encoding", None), quiet=args.quiet))
     return 0 if result.ok else 1
 
 
@@ -183,28 +198,33 @@ MAX_DETAILS = 20
 
 
 def render(result: Verification, *, encoding: str | None = "utf-8", quiet: bool = False) -> str:
-    """One line per check (only the failed ones when `quiet`), each failure's details, and the verdict."""
+    """One line per check (only the failed ones when `quiet`), each failure's details, and the verdict.
+
+    Everything from the bundle (names, ids, the signer, summaries and details that quote member names or
+    manifest keys) is escaped where it goes in (scanner.terminal), so no value can add a line, move the
+    cursor or reorder a line: the verdict is always the last line, as written here."""
     marks = _marks(encoding)
+    value, message = terminal.excerpt, terminal.line
     lines = (
         []
         if quiet
         else [
-            f"bundle: {result.source}",
-            f"run: {result.run_id}, organization {result.organization_id or 'unknown'}",
-            f"signer: {result.signer or 'none (not signed)'}",
+            f"bundle: {value(result.source, 200)}",
+            f"run: {value(result.run_id)}, organization {value(result.organization_id) if result.organization_id else 'unknown'}",
+            f"signer: {value(result.signer) if result.signer else 'none (not signed)'}",
         ]
     )
     for check in result.checks:
         if quiet and check.ok is not False:
             continue
-        lines.append(f"{marks[check.ok]} {check.name}: {check.summary}")
+        lines.append(f"{marks[check.ok]} {value(check.name)}: {message(check.summary)}")
         for detail in check.details[:MAX_DETAILS]:
-            lines.append(f"    {detail}")
+            lines.append(f"    {message(detail)}")
         if len(check.details) > MAX_DETAILS:
             lines.append(f"    ... and {len(check.details) - MAX_DETAILS} more")
     failed = result.failed
     if failed:
-        lines.append(f"NOT VERIFIED: {len(failed)} check(s) failed: {', '.join(c.name for c in failed)}")
+        lines.append(f"NOT VERIFIED: {len(failed)} check(s) failed: {', '.join(value(c.name) for c in failed)}")
     else:
         lines.append(
             "verified"

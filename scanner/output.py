@@ -4,6 +4,14 @@ A run is written into a hidden staging folder beside its own (`.<name>.<random>.
 into place only once every file is there, so a run folder that exists is a whole run: a full disk, a
 permission error, a crash or an interrupt leaves no half-written file and no half-populated folder (the
 staging folder is removed, or after a hard kill stays hidden and named `.partial`).
+
+A rename cannot cross file systems, so the staging folder is always made on the destination's: beside
+it when it does not exist yet (it will be made in its parent, on the parent's file system), and inside it
+when it is an existing empty folder that is a mount point (`--out /mnt/volume`, a container's volume): then
+the run's files are renamed out of the staging folder into the destination when every one is there. A
+mount point no check recognises (a bind mount of the same file system) fails the rename with EXDEV at the
+end; the staged files are then copied into a staging folder inside the destination and moved from there,
+so a long scan is never lost to where its folder is mounted.
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ class RunFolder:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.staging: Path | None = None
+        self._inside = False  # staging inside the destination (a mount point) rather than beside it
         self._created: list[Path] = []  # parent folders open() made, removed again by discard() if empty
 
     def __enter__(self) -> RunFolder:
@@ -85,7 +94,10 @@ class RunFolder:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._created = missing
-            staging = tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".partial")
+            self._inside = self.path.is_dir() and _is_mount_point(self.path)
+            staging = tempfile.mkdtemp(
+                dir=self.path if self._inside else self.path.parent, prefix=f".{self.path.name}.", suffix=".partial"
+            )
         except OSError as exc:
             raise OutputError(
                 f"{self.path}: cannot create the output folder: {_strerror(exc)}", hint=_NOT_WRITTEN_HINT
@@ -98,7 +110,7 @@ class RunFolder:
         if path.is_symlink() or (path.exists() and not path.is_dir()):
             raise OutputError(f"{path}: exists and is not a folder")
         try:
-            occupied = path.is_dir() and any(path.iterdir())
+            occupied = path.is_dir() and any(entry != self.staging for entry in path.iterdir())
         except OSError as exc:
             raise OutputError(f"{path}: cannot read the output folder: {_strerror(exc)}") from None
         if occupied:
@@ -127,17 +139,23 @@ class RunFolder:
         assert staging is not None
         try:
             self._check_destination()
-            try:
-                os.rename(staging, self.path)  # atomic; replaces an empty folder on POSIX, never a full one
-            except OSError as exc:
-                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                    raise OutputError(
-                        f"{self.path}: another run wrote into this folder meanwhile; a run never overwrites "
-                        "another run's files"
-                    ) from None
-                if not self.path.is_dir():
-                    raise
-                self._move_into_existing(staging)  # e.g. an empty mount point, which cannot be replaced
+            if self._inside:
+                self._move_into_existing(staging)
+            else:
+                try:
+                    os.rename(staging, self.path)  # atomic; replaces an empty folder on POSIX, never a full one
+                except OSError as exc:
+                    if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise OutputError(
+                            f"{self.path}: another run wrote into this folder meanwhile; a run never overwrites "
+                            "another run's files"
+                        ) from None
+                    if not self.path.is_dir():
+                        raise
+                    # An empty folder that cannot be replaced: a mount point. EXDEV: on another file system.
+                    if exc.errno == errno.EXDEV:
+                        staging = self._copy_inside(staging)
+                    self._move_into_existing(staging)
         except OSError as exc:
             self.discard()
             raise OutputError(
@@ -148,8 +166,26 @@ class RunFolder:
             raise
         self.staging = None
         self._created = []
+        _sync_folder(self.path)
         _sync_folder(self.path.parent)
         return self.path
+
+    def _copy_inside(self, staging: Path) -> Path:
+        """Copy the staged run into a new staging folder inside the destination (on its file system), durably;
+        the old staging folder is removed. Returns the new one."""
+        inside = Path(tempfile.mkdtemp(dir=self.path, prefix=f".{self.path.name}.", suffix=".partial"))
+        self.staging = inside  # discard() removes this one on failure; the old one is removed here
+        try:
+            for source in sorted(staging.rglob("*")):
+                target = inside / source.relative_to(staging)
+                if source.is_dir():
+                    target.mkdir(exist_ok=True)
+                else:
+                    _write_atomic(target, source.read_bytes())
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        self._inside = True
+        return inside
 
     def _move_into_existing(self, staging: Path) -> None:
         """Entry by entry into an empty folder that cannot be replaced; undone if any move fails."""
@@ -179,6 +215,14 @@ class RunFolder:
             except OSError:
                 break  # not empty (another run's files), or not ours to remove
         self._created = []
+
+
+def _is_mount_point(folder: Path) -> bool:
+    """A folder on another file system than its parent (os.path.ismount compares the devices)."""
+    try:
+        return os.path.ismount(folder)
+    except OSError:
+        return False
 
 
 def _sync_folder(folder: Path) -> None:

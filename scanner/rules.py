@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-from scanner import schemas, yamlfile
+from scanner import files, schemas, yamlfile
 from scanner.errors import RuleError
 from scanner.evaluate.engine import ITEMS, FactPath, referenced_paths
 from scanner.evaluate.resources import FACT_SCHEMAS, RESOURCE_TYPES
@@ -54,7 +54,7 @@ def load_rules(
         path = Path(raw)
         if path.is_dir():
             packs.append(_load_pack(path, loading, display_prefix=None))
-        elif path.is_file():
+        elif path.exists():  # a file; anything else (a FIFO, a device) is refused by name when read
             rule = _load_rule(path, loading, pack_id=path.stem, display=str(path))
             packs.append(RulePack(id=path.stem, title=path.name, version="0.0.0", rules=(rule,) if rule else ()))
         else:
@@ -126,9 +126,9 @@ def _parse(
     path: Path, what: str, loading: _Loading, display: str, *, pack_id: str | None
 ) -> yamlfile.YamlDocument | None:
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        loading.problems.append(f"{display}: cannot read: {exc.strerror}")
+        raw = files.read_limited(path, what=what, limit=files.MAX_YAML_BYTES, error=RuleError)
+    except RuleError as exc:
+        loading.problems.extend(exc.problems)
         return None
     if pack_id is not None:
         loading.files[f"{pack_id}/{path.name}"] = raw

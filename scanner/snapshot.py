@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from scanner import schemas
+from scanner import files, schemas
 from scanner.errors import SnapshotError
 from scanner.merge import Shard
 from scanner.model import (
@@ -102,12 +102,7 @@ def dumps(snapshot: Snapshot, *, facts: Mapping[str, Any] | None = None) -> byte
 
 
 def read_bytes(path: str | Path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise SnapshotError(f"{path}: snapshot not found") from None
-    except OSError as exc:
-        raise SnapshotError(f"{path}: cannot read the snapshot: {exc.strerror}") from None
+    return files.read_limited(path, what="snapshot", limit=files.MAX_SNAPSHOT_BYTES, error=SnapshotError)
 
 
 def load(path: str | Path) -> Snapshot:

@@ -14,21 +14,26 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from scanner import schemas, yamlfile
+from scanner import files, schemas, yamlfile
 from scanner.errors import SuppressionError
 from scanner.model import Result, ScanResult, Status, Suppression
 
 
+WHAT = "suppressions file"
+
+
+def read_suppressions(path: str | Path) -> bytes:
+    """The file's bytes (a regular file within the YAML limit): read once, parsed and kept in the run."""
+    return files.read_limited(path, what=WHAT, limit=files.MAX_YAML_BYTES, error=SuppressionError)
+
+
 def load_suppressions(path: str | Path) -> tuple[Suppression, ...]:
-    return _suppressions(yamlfile.load(path, what="suppressions file", error=SuppressionError), str(path))
+    return parse_suppressions(read_suppressions(path), str(path))
 
 
 def parse_suppressions(raw: bytes, source: str) -> tuple[Suppression, ...]:
     """A suppressions file's bytes, named `source` in messages and in each entry's `source`."""
-    return _suppressions(yamlfile.parse_bytes(raw, source, what="suppressions file", error=SuppressionError), source)
-
-
-def _suppressions(document: yamlfile.YamlDocument, source: str) -> tuple[Suppression, ...]:
+    document = yamlfile.parse_bytes(raw, source, what=WHAT, error=SuppressionError)
     data = {} if document.data is None else document.data
     schemas.validate(data, "suppressions", source=source, error=SuppressionError, where=document.where)
     return tuple(

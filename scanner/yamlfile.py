@@ -13,13 +13,14 @@ from typing import Any
 
 import yaml
 
+from scanner import files
 from scanner.errors import ScannerError
 
 JsonPath = tuple[str | int, ...]
 
 # A document larger than this is not a hand-written rule or config file; refusing it early keeps a
-# mistaken path (a log file, a dump) from eating memory.
-MAX_YAML_BYTES = 5 * 1024 * 1024
+# mistaken path (a log file, a dump) from eating memory. The number lives with the other input limits.
+MAX_YAML_BYTES = files.MAX_YAML_BYTES
 
 
 class _Loader(yaml.SafeLoader):
@@ -56,28 +57,25 @@ class YamlDocument:
 
 
 def format_json_path(json_path: JsonPath) -> str:
+    """`$.a.b[0]`; a key is text from the file, so it is escaped and cut short (scanner.terminal)."""
+    from scanner.terminal import excerpt  # noqa: PLC0415
+
     text = "$"
     for part in json_path:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+        text += f"[{part}]" if isinstance(part, int) else f".{excerpt(part, 60)}"
     return text
 
 
 def load(path: str | Path, *, what: str, error: type[ScannerError]) -> YamlDocument:
     """Read and parse one YAML file; every failure is `error` with the file (and line) named."""
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise error(f"{path}: {what} not found") from None
-    except IsADirectoryError:
-        raise error(f"{path}: expected a {what}, found a directory") from None
-    except OSError as exc:
-        raise error(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    raw = files.read_limited(path, what=what, limit=MAX_YAML_BYTES, error=error)
     return parse_bytes(raw, str(path), what=what, error=error)
 
 
 def parse_bytes(raw: bytes, source: str, *, what: str, error: type[ScannerError]) -> YamlDocument:
     if len(raw) > MAX_YAML_BYTES:
-        raise error(f"{source}: {len(raw)} bytes is too large for a {what} (at most {MAX_YAML_BYTES})")
+        raise error(f"{source}: {len(raw):,} bytes, over the {what} size limit of {files.describe(MAX_YAML_BYTES)}; "
+                    "not read")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -7,9 +7,10 @@ With a baseline, the findings table has a `baseline` column (`NEW` or `unchanged
 suppression expired says so in its reason; a line per expired entry says which (file:line, rule,
 scope, owner) and when it expired, and a line per unused entry says it matched nothing.
 
-The only place that colours text: colour only on a terminal and never when NO_COLOR is set. Text from
-AWS or from the suppressions file is printed with its control characters replaced, so it cannot move
-the cursor or colour the terminal either.
+The only place that colours text: colour only on a terminal and never when NO_COLOR is set. Every value
+from AWS, a snapshot, a baseline or the suppressions file is escaped and cut short where it goes into a
+cell or a line (scanner.terminal.excerpt): a control or bidi character shows as `\x1b` or `\u202e`, so
+it cannot move the cursor, colour the terminal, reorder a line or start a new one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import IO
 from tabulate import tabulate
 
 from scanner import artifact
+from scanner.terminal import excerpt
 from scanner.model import Result, ScanResult, Severity, Status, Suppression
 from scanner.report.json_report import summary
 
@@ -46,14 +48,9 @@ def _paint(text: str, status: Status, colour: bool) -> str:
     return f"{_COLOURS[status]}{text}{_RESET}" if colour and text != "0" else text
 
 
-def _printable(char: str) -> str:
-    return char if char.isprintable() else " "
-
-
 def _shorten(text: object, limit: int = MAX_REASON) -> str:
-    """One line of at most `limit` characters, with no control character (no escape sequence gets through)."""
-    text = " ".join("".join(_printable(c) for c in str(text)).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """One line of about `limit` characters, every control and bidi character escaped (none gets through)."""
+    return excerpt(text, limit)
 
 
 def _scope(suppression: Suppression) -> str:
@@ -63,7 +60,7 @@ def _scope(suppression: Suppression) -> str:
 
 def _entry(suppression: Suppression) -> str:
     where = f"{suppression.source} " if suppression.source else ""
-    return f"{where}({suppression.rule_id}, {_scope(suppression)}, owner {suppression.owner})"
+    return f"{where}({suppression.rule_id}, {_scope(suppression)}, owner {suppression.owner})"  # cut by the caller
 
 
 def _more(count: int, noun: str) -> list[str]:
@@ -94,7 +91,7 @@ def render(scan: ScanResult, *, colour: bool = False) -> str:
     skipped = [a for a in scan.accounts if not a.scanned]
     lines += [
         "",
-        f"AWS Artifact trusted access: {artifact.trusted_access_seen(scan.markers)}",
+        f"AWS Artifact trusted access: {_shorten(artifact.trusted_access_seen(scan.markers), 200)}",
         f"Accounts: {accounts['total']} listed, {accounts['scanned']} scanned, {accounts['skipped']} skipped"
         + (f" ({', '.join(_shorten(f'{a.id} {a.skip_reason}', 60) for a in skipped[:5])}"
            + (", …" if len(skipped) > 5 else "") + ")" if skipped else ""),
@@ -133,7 +130,7 @@ def _baseline_lines(scan: ScanResult, counts: dict[str, object]) -> list[str]:
              f"{_shorten(scan.baseline_run_id, 64)}" + (f"; {len(drift)} drift" if drift else "")]
     for item in resolved[:MAX_AUDIT_LISTED]:
         key = item.key
-        lines.append(f"  resolved: {key.rule_id} {item.severity.label} {key.account_id} "
+        lines.append(f"  resolved: {_shorten(key.rule_id, 40)} {item.severity.label} {_shorten(key.account_id, 20)} "
                      f"{_shorten(item.resource_name or key.resource_arn, 60)}")
     lines += _more(len(resolved), "resolved findings")
     for d in drift[:MAX_AUDIT_LISTED]:

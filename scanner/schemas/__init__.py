@@ -12,6 +12,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
 from scanner.errors import ScannerError
+from scanner.terminal import excerpt
 from scanner.yamlfile import JsonPath, format_json_path
 
 
@@ -66,7 +67,7 @@ def _explain(error: ValidationError) -> Iterable[tuple[JsonPath, str]]:
         extra = [key for key in error.instance if key not in error.schema.get("properties", {})]
         for key in extra:
             expected = f"one of: {', '.join(allowed)}" if allowed else "no keys here"
-            yield (*path, key), f"unknown key {key!r} (expected {expected})"
+            yield (*path, key), f"unknown key '{excerpt(key)}' (expected {expected})"  # a key is text from the file
         return
     if error.validator == "anyOf" and error.context and all(e.validator == "required" for e in error.context):
         names = sorted({str(name) for e in error.context for name in e.validator_value})
