@@ -101,6 +101,9 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
                         help="accepted risks with reason, owner and expiry (see suppressions.example.yaml)")
     parser.add_argument("--baseline", type=Path, metavar="RESULTS_JSON",
                         help="an earlier run's results.json: mark findings new or unchanged, list resolved ones")
+    parser.add_argument("--security-hub", action="store_true",
+                        help="also import the findings into the management account's Security Hub (ASFF, "
+                        "BatchImportFindings; findings this run resolved are archived); a refusal exits 3")
 
 
 def _rule_options(parser: argparse.ArgumentParser) -> None:
@@ -404,7 +407,33 @@ def _scan(args: argparse.Namespace) -> ExitCode:
         from scanner import evidence_cli  # noqa: PLC0415
 
         evidence_cli.export_after_scan(outcome.run_dir, sign_key=args.sign_key)
+    if args.security_hub:
+        from scanner.collect.session import base_session  # noqa: PLC0415
+
+        if not _security_hub(outcome, base_session(config.management, config.source),
+                             config.management.region, config.collection):
+            return ExitCode.INCOMPLETE
     return outcome.exit_code
+
+
+def _security_hub(outcome: RunOutcome, session: Any, region: str | None, collection: Any = None) -> bool:
+    """Import the run's findings after its files are written. False (exit 3) when Security Hub refused the
+    import or any finding."""
+    from scanner.publish import securityhub  # noqa: PLC0415
+
+    try:
+        report = securityhub.publish(outcome.scan, session, region=region, collection=collection)
+    except securityhub.SecurityHubError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return False
+    calls = sum(counts.get("calls", 0) for counts in report.calls.values())
+    _say(sys.stderr, f"security hub ({report.account_id}, {report.region}): sent {report.sent} finding(s), "
+         f"{report.archived} archived as resolved, {len(report.failed)} refused; {calls} API call(s)\n")
+    for failed in report.failed:
+        _say(sys.stderr, f"security hub refused finding {failed.id}: {failed.code}: {failed.message}\n")
+    return report.ok
 
 
 def _evidence(args: argparse.Namespace) -> ExitCode:
@@ -495,6 +524,7 @@ def _demo(args: argparse.Namespace) -> ExitCode:
             progress=None if args.quiet else _Progress(sys.stderr),
             **options,
         )
+        imported = _security_hub(outcome, organization.session, None) if args.security_hub else True
     _print_outcome(outcome, args)
     missed, unexpected = demo.compare(organization.planted, outcome.scan.results)
     print(
@@ -507,6 +537,8 @@ def _demo(args: argparse.Namespace) -> ExitCode:
             print(f"{label}: {item}", file=sys.stderr)
     if missed or unexpected:
         return ExitCode.FINDINGS
+    if not imported:
+        return ExitCode.INCOMPLETE
     print("demo: every planted problem was found, and nothing else", file=sys.stderr)
     return ExitCode.OK
 
