@@ -27,11 +27,13 @@ retries) raises `SecurityHubError`. Either makes the command exit 3; the report 
 from __future__ import annotations
 
 import json
+from functools import partial
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.validate import ParamValidator
 
@@ -106,10 +108,8 @@ def batches(findings: Sequence[Mapping[str, Any]], *, max_count: int = MAX_BATCH
 
 
 def _validator() -> Callable[[Mapping[str, Any]], str | None]:
-    import botocore.session  # noqa: PLC0415
-
-    shape = botocore.session.get_session().get_service_model("securityhub") \
-        .operation_model("BatchImportFindings").input_shape
+    model = botocore.session.get_session().get_service_model("securityhub")
+    shape = model.operation_model("BatchImportFindings").input_shape
 
     def check(finding: Mapping[str, Any]) -> str | None:
         report = ParamValidator().validate({"Findings": [finding]}, shape)
@@ -161,7 +161,7 @@ def _active_findings(client: Any, product: str) -> Iterator[Mapping[str, Any]]:
         params: dict[str, Any] = {"Filters": filters, "MaxResults": GET_FINDINGS_PAGE}
         if token:
             params["NextToken"] = token
-        page = _call("GetFindings", lambda: client.get_findings(**params))
+        page = _call("GetFindings", partial(client.get_findings, **params))
         for finding in page.get("Findings", []):
             if (finding.get("ProductArn") == product and str(finding.get("GeneratorId", "")).startswith(
                     asff.GENERATOR_PREFIX) and finding.get("RecordState") == "ACTIVE"):
@@ -226,7 +226,7 @@ def publish(scan: ScanResult, session: boto3.Session, *, region: str | None = No
         else:
             sendable.append(finding)
     for batch in batches(sendable):
-        answer = _call("BatchImportFindings", lambda: writer_client.batch_import_findings(Findings=batch))
+        answer = _call("BatchImportFindings", partial(writer_client.batch_import_findings, Findings=batch))
         for item in answer.get("FailedFindings", []):
             failed.append(FailedFinding(str(item.get("Id", "?")), str(item.get("ErrorCode", "?")),
                                         str(item.get("ErrorMessage", ""))))

@@ -44,6 +44,7 @@ from scanner.report import json_report  # noqa: E402,F401
 from scanner.report import junit  # noqa: E402,F401
 from scanner.report import markdown  # noqa: E402,F401
 from scanner.report import ocsf  # noqa: E402,F401
+from scanner.report import oscal  # noqa: E402,F401
 from scanner.report import sarif  # noqa: E402,F401
 
 __all__ = ["WRITERS", "Writer", "writer"]
