@@ -27,9 +27,9 @@ retries) raises `SecurityHubError`. Either makes the command exit 3; the report 
 from __future__ import annotations
 
 import json
-from functools import partial
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import boto3

@@ -235,7 +235,7 @@ class _Document:
         state = "complete" if info.complete else (
             "INCOMPLETE: some account or API could not be read, and the results that need what was not read "
             "are errors, never passes")
-        result: dict[str, Any] = {
+        run_result: dict[str, Any] = {
             "uuid": self.uuid("result"),
             "title": line(f"{TOOL_NAME} run {self.run_id} of {organization}"),
             "description": block(
@@ -268,9 +268,9 @@ class _Document:
             },
         }
         if observations:
-            result["observations"] = observations
+            run_result["observations"] = observations
         if findings:
-            result["findings"] = findings
+            run_result["findings"] = findings
         return {
             "assessment-results": {
                 "uuid": self.uuid("assessment-results"),
@@ -286,7 +286,7 @@ class _Document:
                     "remarks": block("No separate assessment plan: the plan is the rule packs the run evaluated "
                                      "(see the back matter)."),
                 },
-                "results": [result],
+                "results": [run_result],
                 "back-matter": self.back_matter(),
             }
         }
