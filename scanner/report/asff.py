@@ -60,7 +60,8 @@ _RESOURCE_TYPE = {"aws.iam.role": "AwsIamRole"}
 
 
 def finding_id(rule_id: str, account_id: str, resource_arn: str) -> str:
-    digest = hashlib.sha256(f"{rule_id}\0{account_id}\0{resource_arn}".encode()).hexdigest()[:32]
+    inputs = f"{rule_id}\0{account_id}\0{resource_arn}".encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(inputs).hexdigest()[:32]
     return clip(f"{GENERATOR_PREFIX}{line(rule_id, 128)}/{digest}", MAX_ID)
 
 
