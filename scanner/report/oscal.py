@@ -24,6 +24,7 @@ fields on one line): scanner.report.textsafe. Pure: no clock, no randomness; key
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -49,7 +50,10 @@ _STATE = {Status.FAIL: "not-satisfied", Status.PASS: "satisfied"}
 
 
 def stable_uuid(run_id: str, kind: str, *parts: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, "\0".join((run_id, kind, *parts))))
+    """uuid5 of the parts; computed here because uuid.uuid5 cannot encode a lone surrogate (hostile text)."""
+    name = "\0".join((run_id, kind, *parts)).encode("utf-8", "surrogatepass")
+    digest = hashlib.sha1(_NAMESPACE.bytes + name, usedforsecurity=False).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=5))
 
 
 def token(text: str) -> str:
