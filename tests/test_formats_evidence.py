@@ -10,8 +10,8 @@ import pytest
 
 from scanner import cli
 
-NEW_FORMATS = {"asff": "findings.asff.json", "ocsf": "findings.ocsf.jsonl", "ocsf-all": "findings-all.ocsf.jsonl",
-               "oscal": "assessment-results.oscal.json"}
+NEW_FORMATS = {"asff": "results.asff.json", "ocsf": "results.ocsf.jsonl", "ocsf-all": "results-all.ocsf.jsonl",
+               "oscal": "results.oscal.json"}
 
 
 def test_an_evidence_run_bundles_and_verifies_the_new_formats(tmp_path: Path,

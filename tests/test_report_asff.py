@@ -1,4 +1,4 @@
-"""findings.asff.json: ASFF findings, each valid as BatchImportFindings input (botocore's model) and in limits."""
+"""results.asff.json: ASFF findings, each valid as BatchImportFindings input (botocore's model) and in limits."""
 
 from __future__ import annotations
 
@@ -46,11 +46,11 @@ def within_limits(finding: dict[str, Any]) -> list[str]:
 
 
 def test_golden(scan: ScanResult, update_golden: bool) -> None:
-    assert_golden("findings.asff.json", asff.render(scan), update_golden)
+    assert_golden("results.asff.json", asff.render(scan), update_golden)
 
 
 def test_registered() -> None:
-    assert WRITERS["asff"].filename == "findings.asff.json" and WRITERS["asff"].render is asff.render
+    assert WRITERS["asff"].filename == "results.asff.json" and WRITERS["asff"].render is asff.render
 
 
 def test_every_finding_is_valid_batch_import_input(scan: ScanResult) -> None:

@@ -1,4 +1,4 @@
-"""findings.ocsf.jsonl: OCSF 1.8.0 Compliance Findings, each valid against the class's JSON Schema."""
+"""results.ocsf.jsonl: OCSF 1.8.0 Compliance Findings, each valid against the class's JSON Schema."""
 
 from __future__ import annotations
 
@@ -29,13 +29,13 @@ def events(data: bytes) -> list[dict[str, Any]]:
 
 
 def test_golden(scan: ScanResult, update_golden: bool) -> None:
-    assert_golden("findings.ocsf.jsonl", ocsf.render(scan), update_golden)
-    assert_golden("findings-all.ocsf.jsonl", ocsf.render_all(scan), update_golden)
+    assert_golden("results.ocsf.jsonl", ocsf.render(scan), update_golden)
+    assert_golden("results-all.ocsf.jsonl", ocsf.render_all(scan), update_golden)
 
 
 def test_registered() -> None:
-    assert WRITERS["ocsf"].filename == "findings.ocsf.jsonl" and WRITERS["ocsf"].render is ocsf.render
-    assert WRITERS["ocsf-all"].filename == "findings-all.ocsf.jsonl"
+    assert WRITERS["ocsf"].filename == "results.ocsf.jsonl" and WRITERS["ocsf"].render is ocsf.render
+    assert WRITERS["ocsf-all"].filename == "results-all.ocsf.jsonl"
 
 
 def test_every_event_is_valid_against_the_ocsf_schema(scan: ScanResult) -> None:

@@ -1,4 +1,4 @@
-"""assessment-results.oscal.json: valid against NIST's OSCAL 1.2.3 JSON Schema, deterministic, uuid5 ids."""
+"""results.oscal.json: valid against NIST's OSCAL 1.2.3 JSON Schema, deterministic, uuid5 ids."""
 
 from __future__ import annotations
 
@@ -38,11 +38,11 @@ def result_of(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_golden(scan: ScanResult, update_golden: bool) -> None:
-    assert_golden("assessment-results.oscal.json", oscal.render(scan), update_golden)
+    assert_golden("results.oscal.json", oscal.render(scan), update_golden)
 
 
 def test_registered() -> None:
-    assert WRITERS["oscal"].filename == "assessment-results.oscal.json" and WRITERS["oscal"].render is oscal.render
+    assert WRITERS["oscal"].filename == "results.oscal.json" and WRITERS["oscal"].render is oscal.render
 
 
 def test_valid_against_the_official_schema(scan: ScanResult) -> None:

@@ -206,7 +206,7 @@ def test_the_command_imports_after_writing_the_reports(demo_scan: tuple[ScanResu
     err = capsys.readouterr().err
     assert code == 3  # the demo organization has unreadable accounts: incomplete, as without the import
     assert "security hub (123456789012, us-east-1): sent" in err and "0 refused" in err
-    written = json.loads((out / "findings.asff.json").read_text())
+    written = json.loads((out / "results.asff.json").read_text())
     assert {f["Id"] for f in all_findings(hub)} == {f["Id"] for f in written}
 
 
@@ -224,8 +224,8 @@ def test_the_command_exits_3_when_security_hub_refuses(healthy_run: Path, hub: b
                      "asff,ocsf,oscal", "--security-hub", "-q"])
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert {p.name for p in out.iterdir()} >= {"findings.asff.json", "findings.ocsf.jsonl",
-                                               "assessment-results.oscal.json"}
+    assert {p.name for p in out.iterdir()} >= {"results.asff.json", "results.ocsf.jsonl",
+                                               "results.oscal.json"}
     if refuse:
         assert code == 3
         assert "error: Security Hub refused" in err and "InvalidAccessException" in err and "hint:" in err

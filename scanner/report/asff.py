@@ -1,6 +1,6 @@
-"""findings.asff.json: AWS Security Finding Format (ASFF) findings, the `Findings` of BatchImportFindings.
+"""results.asff.json: AWS Security Finding Format (ASFF) findings, the `Findings` of BatchImportFindings.
 
-The file is a JSON array that `aws securityhub batch-import-findings --findings file://findings.asff.json`
+The file is a JSON array that `aws securityhub batch-import-findings --findings file://results.asff.json`
 takes as it is (up to 100 findings a call); `artifact-scan scan --security-hub` imports the same findings
 itself (scanner.publish.securityhub), in batches, and archives the ones a later run resolved.
 
@@ -218,6 +218,6 @@ def dumps(documents: list[dict[str, Any]]) -> bytes:
     return (json.dumps(documents, sort_keys=True, indent=2, ensure_ascii=True) + "\n").encode("ascii")
 
 
-@writer("asff", "findings.asff.json")
+@writer("asff", "results.asff.json")
 def render(scan: ScanResult) -> bytes:
     return dumps(findings(scan))

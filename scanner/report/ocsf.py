@@ -1,4 +1,4 @@
-"""findings.ocsf.jsonl: OCSF 1.8.0 Compliance Finding events (class_uid 2003), one JSON object per line.
+"""results.ocsf.jsonl: OCSF 1.8.0 Compliance Finding events (class_uid 2003), one JSON object per line.
 
 One event per result that is not a pass (`fail`, `suppressed`, `error`, `skipped`); the `ocsf-all` format
 writes the passes too, so a data lake sees a control go from Fail to Pass. JSON Lines because that is what
@@ -255,11 +255,11 @@ def dumps_lines(documents: list[dict[str, Any]]) -> bytes:
                    for d in documents).encode("ascii")
 
 
-@writer("ocsf", "findings.ocsf.jsonl")
+@writer("ocsf", "results.ocsf.jsonl")
 def render(scan: ScanResult) -> bytes:
     return dumps_lines(events(scan))
 
 
-@writer("ocsf-all", "findings-all.ocsf.jsonl")
+@writer("ocsf-all", "results-all.ocsf.jsonl")
 def render_all(scan: ScanResult) -> bytes:
     return dumps_lines(events(scan, include_passes=True))

@@ -1,4 +1,4 @@
-"""assessment-results.oscal.json: the run as an OSCAL 1.2.3 assessment-results document.
+"""results.oscal.json: the run as an OSCAL 1.2.3 assessment-results document.
 
 One `result` for the run (start and end are the run's), holding:
 
@@ -301,6 +301,6 @@ def to_document(scan: ScanResult) -> dict[str, Any]:
     return document
 
 
-@writer("oscal", "assessment-results.oscal.json")
+@writer("oscal", "results.oscal.json")
 def render(scan: ScanResult) -> bytes:
     return (json.dumps(to_document(scan), sort_keys=True, indent=2, ensure_ascii=True) + "\n").encode("ascii")
