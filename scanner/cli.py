@@ -171,6 +171,9 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
                         help="accepted risks with reason, owner and expiry (see suppressions.example.yaml)")
     parser.add_argument("--baseline", type=Path, metavar="RESULTS_JSON",
                         help="an earlier run's results.json: mark findings new or unchanged, list resolved ones")
+    parser.add_argument("--security-hub", action="store_true",
+                        help="also import the findings into the management account's Security Hub (ASFF, "
+                        "BatchImportFindings; findings this run resolved are archived); a refusal exits 3")
 
 
 def _rule_options(parser: argparse.ArgumentParser) -> None:
@@ -506,7 +509,35 @@ def _scan(args: argparse.Namespace) -> ExitCode:
         from scanner import evidence_cli  # noqa: PLC0415
 
         evidence_cli.export_after_scan(outcome.run_dir, sign_key=args.sign_key)
+    if args.security_hub:
+        from scanner.collect.session import base_session  # noqa: PLC0415
+
+        if not _security_hub(outcome, base_session(config.management, config.source),
+                             config.management.region, config.collection):
+            return ExitCode.INCOMPLETE
     return outcome.exit_code
+
+
+def _security_hub(outcome: RunOutcome, session: Any, region: str | None, collection: Any = None) -> bool:
+    """Import the run's findings after its files are written. False (exit 3) when Security Hub refused the
+    import or any finding."""
+    from scanner.publish import securityhub  # noqa: PLC0415
+
+    try:
+        report = securityhub.publish(outcome.scan, session, region=region, collection=collection)
+    except securityhub.SecurityHubError as exc:
+        terminal.err(f"error: {exc}")
+        if exc.hint:
+            terminal.err(f"hint: {exc.hint}")
+        return False
+    calls = sum(counts.get("calls", 0) for counts in report.calls.values())
+    terminal.err(f"security hub ({terminal.escape(report.account_id)}, {terminal.escape(report.region)}): sent "
+                 f"{report.sent} finding(s), {report.archived} archived as resolved, {len(report.failed)} refused; "
+                 f"{calls} API call(s)")
+    for failed in report.failed:
+        terminal.err(f"security hub refused finding {terminal.escape(failed.id)}: {terminal.escape(failed.code)}: "
+                     f"{terminal.excerpt(failed.message)}")
+    return report.ok
 
 
 def _evidence(args: argparse.Namespace) -> ExitCode:
@@ -611,6 +642,7 @@ def _demo(args: argparse.Namespace) -> ExitCode:
             progress=None if args.quiet else _Progress(sys.stderr),
             **options,
         )
+        imported = _security_hub(outcome, organization.session, None) if args.security_hub else True
     _print_outcome(outcome, args)
     missed, unexpected = demo.compare(organization.planted, outcome.scan.results)
     terminal.err(
@@ -622,6 +654,8 @@ def _demo(args: argparse.Namespace) -> ExitCode:
             terminal.err(f"{label}: {terminal.line(item)}")
     if missed or unexpected:
         return ExitCode.FINDINGS
+    if not imported:
+        return ExitCode.INCOMPLETE
     terminal.err("demo: every planted problem was found, and nothing else")
     return ExitCode.OK
 

@@ -38,10 +38,13 @@ def writer(name: str, filename: str) -> Callable[[Render], Render]:
 
 # Imported for their registration; explicit so that the registry's content is visible here.
 # One line per writer module (keep them sorted).
+from scanner.report import asff  # noqa: E402,F401
 from scanner.report import html  # noqa: E402,F401
 from scanner.report import json_report  # noqa: E402,F401
 from scanner.report import junit  # noqa: E402,F401
 from scanner.report import markdown  # noqa: E402,F401
+from scanner.report import ocsf  # noqa: E402,F401
+from scanner.report import oscal  # noqa: E402,F401
 from scanner.report import sarif  # noqa: E402,F401
 
 __all__ = ["WRITERS", "Writer", "writer"]

@@ -126,7 +126,9 @@ def order_key(result: Result) -> tuple[Any, ...]:
 
 def fingerprint(rule_id: str, account_id: str, resource_arn: str) -> str:
     """Stable for one rule on one resource of one account, and different otherwise."""
-    digest = hashlib.sha256(f"{rule_id}\0{account_id}\0{resource_arn}".encode()).hexdigest()
+    # surrogatepass: an ARN read from hostile JSON may hold a lone surrogate; valid text hashes as before.
+    inputs = f"{rule_id}\0{account_id}\0{resource_arn}".encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(inputs).hexdigest()
     return f"{digest[:32]}:1"
 
 
