@@ -32,6 +32,7 @@ from scanner.collect import artifact, iam, organizations
 from scanner.collect.session import (
     RECORDED_FAILURES,
     Clients,
+    CollectionFailure,
     ErrorLog,
     Redactor,
     assumed_role_credentials,
@@ -448,8 +449,8 @@ def _start(config: Config, clients: Clients, redactor: Redactor, log: ErrorLog) 
     _redact_base_credentials(clients, redactor)
     credentials = _management_role(config, clients, redactor)
     management = _ManagementClients(clients, credentials)
-    caller = _unless_unreachable(lambda: log.attempt("sts:GetCallerIdentity", lambda: _caller_identity(management.sts)))
-    description = _unless_unreachable(lambda: _describe_organization(management.organizations, caller, log))
+    caller = _unless_unreachable(lambda: _caller_identity(management.sts), log, "sts:GetCallerIdentity")
+    description = _describe_organization(management.organizations, caller, log)
     if description is not None and caller is not None and description.get("MasterAccountId") != caller.account:
         master = description.get("MasterAccountId")
         raise CredentialsError(
@@ -460,13 +461,19 @@ def _start(config: Config, clients: Clients, redactor: Redactor, log: ErrorLog) 
     return _Start(caller, description, credentials), management
 
 
-def _unless_unreachable(call: Callable[[], T]) -> T:
-    """`call()`, whose failure to connect at all stops the scan at once: before the organization is known,
-    nothing can be read, and a report on organization "unknown" would hide why."""
+def _unless_unreachable(call: Callable[[], T], log: ErrorLog, api: str) -> T | None:
+    """`call()`, or None after recording why it failed; a failure to connect at all stops the scan at
+    once: before the organization is known nothing can be read, and a report on organization "unknown"
+    would hide why."""
     try:
         return call()
     except EndpointConnectionError as exc:
         raise _unreachable(exc) from None
+    except NoCredentialsError:
+        raise no_credentials() from None
+    except RECORDED_FAILURES as exc:
+        log.record(api, exc)
+        return None
 
 
 def _unreachable(exc: EndpointConnectionError) -> EndpointUnreachable:
@@ -540,6 +547,8 @@ def _describe_organization(client: Any, caller: CallerIdentity | None, log: Erro
         ) from None
     except NoCredentialsError:
         raise no_credentials() from None
+    except EndpointConnectionError as exc:
+        raise _unreachable(exc) from None
     except RECORDED_FAILURES as exc:
         log.record("organizations:DescribeOrganization", exc)
         return None
@@ -595,7 +604,12 @@ def _accounts_in_ous(
         except NoCredentialsError:
             raise no_credentials() from None
         except RECORDED_FAILURES as exc:
-            operation = exc.operation_name if isinstance(exc, ClientError) else "ListAccountsForParent"
+            if isinstance(exc, ClientError):
+                operation = exc.operation_name
+            elif isinstance(exc, CollectionFailure) and exc.operation:
+                operation = exc.operation
+            else:
+                operation = "ListAccountsForParent"
             log.record(f"organizations:{operation}", exc, resource=ou_id)
     return found
 

@@ -302,7 +302,7 @@ class Instrumentation:
             try:
                 answers.check(reading, parsed)
             except answers.AnswerError as exc:
-                raise CollectionFailure("MalformedAnswer", f"{model.name}: {exc}") from None
+                raise CollectionFailure("MalformedAnswer", f"{model.name}: {exc}", model.name) from None
 
         def needs_retry(
             response: Any = None, caught_exception: Any = None, attempts: int = 1, operation: Any = None,
@@ -537,9 +537,10 @@ def no_credentials() -> CredentialsError:
 class CollectionFailure(Exception):
     """A failure found by the collector itself (not by botocore), recorded like an AWS error."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, operation: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.operation = operation  # the operation whose answer failed, where it is not the caller's
 
 
 class Redactor:
