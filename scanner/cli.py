@@ -35,6 +35,14 @@ exit codes:
      3 outranks 1, so a verdict on partial data never looks final)
 """
 
+COLLECT_EXIT_CODES_HELP = """\
+exit codes:
+  0  every account and API in scope was read: the snapshot is complete
+  2  bad arguments, config or credentials, or the AWS endpoint cannot be reached: nothing was collected
+  3  incomplete: some account or API could not be read (the snapshot is still written, marked
+     incomplete, and says why; the reasons are printed)
+"""
+
 EXAMPLES = """\
 examples:
   artifact-scan demo                                # simulated organization, no AWS account needed
@@ -143,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         "collect",
         help="write a snapshot only",
         description="Read the organization and write the snapshot; evaluate it later with scan --snapshot.",
-        epilog=EXIT_CODES_HELP,
+        epilog=COLLECT_EXIT_CODES_HELP,
         formatter_class=_Formatter,
     )
     collect.add_argument("--config", type=Path, metavar="FILE")
@@ -353,6 +361,10 @@ class _Progress:
         self.tty = stream.isatty()
         self.last_decile = -1
 
+    def retrying(self, api: str, attempt: int, max_attempts: int, why: str) -> None:
+        """A call about to be retried: said at once, so that a scan waiting on backoff never looks hung."""
+        _say(self.stream, f"{chr(13) if self.tty else ''}retrying {api} (attempt {attempt} of {max_attempts}): {why}\n")
+
     def __call__(self, done: int, total: int) -> None:
         if self.tty:
             end = "\n" if done >= total else ""
@@ -452,7 +464,16 @@ def _collect(args: argparse.Namespace) -> ExitCode:
         raise run.keep_interrupted(interrupted, keep) from None
     write_atomic(args.output, run.snapshot_bytes(snapshot))
     print(f"wrote {args.output}", file=sys.stderr)
-    return ExitCode.OK if snapshot.metadata.complete else ExitCode.INCOMPLETE
+    if snapshot.metadata.complete:
+        return ExitCode.OK
+    errors = [*snapshot.organization.errors, *(e for account in snapshot.accounts for e in account.errors)]
+    print(f"incomplete: {len(errors)} read{'s' if len(errors) != 1 else ''} failed (exit 3):", file=sys.stderr)
+    for error in errors[:20]:
+        where = f"account {error.account_id}: " if error.account_id else "organization: "
+        print(f"  {where}{error.describe()}", file=sys.stderr)
+    if len(errors) > 20:
+        print(f"  ... and {len(errors) - 20} more, in {args.output}", file=sys.stderr)
+    return ExitCode.INCOMPLETE
 
 
 def _snapshot(args: argparse.Namespace) -> ExitCode:
