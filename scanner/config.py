@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import re
 
 from scanner import schemas, yamlfile
 from scanner.errors import ConfigError
@@ -140,7 +139,7 @@ def load_config(path: str | Path | None) -> Config:
     return _from_document(data, str(path))
 
 
-def _check_external_ids(doc: Mapping[str, Any], source: str) -> None:
+def _check_external_ids(doc: Any, source: str) -> None:
     """Refuse what STS would refuse, without echoing the value: an external id is a secret."""
     if not isinstance(doc, Mapping):
         return  # the schema says what is wrong

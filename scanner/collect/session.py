@@ -13,11 +13,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from urllib.parse import quote, quote_plus, urlsplit
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus, urlsplit
 
 import boto3
 from botocore.config import Config as BotocoreConfig
