@@ -28,6 +28,18 @@ class AnswerError(Exception):
     """An answer that does not hold what the collector needs; the message names the place."""
 
 
+class _Problem(Exception):
+    """Raised inside the checks; each enclosing level adds its step of the path on the way out, so that
+    an answer that is fine costs no message and no path."""
+
+    def __init__(self, what: str, value: Any = None, *, show: bool = False) -> None:
+        super().__init__(what)
+        self.what = what
+        self.value = value
+        self.show = show
+        self.path: list[str] = []
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     """What an answer is read for: `owner` is the account every ARN in it must name (None: no owner)."""
@@ -36,52 +48,107 @@ class Reading:
     owner: str | None = None
 
 
-Check = Callable[[Any, str, Reading], None]
+Check = Callable[[Any, "Reading"], None]
 Spec = Any  # type | tuple[type, ...] | dict[str, Spec] | list[Spec] | Check
 
 
-def _account_id(value: Any, path: str, reading: Reading) -> None:
+def _account_id(value: Any, reading: Reading) -> None:
     if not (isinstance(value, str) and len(value) == 12 and value.isascii() and value.isdigit()):
-        raise AnswerError(f"{path} is not an account id: {_short(value)}")
+        raise _Problem("is not an account id", value, show=True)
 
 
-def _arn_account(value: Any, path: str) -> str:
+def _arn_account(value: Any) -> str:
     parts = value.split(":", 5) if isinstance(value, str) else []
     if len(parts) < 6 or parts[0] != "arn":
-        raise AnswerError(f"{path} is not an ARN: {_short(value)}")
+        raise _Problem("is not an ARN", value, show=True)
     return parts[4]
 
 
-def _owned_arn(value: Any, path: str, reading: Reading) -> None:
+def _owned_arn(value: Any, reading: Reading) -> None:
     """An ARN in the account being read: another account's answer is never taken for this one's."""
-    account = _arn_account(value, path)
+    account = _arn_account(value)
     if reading.owner is not None and account != reading.owner:
-        raise AnswerError(f"the answer belongs to account {account or '(none)'}, not {reading.owner}: {path} is {value}")
+        raise _Problem(f"is {value}: the answer belongs to account {account or '(none)'}, not {reading.owner}")
 
 
-def _document(value: Any, path: str, reading: Reading) -> None:
+def _document(value: Any, reading: Reading) -> None:
     # botocore decodes IAM's URL-encoded policy documents into objects; one it could not decode stays text.
     if not isinstance(value, (str, Mapping)):
-        raise AnswerError(f"{path} is not a policy document: {_short(value)}")
+        raise _Problem("is not a policy document", value, show=True)
 
 
-_STRING = str
 _TIMESTAMP = (datetime, str)
 
-_ACCOUNT_FIELDS: dict[str, Spec] = {"Id": _account_id, "Arn": str, "State|Status": str}
 
-
-def _account(value: Any, path: str, reading: Reading) -> None:
+def _account(value: Any, reading: Reading) -> None:
     """An Organizations account entry: its Arn ends in its own id, and DescribeAccount answers the one asked."""
-    _check(_ACCOUNT_FIELDS, value, path, reading)
+    _ACCOUNT_FIELDS(value, reading)
     account_id, arn = value["Id"], value["Arn"]
-    _arn_account(arn, f"{path}.Arn")
+    _arn_account(arn)
     if not arn.endswith(f"/{account_id}"):
-        raise AnswerError(f"{path}.Arn {arn} does not name account {account_id}")
+        raise _Problem(f"has an Arn ({arn}) that does not name account {account_id}")
     if reading.owner is not None and account_id != reading.owner:
-        raise AnswerError(f"the answer belongs to account {account_id}, not {reading.owner}")
+        raise _Problem(f"is account {account_id}: the answer belongs to account {account_id}, not {reading.owner}")
 
 
+def _kind(spec: type | tuple[type, ...]) -> str:
+    names = {str: "a string", bool: "true or false", datetime: "a timestamp"}
+    kinds = spec if isinstance(spec, tuple) else (spec,)
+    return " or ".join(names.get(kind, kind.__name__) for kind in kinds)
+
+
+def _compile(spec: Spec) -> Check:
+    """The spec as one function, built once: checking a 1,000-role page is a loop of isinstance calls."""
+    if isinstance(spec, dict):
+        members = [(tuple(key.split("|")), _compile(item)) for key, item in spec.items()]
+
+        def check_object(value: Any, reading: Reading) -> None:
+            if not isinstance(value, Mapping):
+                raise _Problem("is not an object", value, show=True)
+            for names, check in members:
+                found = False
+                for name in names:
+                    item = value.get(name)
+                    if item is not None:
+                        found = True
+                        try:
+                            check(item, reading)
+                        except _Problem as problem:
+                            problem.path.insert(0, f".{name}")
+                            raise
+                if not found:
+                    raise _Problem(f"has no {' or '.join(names)}")
+
+        return check_object
+    if isinstance(spec, list):
+        (item_spec,) = spec
+        check_item = _compile(item_spec)
+
+        def check_list(value: Any, reading: Reading) -> None:
+            if not isinstance(value, list):
+                raise _Problem("is not a list", value, show=True)
+            for index, item in enumerate(value):
+                try:
+                    check_item(item, reading)
+                except _Problem as problem:
+                    problem.path.insert(0, f"[{index}]")
+                    raise
+
+        return check_list
+    if isinstance(spec, (type, tuple)):
+        kind = _kind(spec)
+
+        def check_type(value: Any, reading: Reading) -> None:
+            # bool is an int in Python; no field here takes a number, so a plain isinstance is exact.
+            if not isinstance(value, spec):
+                raise _Problem(f"is not {kind}", value, show=True)
+
+        return check_type
+    checker: Check = spec
+    return checker
+
+
+_ACCOUNT_FIELDS = _compile({"Id": _account_id, "Arn": str, "State|Status": str})
 _ROLE: dict[str, Spec] = {"RoleName": str, "Arn": _owned_arn, "Path": str, "AssumeRolePolicyDocument": _document}
 
 ANSWERS: Mapping[str, Spec] = {
@@ -108,48 +175,23 @@ ANSWERS: Mapping[str, Spec] = {
 }
 """api ("service:Operation") -> the spec of its answer."""
 
+_CHECKS = {api: _compile(spec) for api, spec in ANSWERS.items()}
+
 
 def check(reading: Reading, answer: Any) -> None:
     """Raise `AnswerError` unless `answer` holds everything `ANSWERS` declares for `reading.api`.
 
     An operation without a declaration is refused too: the collector must not call what it cannot check."""
-    spec = ANSWERS.get(reading.api)
-    if spec is None:
+    checker = _CHECKS.get(reading.api)
+    if checker is None:
         raise AnswerError(f"no declaration of what {reading.api} answers (scanner.collect.answers.ANSWERS)")
-    _check(spec, answer, "the answer", reading)
-
-
-def _check(spec: Spec, value: Any, path: str, reading: Reading) -> None:
-    if isinstance(spec, dict):
-        if not isinstance(value, Mapping):
-            raise AnswerError(f"{path} is not an object: {_short(value)}")
-        for key, item_spec in spec.items():
-            names = key.split("|")
-            present = [name for name in names if value.get(name) is not None]
-            if not present:
-                raise AnswerError(f"{path} has no {' or '.join(names)}")
-            for name in present:
-                _check(item_spec, value[name], f"{path}.{name}" if path != "the answer" else name, reading)
-    elif isinstance(spec, list):
-        if not isinstance(value, list):
-            raise AnswerError(f"{path} is not a list: {_short(value)}")
-        (item_spec,) = spec
-        for index, item in enumerate(value):
-            _check(item_spec, item, f"{path}[{index}]", reading)
-    elif isinstance(spec, (type, tuple)):
-        # bool is an int in Python; no field here takes a number, so a plain isinstance is exact.
-        if not isinstance(value, spec):
-            # Never quote what might be a credential: the message is recorded before any secret is known.
-            shown = "" if "Credentials" in path else f": {_short(value)}"
-            raise AnswerError(f"{path} is not {_kind(spec)}{shown}")
-    else:
-        spec(value, path, reading)
-
-
-def _kind(spec: type | tuple[type, ...]) -> str:
-    names = {str: "a string", bool: "true or false", datetime: "a timestamp"}
-    kinds = spec if isinstance(spec, tuple) else (spec,)
-    return " or ".join(names.get(kind, kind.__name__) for kind in kinds)
+    try:
+        checker(answer, reading)
+    except _Problem as problem:
+        path = "".join(problem.path).lstrip(".") or "the answer"
+        # Never quote what might be a credential: the message is recorded before any secret is known.
+        shown = f": {_short(problem.value)}" if problem.show and "Credentials" not in path else ""
+        raise AnswerError(f"{path} {problem.what}{shown}") from None
 
 
 def _short(value: Any, limit: int = 60) -> str:
