@@ -41,6 +41,14 @@ exit codes:
      3 outranks 1, so a verdict on partial data never looks final)
 """
 
+COLLECT_EXIT_CODES_HELP = """\
+exit codes:
+  0  every account and API in scope was read: the snapshot is complete
+  2  bad arguments, config or credentials, or the AWS endpoint cannot be reached: nothing was collected
+  3  incomplete: some account or API could not be read (the snapshot is still written, marked
+     incomplete, and says why; the reasons are printed)
+"""
+
 EXAMPLES = """\
 examples:
   artifact-scan demo                                # simulated organization, no AWS account needed
@@ -216,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         "collect",
         help="write a snapshot only",
         description="Read the organization and write the snapshot; evaluate it later with scan --snapshot.",
-        epilog=EXIT_CODES_HELP,
+        epilog=COLLECT_EXIT_CODES_HELP,
         formatter_class=_Formatter,
     )
     collect.add_argument("--config", type=Path, metavar="FILE")
@@ -452,6 +460,11 @@ class _Progress:
         self.tty = stream.isatty()
         self.last_decile = -1
 
+    def retrying(self, api: str, attempt: int, max_attempts: int, why: str) -> None:
+        """A call about to be retried: said at once, so that a scan waiting on backoff never looks hung."""
+        terminal.say(self.stream, f"retrying {terminal.escape(api)} (attempt {attempt} of {max_attempts}): "
+                     f"{terminal.excerpt(why)}\n", rewrite=self.tty)
+
     def __call__(self, done: int, total: int) -> None:
         if self.tty:
             end = "\n" if done >= total else ""
@@ -596,7 +609,17 @@ def _collect(args: argparse.Namespace) -> ExitCode:
         raise run.keep_interrupted(interrupted, keep) from None
     write_atomic(args.output, run.snapshot_bytes(snapshot))
     terminal.err(f"wrote {terminal.escape(args.output)}")
-    return ExitCode.OK if snapshots.is_complete(snapshot) else ExitCode.INCOMPLETE
+    gaps = snapshots.gaps(snapshot)
+    if not gaps:
+        return ExitCode.OK
+    terminal.err(f"incomplete (exit 3): {'; '.join(gaps)}")
+    errors = snapshot.errors
+    for error in errors[:20]:
+        where = f"account {terminal.escape(error.account_id)}: " if error.account_id else "organization: "
+        terminal.err(f"  {where}{terminal.excerpt(error.describe())}")
+    if len(errors) > 20:
+        terminal.err(f"  ... and {len(errors) - 20} more, in {terminal.escape(args.output)}")
+    return ExitCode.INCOMPLETE
 
 
 def _snapshot(args: argparse.Namespace) -> ExitCode:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,11 +60,17 @@ DEFAULT_MAX_REQUESTS_PER_SECOND: Mapping[str, float] = {
 }
 
 
+DEFAULT_MAX_PAGES = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class Collection:
     concurrency: int = 16
     connect_timeout_seconds: float = 5.0
-    read_timeout_seconds: float = 30.0
+    read_timeout_seconds: float = 30.0  # botocore's: per socket read, so a body that drips never hits it
+    call_timeout_seconds: float = 120.0  # one attempt of one call, the whole answer included
+    account_timeout_seconds: float = 900.0  # everything read in one account, retries included
+    max_pages_per_listing: int = DEFAULT_MAX_PAGES  # ListAccounts needs 500 for 10,000 accounts; IAM listings 5
     max_attempts: int = 8
     max_requests_per_second: Mapping[str, float] = field(
         default_factory=lambda: dict(DEFAULT_MAX_REQUESTS_PER_SECOND)
@@ -114,14 +121,36 @@ class Config:
         return hashlib.sha256(self.public_json()).hexdigest()
 
 
+EXTERNAL_ID = re.compile(r"[A-Za-z0-9_+=,.@:/-]{2,1224}")
+"""What STS accepts as an ExternalId (`[\\w+=,.@:/-]{2,1224}`, \\w being ASCII), matched whole with
+fullmatch: the schema's pattern is the same, but JSON Schema patterns search, and Python's `$` also
+matches before a trailing newline."""
+
+
 def load_config(path: str | Path | None) -> Config:
     """Load and validate a config file; None gives the defaults."""
     if path is None:
         return Config()
     document = yamlfile.load(path, what="config file", error=ConfigError)
     data = {} if document.data is None else document.data
+    # Before the schema, whose messages quote the value: an external id is a secret.
+    _check_external_ids(data, str(path))
     schemas.validate(data, "config", source=str(path), error=ConfigError, where=document.where)
     return _from_document(data, str(path))
+
+
+def _check_external_ids(doc: Any, source: str) -> None:
+    """Refuse what STS would refuse, without echoing the value: an external id is a secret."""
+    if not isinstance(doc, Mapping):
+        return  # the schema says what is wrong
+    for section in ("management", "member_accounts"):
+        values = doc.get(section)
+        value = values.get("external_id") if isinstance(values, Mapping) else None
+        if value is not None and not (isinstance(value, str) and EXTERNAL_ID.fullmatch(value)):
+            raise ConfigError(
+                f"{source}: $.{section}.external_id: not an external id STS accepts (the value is not shown)",
+                hint="2 to 1224 characters, each an ASCII letter or digit or one of _+=,.@:/-",
+            )
 
 
 def _from_document(doc: Mapping[str, Any], source: str) -> Config:

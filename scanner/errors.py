@@ -54,3 +54,8 @@ class ScanInterrupted(ScannerError):
     def __init__(self, snapshot: object) -> None:
         super().__init__("interrupted: the scan was stopped before every account was read")
         self.snapshot = snapshot
+
+
+class EndpointUnreachable(ScannerError):
+    """The first call of a scan could not connect to its AWS endpoint (refused, unknown host, timeout):
+    nothing was scanned, and a report of "organization unknown" would only hide that."""

@@ -162,6 +162,7 @@ def test_the_same_organization_builds_in_a_moto_server(monkeypatch: pytest.Monke
     # Without the in-process handlers: the locked account is readable and the Artifact API is missing.
     assert all(a.roles_listed is not None for a in snapshot.accounts if a.scanned)
     (error,) = snapshot.errors
-    assert (error.api, error.code) == ("artifact:ListCustomerAgreements", "500")
+    assert (error.api, error.code, error.message) == (
+        "artifact:ListCustomerAgreements", "NotAvailable", "not available at this endpoint (HTTP 500)")
     result = evaluate(load_rules(), snapshot, run_id="server")
     assert demo.compare(population.planted_without_handlers, result.results) == ([], [])

@@ -462,7 +462,7 @@ CASES = (
     Case("management-credentials-expire-mid-scan", expire("organizations:ListAccounts", ORGANIZATION),
          "sts:AssumeRole", "shared-services", "ExpiredToken", EVERY_ACCOUNT, retried=False),
     Case("artifact-api-absent", absent_artifact_api,
-         "artifact:ListCustomerAgreements", ORGANIZATION, "404", (ORGANIZATION,), retried=False,
+         "artifact:ListCustomerAgreements", ORGANIZATION, "NotAvailable", (ORGANIZATION,), retried=False,
          scenario="disabled"),
     Case("repeated-account-token", repeating_token("organizations:ListAccounts", ORGANIZATION),
          "organizations:ListAccounts", ORGANIZATION, "RepeatedPageToken", ("master",), retried=False),

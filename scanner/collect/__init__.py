@@ -24,7 +24,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.credentials import Credentials
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
 from scanner import __version__
 from scanner import artifact as artifact_ids
@@ -32,6 +32,7 @@ from scanner.collect import artifact, iam, organizations
 from scanner.collect.session import (
     RECORDED_FAILURES,
     Clients,
+    CollectionFailure,
     ErrorLog,
     Redactor,
     assumed_role_credentials,
@@ -42,7 +43,7 @@ from scanner.collect.session import (
     no_credentials,
 )
 from scanner.config import Config, Scope
-from scanner.errors import CredentialsError, ScanInterrupted
+from scanner.errors import CredentialsError, EndpointUnreachable, ScanInterrupted
 from scanner.merge import Shard
 from scanner.model import (
     SNAPSHOT_VERSION,
@@ -62,7 +63,9 @@ T = TypeVar("T")
 __all__ = ["PERMISSIONS", "Progress", "collect"]
 
 Progress = Callable[[int, int], None]
-"""Called with (accounts done, accounts listed so far) each time an account is finished."""
+"""Called with (accounts done, accounts listed so far) each time an account is finished. A progress
+object that also has a `retrying(api, attempt, max_attempts, why)` method is told of every retry before
+its wait, so that a scan waiting on backoff never looks stalled."""
 
 PERMISSIONS: tuple[str, ...] = (
     "sts:GetCallerIdentity",
@@ -126,6 +129,9 @@ class _Run:
         self.shard = shard
         self.started = clock()
         self.redactor = Redactor()
+        # External ids are secrets: an AWS error message that echoes one must not carry it into any output.
+        self.redactor.add_external_id(config.management.external_id)
+        self.redactor.add_external_id(config.member_accounts.external_id)
         self.tracker = _Tracker(progress)
         self.clients: Clients | None = None
         self.start: _Start | None = None
@@ -148,6 +154,7 @@ class _Run:
             session if session is not None else base_session(config.management, config.source),
             config.collection,
             config.management.region,
+            notify=self.tracker.retrying,
         )
         start, management = _wait_for(lambda: _start(config, clients, self.redactor, self.logs["start"]))
         self.start = start
@@ -202,17 +209,22 @@ class _Run:
     def _read_principals(self, management: _ManagementClients) -> None:
         principals = self.logs["principals"].attempt(
             "organizations:ListAWSServiceAccessForOrganization",
-            lambda: organizations.enabled_service_principals(management.organizations),
+            lambda: organizations.enabled_service_principals(management.organizations, self._max_pages),
         )
         with self.lock:
             self.principals = principals
 
     def _read_agreements(self, management: _ManagementClients) -> None:
         agreements = self.logs["agreements"].attempt(
-            "artifact:ListCustomerAgreements", lambda: artifact.customer_agreements(management.artifact)
+            "artifact:ListCustomerAgreements",
+            lambda: artifact.customer_agreements(management.artifact, self._max_pages),
         )
         with self.lock:
             self.agreements = agreements
+
+    @property
+    def _max_pages(self) -> int:
+        return self.config.collection.max_pages_per_listing
 
     def _scan(self, scanner: _AccountScanner, listing: Mapping[str, Any]) -> None:
         self._finished(scanner.scan(listing))
@@ -225,7 +237,7 @@ class _Run:
     def _list_and_dispatch(self, scanner: _AccountScanner, management: _ManagementClients) -> None:
         """List the accounts and hand each one in scope to the workers as soon as its page arrives."""
         try:
-            scope = _resolve_scope(self.config.scope, management, self.logs["scope"])
+            scope = _resolve_scope(self.config.scope, management, self.logs["scope"], self._max_pages)
             listed = self.logs["listing"].attempt(
                 "organizations:ListAccounts", lambda: self._dispatch(scanner, management, scope)
             )
@@ -267,7 +279,7 @@ class _Run:
         assert self.workers is not None and self.start is not None
         workers, management_id = self.workers, self.start.management_account_id
         seen: set[str] = set()
-        for page in organizations.account_pages(management.organizations):
+        for page in organizations.account_pages(management.organizations, self._max_pages):
             if workers.stopped:
                 break
             # A listing that changes while it is read may repeat an account; scan each one once.
@@ -437,7 +449,7 @@ def _start(config: Config, clients: Clients, redactor: Redactor, log: ErrorLog) 
     _redact_base_credentials(clients, redactor)
     credentials = _management_role(config, clients, redactor)
     management = _ManagementClients(clients, credentials)
-    caller = log.attempt("sts:GetCallerIdentity", lambda: _caller_identity(management.sts))
+    caller = _unless_unreachable(lambda: _caller_identity(management.sts), log, "sts:GetCallerIdentity")
     description = _describe_organization(management.organizations, caller, log)
     if description is not None and caller is not None and description.get("MasterAccountId") != caller.account:
         master = description.get("MasterAccountId")
@@ -447,6 +459,30 @@ def _start(config: Config, clients: Clients, redactor: Redactor, log: ErrorLog) 
             hint=f"use credentials for account {master}, or set management.role_arn to a role in it",
         )
     return _Start(caller, description, credentials), management
+
+
+def _unless_unreachable(call: Callable[[], T], log: ErrorLog, api: str) -> T | None:
+    """`call()`, or None after recording why it failed; a failure to connect at all stops the scan at
+    once: before the organization is known nothing can be read, and a report on organization "unknown"
+    would hide why."""
+    try:
+        return call()
+    except EndpointConnectionError as exc:
+        raise _unreachable(exc) from None
+    except NoCredentialsError:
+        raise no_credentials() from None
+    except RECORDED_FAILURES as exc:
+        log.record(api, exc)
+        return None
+
+
+def _unreachable(exc: EndpointConnectionError) -> EndpointUnreachable:
+    url = str(exc.kwargs.get("endpoint_url") or "?")
+    cause = exc.kwargs.get("error") or exc
+    configured = endpoint_url()
+    hint = (f"AWS_ENDPOINT_URL is {configured}: check that a server listens there"
+            if configured else "check the network, any proxy (HTTPS_PROXY) and management.region")
+    return EndpointUnreachable(f"cannot connect to {url}: {cause}; nothing was scanned", hint=hint)
 
 
 def _redact_base_credentials(clients: Clients, redactor: Redactor) -> None:
@@ -480,6 +516,8 @@ def _management_role(config: Config, clients: Clients, redactor: Redactor) -> Cr
         return assumed_role_credentials(assume(), assume, redactor)
     except NoCredentialsError:
         raise no_credentials() from None
+    except EndpointConnectionError as exc:
+        raise _unreachable(exc) from None
     except RECORDED_FAILURES as exc:
         # Without this role nothing can be read as the management account, so the scan cannot start.
         code, message = error_code_and_message(exc)
@@ -509,6 +547,8 @@ def _describe_organization(client: Any, caller: CallerIdentity | None, log: Erro
         ) from None
     except NoCredentialsError:
         raise no_credentials() from None
+    except EndpointConnectionError as exc:
+        raise _unreachable(exc) from None
     except RECORDED_FAILURES as exc:
         log.record("organizations:DescribeOrganization", exc)
         return None
@@ -545,24 +585,31 @@ class _ResolvedScope:
         return None
 
 
-def _resolve_scope(scope: Scope, management: _ManagementClients, log: ErrorLog) -> _ResolvedScope:
+def _resolve_scope(scope: Scope, management: _ManagementClients, log: ErrorLog, max_pages: int) -> _ResolvedScope:
     """Walks the OU tree only when OU filters are configured: most scans need no OU at all."""
     return _ResolvedScope(
         scope,
-        included_by_ou=_accounts_in_ous(scope.include_ous, management, log),
-        excluded_by_ou=_accounts_in_ous(scope.exclude_ous, management, log),
+        included_by_ou=_accounts_in_ous(scope.include_ous, management, log, max_pages),
+        excluded_by_ou=_accounts_in_ous(scope.exclude_ous, management, log, max_pages),
     )
 
 
-def _accounts_in_ous(ou_ids: tuple[str, ...], management: _ManagementClients, log: ErrorLog) -> dict[str, str]:
+def _accounts_in_ous(
+    ou_ids: tuple[str, ...], management: _ManagementClients, log: ErrorLog, max_pages: int
+) -> dict[str, str]:
     found: dict[str, str] = {}
     for ou_id in ou_ids:
         try:
-            found.update(organizations.accounts_under(management.organizations, [ou_id]))
+            found.update(organizations.accounts_under(management.organizations, [ou_id], max_pages))
         except NoCredentialsError:
             raise no_credentials() from None
         except RECORDED_FAILURES as exc:
-            operation = exc.operation_name if isinstance(exc, ClientError) else "ListAccountsForParent"
+            if isinstance(exc, ClientError):
+                operation = exc.operation_name
+            elif isinstance(exc, CollectionFailure) and exc.operation:
+                operation = exc.operation
+            else:
+                operation = "ListAccountsForParent"
             log.record(f"organizations:{operation}", exc, resource=ou_id)
     return found
 
@@ -580,6 +627,7 @@ class _AccountScanner:
         self, config: Config, clients: Clients, management: _ManagementClients, start: _Start, redactor: Redactor
     ) -> None:
         self._access = config.member_accounts
+        self._collection = config.collection
         self._clients = clients
         self._management = management
         self._start = start
@@ -589,6 +637,10 @@ class _AccountScanner:
         return self._snapshot(listing, scanned=False, skip_reason=reason)
 
     def scan(self, listing: Mapping[str, Any]) -> AccountSnapshot:
+        with self._clients.context.account_deadline(self._collection.account_timeout_seconds):
+            return self._scan(listing)
+
+    def _scan(self, listing: Mapping[str, Any]) -> AccountSnapshot:
         account_id = str(listing["Id"])
         log = ErrorLog(account_id, self._redactor)
         if account_id == self._start.base_account_id:
@@ -599,7 +651,7 @@ class _AccountScanner:
                 return self._snapshot(listing, scanned=True, errors=log.errors)
         try:
             with self._clients.context.account(account_id, credentials):
-                roles_listed, roles = iam.read_roles(self._management.iam, log)
+                roles_listed, roles = iam.read_roles(self._management.iam, log, self._collection.max_pages_per_listing)
         finally:
             self._clients.limits.release(account_id)
         return self._snapshot(listing, scanned=True, roles_listed=roles_listed, roles=roles, errors=log.errors)
@@ -657,6 +709,11 @@ class _Tracker:
     def listed(self, count: int) -> None:
         with self._lock:
             self._total += count
+
+    def retrying(self, api: str, attempt: int, max_attempts: int, why: str) -> None:
+        notice = getattr(self._progress, "retrying", None)
+        if notice is not None:
+            notice(api, attempt, max_attempts, why)
 
     def finished(self) -> None:
         with self._lock:

@@ -9,19 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from scanner.collect.session import jsonable, next_token_field, pages
+from scanner.config import DEFAULT_MAX_PAGES
 
 PERMISSIONS = ("artifact:ListCustomerAgreements",)
 
 _PAGE = 300  # the API's maximum
 
 
-def customer_agreements(client: Any) -> tuple[dict[str, Any], ...]:
+def customer_agreements(client: Any, max_pages: int = DEFAULT_MAX_PAGES) -> tuple[dict[str, Any], ...]:
     """ListCustomerAgreements across all pages: the agreements active for the caller (and terminated
     ones where the API returns them; rules look at `state`)."""
     listing = pages(
         client.list_customer_agreements,
         request_token="nextToken",
         next_token=next_token_field("nextToken"),
+        max_pages=max_pages,
         maxResults=_PAGE,
     )
-    return tuple(jsonable(item) for page in listing for item in page.get("customerAgreements", []))
+    return tuple(jsonable(item) for page in listing for item in page["customerAgreements"])

@@ -14,6 +14,7 @@ from typing import Any
 
 from scanner import artifact, policy
 from scanner.collect.session import ErrorLog, iam_marker, jsonable, pages
+from scanner.config import DEFAULT_MAX_PAGES
 from scanner.model import JSON, RoleRecord
 
 PERMISSIONS = (
@@ -27,19 +28,22 @@ PERMISSIONS = (
 _PAGE = 1000  # IAM's maximum MaxItems
 
 
-def read_roles(client: Any, log: ErrorLog) -> tuple[int | None, tuple[RoleRecord, ...]]:
+def read_roles(
+    client: Any, log: ErrorLog, max_pages: int = DEFAULT_MAX_PAGES
+) -> tuple[int | None, tuple[RoleRecord, ...]]:
     """(how many roles were listed, a record for each role of interest); (None, ()) when the listing failed."""
-    listed = log.attempt("iam:ListRoles", lambda: list_roles(client))
+    listed = log.attempt("iam:ListRoles", lambda: list_roles(client, max_pages))
     if listed is None:
         return None, ()
-    records = tuple(_role_record(client, item, log) for item in listed if is_of_interest(item))
+    records = tuple(_role_record(client, item, log, max_pages) for item in listed if is_of_interest(item))
     return len(listed), tuple(sorted(records, key=lambda r: (str(r.role.get("Path")), str(r.role.get("RoleName")))))
 
 
-def list_roles(client: Any) -> list[dict[str, Any]]:
-    """Every role in the account, as ListRoles gives it."""
-    listing = pages(client.list_roles, request_token="Marker", next_token=iam_marker, MaxItems=_PAGE)
-    return [item for page in listing for item in page.get("Roles", [])]
+def list_roles(client: Any, max_pages: int = DEFAULT_MAX_PAGES) -> list[dict[str, Any]]:
+    """Every role in the account, as ListRoles gives it (every member checked by scanner.collect.answers)."""
+    listing = pages(client.list_roles, request_token="Marker", next_token=iam_marker, max_pages=max_pages,
+                    MaxItems=_PAGE)
+    return [item for page in listing for item in page["Roles"]]
 
 
 def is_of_interest(item: Mapping[str, Any]) -> bool:
@@ -55,37 +59,38 @@ def is_of_interest(item: Mapping[str, Any]) -> bool:
     return policy.trust_names_artifact_principal(document)
 
 
-def _role_record(client: Any, item: Mapping[str, Any], log: ErrorLog) -> RoleRecord:
+def _role_record(client: Any, item: Mapping[str, Any], log: ErrorLog, max_pages: int) -> RoleRecord:
     name = str(item["RoleName"])
     role = log.attempt("iam:GetRole", lambda: client.get_role(RoleName=name)["Role"], resource=name)
     return RoleRecord(
         role=jsonable(role if role is not None else item),
-        attached_policies=_attached_policies(client, name, log),
-        inline_policies=_inline_policies(client, name, log),
+        attached_policies=_attached_policies(client, name, log, max_pages),
+        inline_policies=_inline_policies(client, name, log, max_pages),
         detail_read=role is not None,
     )
 
 
-def _attached_policies(client: Any, name: str, log: ErrorLog) -> tuple[dict[str, Any], ...] | None:
+def _attached_policies(client: Any, name: str, log: ErrorLog, max_pages: int) -> tuple[dict[str, Any], ...] | None:
     def read() -> tuple[dict[str, Any], ...]:
         listing = pages(
-            client.list_attached_role_policies, request_token="Marker", next_token=iam_marker,
+            client.list_attached_role_policies, request_token="Marker", next_token=iam_marker, max_pages=max_pages,
             RoleName=name, MaxItems=_PAGE,
         )
-        return tuple(jsonable(p) for page in listing for p in page.get("AttachedPolicies", []))
+        return tuple(jsonable(p) for page in listing for p in page["AttachedPolicies"])
 
     return log.attempt("iam:ListAttachedRolePolicies", read, resource=name)
 
 
-def _inline_policies(client: Any, name: str, log: ErrorLog) -> dict[str, JSON] | None:
+def _inline_policies(client: Any, name: str, log: ErrorLog, max_pages: int) -> dict[str, JSON] | None:
     """policy name -> document; None when the names or any one document could not be read, because a
     partial set would look complete."""
 
     def names() -> list[str]:
         listing = pages(
-            client.list_role_policies, request_token="Marker", next_token=iam_marker, RoleName=name, MaxItems=_PAGE
+            client.list_role_policies, request_token="Marker", next_token=iam_marker, max_pages=max_pages,
+            RoleName=name, MaxItems=_PAGE,
         )
-        return [str(n) for page in listing for n in page.get("PolicyNames", [])]
+        return [str(n) for page in listing for n in page["PolicyNames"]]
 
     policy_names = log.attempt("iam:ListRolePolicies", names, resource=name)
     if policy_names is None:

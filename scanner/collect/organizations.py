@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from scanner.collect.session import jsonable, next_token_field, pages
+from scanner.config import DEFAULT_MAX_PAGES
 
 PERMISSIONS = (
     "organizations:DescribeOrganization",
@@ -34,22 +35,25 @@ def describe_organization(client: Any) -> dict[str, Any]:
     return answer
 
 
-def enabled_service_principals(client: Any) -> tuple[dict[str, Any], ...]:
+def enabled_service_principals(client: Any, max_pages: int = DEFAULT_MAX_PAGES) -> tuple[dict[str, Any], ...]:
     """Every service with trusted access, across all pages."""
     listing = pages(
         client.list_aws_service_access_for_organization,
         request_token="NextToken",
         next_token=_NEXT_TOKEN,
+        max_pages=max_pages,
         MaxResults=_SERVICE_ACCESS_PAGE,
     )
-    return tuple(jsonable(item) for page in listing for item in page.get("EnabledServicePrincipals", []))
+    # Members are present: scanner.collect.answers checked every answer before it got here.
+    return tuple(jsonable(item) for page in listing for item in page["EnabledServicePrincipals"])
 
 
-def account_pages(client: Any) -> Iterator[list[dict[str, Any]]]:
+def account_pages(client: Any, max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[list[dict[str, Any]]]:
     """ListAccounts one page at a time, so the scan can start on the first page while the rest load."""
-    listing = pages(client.list_accounts, request_token="NextToken", next_token=_NEXT_TOKEN, MaxResults=_ACCOUNTS_PAGE)
+    listing = pages(client.list_accounts, request_token="NextToken", next_token=_NEXT_TOKEN, max_pages=max_pages,
+                    MaxResults=_ACCOUNTS_PAGE)
     for page in listing:
-        yield [jsonable(item) for item in page.get("Accounts", [])]
+        yield [jsonable(item) for item in page["Accounts"]]
 
 
 def describe_account(client: Any, account_id: str) -> dict[str, Any]:
@@ -63,25 +67,26 @@ def account_state(listing: Mapping[str, Any]) -> str:
     return str(listing.get("State") or listing.get("Status") or "UNKNOWN")
 
 
-def accounts_under(client: Any, parent_ids: Iterable[str]) -> dict[str, str]:
+def accounts_under(client: Any, parent_ids: Iterable[str], max_pages: int = DEFAULT_MAX_PAGES) -> dict[str, str]:
     """account id -> the configured parent (OU or root) it sits under, at any depth."""
     found: dict[str, str] = {}
     for parent in parent_ids:
-        for account_id in _accounts_below(client, parent):
+        for account_id in _accounts_below(client, parent, max_pages):
             found.setdefault(account_id, parent)
     return found
 
 
-def _accounts_below(client: Any, parent_id: str) -> Iterator[str]:
+def _accounts_below(client: Any, parent_id: str, max_pages: int) -> Iterator[str]:
     # Iterative walk: OU trees are at most five levels deep, but a stack costs nothing and never recurses.
     stack = [parent_id]
     while stack:
         parent = stack.pop()
-        for page in _children(client.list_accounts_for_parent, parent):
-            yield from (str(account["Id"]) for account in page.get("Accounts", []))
-        for page in _children(client.list_organizational_units_for_parent, parent):
-            stack.extend(str(unit["Id"]) for unit in page.get("OrganizationalUnits", []))
+        for page in _children(client.list_accounts_for_parent, parent, max_pages):
+            yield from (str(account["Id"]) for account in page["Accounts"])
+        for page in _children(client.list_organizational_units_for_parent, parent, max_pages):
+            stack.extend(str(unit["Id"]) for unit in page["OrganizationalUnits"])
 
 
-def _children(call: Any, parent_id: str) -> Iterator[Mapping[str, Any]]:
-    return pages(call, request_token="NextToken", next_token=_NEXT_TOKEN, ParentId=parent_id, MaxResults=_CHILDREN_PAGE)
+def _children(call: Any, parent_id: str, max_pages: int) -> Iterator[Mapping[str, Any]]:
+    return pages(call, request_token="NextToken", next_token=_NEXT_TOKEN, max_pages=max_pages, ParentId=parent_id,
+                 MaxResults=_CHILDREN_PAGE)

@@ -17,20 +17,32 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus, urlsplit
 
 import boto3
 from botocore.config import Config as BotocoreConfig
 from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ProfileNotFound,
+)
 from botocore.parsers import ResponseParserError
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
+from scanner.collect import answers
+from scanner.collect.deadlines import Watchdog
 from scanner.collect.limits import CallStats, Limits, RateLimiter, RetryPolicy, classify
-from scanner.config import Collection, ManagementAccess
+from scanner.config import DEFAULT_MAX_PAGES, Collection, ManagementAccess
 from scanner.errors import CredentialsError
 from scanner.model import JSON, CollectionError
 
 T = TypeVar("T")
+
+RetryNotice = Callable[[str, int, int, str], None]
+"""Called with (api, the attempt about to be made, max attempts, why) before a call is retried."""
 
 _PROFILE_HINT = "list the profiles with `aws configure list-profiles`"
 NO_CREDENTIALS_HINT = (
@@ -117,6 +129,17 @@ class CallContext(threading.local):
         self.account_id: str | None = None
         self.credentials: Credentials | None = None
         self.reserved_at = 0.0
+        self.deadline: float | None = None  # monotonic: when the account being read must be done
+
+    @contextmanager
+    def account_deadline(self, seconds: float) -> Iterator[None]:
+        """Every call of this thread inside the block fails once `seconds` have passed (see deadlines)."""
+        previous = self.deadline
+        self.deadline = time.monotonic() + seconds
+        try:
+            yield
+        finally:
+            self.deadline = previous
 
     @contextmanager
     def account(self, account_id: str, credentials: Credentials | None) -> Iterator[None]:
@@ -210,11 +233,43 @@ class Instrumentation:
     - `needs-retry`: classifies the answer; throttling slows the limiter; decides the retry.
     """
 
-    def __init__(self, collection: Collection, context: CallContext) -> None:
+    def __init__(self, collection: Collection, context: CallContext, notify: RetryNotice | None = None) -> None:
         self.limits = Limits(collection.max_requests_per_second)
         self.stats = CallStats()
         self.retries = RetryPolicy(collection.max_attempts)
         self.context = context
+        self.notify = notify
+        self.collection = collection
+        self.watchdog = Watchdog()
+        # Hosts that have answered at least once. A connection to any other host that fails is not
+        # retried: an endpoint that cannot be reached at all (refused, unknown host) would otherwise cost
+        # minutes of backoff before the scan could say so.
+        self._reached: set[str] = set()
+
+    def call_deadline(self) -> tuple[float, str]:
+        """The deadline of an exchange starting now on the calling thread, and what sets it."""
+        collection = self.collection
+        at = time.monotonic() + collection.call_timeout_seconds
+        account = self.context.deadline
+        if account is not None and account < at:
+            return account, "account"
+        return at, "call"
+
+    def deadline_exceeded(self, why: str) -> CollectionFailure:
+        if why == "account":
+            return CollectionFailure(
+                "AccountDeadlineExceeded",
+                f"the account was not read within collection.account_timeout_seconds "
+                f"({self.collection.account_timeout_seconds:g} s); the rest of its reads were abandoned",
+            )
+        return CollectionFailure(
+            "CallDeadlineExceeded",
+            f"the answer did not arrive in full within collection.call_timeout_seconds "
+            f"({self.collection.call_timeout_seconds:g} s)",
+        )
+
+    def reached(self, url: str | None) -> bool:
+        return urlsplit(url or "").netloc in self._reached
 
     def attach(self, client: Any, service: str) -> None:
         events = client.meta.events
@@ -228,12 +283,36 @@ class Instrumentation:
             self.stats.call(f"{service}:{model.name}")
 
         def before_send(**_: Any) -> None:
+            account_deadline = self.context.deadline
+            if account_deadline is not None and account_deadline <= time.monotonic():
+                raise self.deadline_exceeded("account")  # also for answers no socket carries (simulators)
             found = limiter()
             self.context.reserved_at = found.acquire() if found is not None else time.monotonic()
 
+        def keep_params(params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
+            context["artifact_scan_params"] = params
+
+        def after_call(http_response: Any, parsed: Any, model: Any, context: Mapping[str, Any], **_: Any) -> None:
+            if int(getattr(http_response, "status_code", 200) or 200) >= 300:
+                return  # botocore raises the error next
+            api = f"{service}:{model.name}"
+            if api not in answers.ANSWERS:
+                return  # not a call the collector makes (a test's fixture); tests check that every one is declared
+            reading = answers.Reading(api, self._owner(service, model.name, context))
+            try:
+                answers.check(reading, parsed)
+            except answers.AnswerError as exc:
+                raise CollectionFailure("MalformedAnswer", f"{model.name}: {exc}", model.name) from None
+
         def needs_retry(
-            response: Any = None, caught_exception: Any = None, attempts: int = 1, operation: Any = None, **_: Any
+            response: Any = None, caught_exception: Any = None, attempts: int = 1, operation: Any = None,
+            request_dict: Any = None, **_: Any
         ) -> float | None:
+            url = (request_dict or {}).get("url") if isinstance(request_dict, Mapping) else None
+            if response is not None and url:
+                self._reached.add(urlsplit(url).netloc)  # one bytecode: safe across the worker threads
+            if isinstance(caught_exception, EndpointConnectionError) and not self.reached(url):
+                return None
             kind = classify(response, caught_exception)
             if kind is None:
                 if response is not None:
@@ -253,14 +332,50 @@ class Instrumentation:
                     self.stats.throttled_final(label)
                 return None
             self.stats.retry(label, throttled=throttled)
+            if self.notify is not None:
+                self.notify(label, attempts + 1, self.retries.max_attempts, _why(response, caught_exception, delay))
             return delay
 
         events.register_first(f"before-call.{event}", before_call)
         events.register_first(f"before-send.{event}", before_send)
         events.register(f"needs-retry.{event}", needs_retry)
+        # Last, so that it judges the answer every other handler (a test's, the demo's) has seen.
+        events.register_last(f"after-call.{event}", after_call)
+        for operation in ("AssumeRole", "DescribeAccount"):
+            events.register(f"before-parameter-build.{event}.{operation}", keep_params)
+        self.watchdog.guard(client, self.call_deadline, self.deadline_exceeded)
         # Last of all (and at the least specific name, whose handlers run after the specific ones'): it
         # judges the body every other handler has seen.
         events.register_last("before-parse", check_body)
+
+
+    def _owner(self, service: str, operation: str, context: Mapping[str, Any]) -> str | None:
+        """The account an answer must belong to: the account being read (IAM), AssumeRole's target, the
+        account DescribeAccount was asked about; None for the organization's own reads."""
+        if service == "iam":
+            return self.context.account_id
+        params = context.get("artifact_scan_params") or {}
+        if operation == "AssumeRole":
+            parts = str(params.get("RoleArn", "")).split(":")
+            return parts[4] if len(parts) > 5 else ""
+        if operation == "DescribeAccount":
+            return str(params.get("AccountId", ""))
+        return None
+
+
+def _why(response: Any, caught_exception: Any, delay: float) -> str:
+    if caught_exception is not None:
+        cause = type(caught_exception).__name__
+    else:
+        http_response, parsed = response
+        code = str((parsed or {}).get("Error", {}).get("Code") or "")
+        cause = code or f"HTTP {getattr(http_response, 'status_code', '?')}"
+    return f"{cause}; next attempt in {delay:.1f} s"
+
+
+NOT_AVAILABLE_STATUS = frozenset({404, 405, 500, 501})
+"""Statuses that, with a body not in the API's own format (an HTML page), mean the endpoint has no such
+API (a moto server has no Artifact API). 502 to 504 pages come from gateways and stay transient."""
 
 
 def check_body(operation_model: Any, response_dict: Mapping[str, Any], **_: Any) -> None:
@@ -273,9 +388,14 @@ def check_body(operation_model: Any, response_dict: Mapping[str, Any], **_: Any)
     """
     status = int(response_dict.get("status_code") or 0)
     body = response_dict.get("body")
-    if not 200 <= status < 300 or not isinstance(body, (bytes, bytearray)) or operation_model.has_streaming_output:
+    if not isinstance(body, (bytes, bytearray)) or operation_model.has_streaming_output:
         return
     protocol = operation_model.service_model.resolved_protocol
+    if not 200 <= status < 300:
+        if status in NOT_AVAILABLE_STATUS and not _in_protocol_format(protocol, bytes(body)):
+            # Never the page itself in the reason: it is an endpoint's HTML, not an AWS answer.
+            raise CollectionFailure("NotAvailable", f"not available at this endpoint (HTTP {status})")
+        return
     if protocol == "query":
         closing = f"</{operation_model.name}Response>".encode()
         if not bytes(body).rstrip().endswith(closing):
@@ -285,6 +405,20 @@ def check_body(operation_model: Any, response_dict: Mapping[str, Any], **_: Any)
             json.loads(body)
         except ValueError:
             raise ResponseParserError(f"the answer is not JSON: {_excerpt(body)}") from None
+
+
+def _in_protocol_format(protocol: str, body: bytes) -> bool:
+    """An error answer AWS itself would send: XML for query APIs, JSON (or nothing) for the others."""
+    text = body.strip()
+    if protocol == "query":
+        return text.startswith(b"<") and not text[:200].lower().startswith((b"<!doctype", b"<html"))
+    if not text:
+        return True
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _excerpt(body: bytes | bytearray, limit: int = 120) -> str:
@@ -340,13 +474,15 @@ class Clients:
     boto3 already honours AWS_ENDPOINT_URL and the shared config file.
     """
 
-    def __init__(self, session: boto3.Session, collection: Collection, region: str) -> None:
+    def __init__(
+        self, session: boto3.Session, collection: Collection, region: str, notify: RetryNotice | None = None
+    ) -> None:
         self._session = session
         use_fast_timestamps(session)
         self._config = botocore_config(collection)
         self._region = region
         self.context = CallContext()
-        self.instrumentation = Instrumentation(collection, self.context)
+        self.instrumentation = Instrumentation(collection, self.context, notify)
         # boto3 sessions are not thread-safe; creating clients from worker threads must be serialised.
         self._lock = threading.Lock()
 
@@ -401,9 +537,10 @@ def no_credentials() -> CredentialsError:
 class CollectionFailure(Exception):
     """A failure found by the collector itself (not by botocore), recorded like an AWS error."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, operation: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.operation = operation  # the operation whose answer failed, where it is not the caller's
 
 
 class Redactor:
@@ -417,6 +554,15 @@ class Redactor:
         with self._lock:
             # Very short values (a test's "x") would mangle ordinary words without protecting anything.
             self._secrets.update(s for s in secrets if s and len(s) >= 8)
+
+    def add_external_id(self, value: str | None) -> None:
+        """An external id is a secret of any length STS accepts (2 and up): a short one may mangle a word
+        of a message, which is the lesser harm. Also in the forms an echo of the request takes: URL-encoded
+        (query APIs send form data) and with JSON's escaped slash."""
+        if not value:
+            return
+        with self._lock:
+            self._secrets.update({value, quote_plus(value), quote(value, safe=""), value.replace("/", "\\/")})
 
     def __call__(self, text: str) -> str:
         with self._lock:
@@ -476,25 +622,33 @@ def pages(
     *,
     request_token: str,
     next_token: Callable[[Mapping[str, Any]], str | None],
+    max_pages: int = DEFAULT_MAX_PAGES,
     **params: Any,
 ) -> Iterator[Mapping[str, Any]]:
     """Every page of a listing, one request at a time.
 
     Stops only when the answer carries no token: a page may be empty while more follow
     (Organizations documents this for ListAccounts). A token that comes back twice would loop
-    forever, so it raises instead.
+    forever, so it raises instead, and so does a listing that hands out fresh tokens past `max_pages`
+    (`collection.max_pages_per_listing`).
     """
     seen: set[str] = set()
     token: str | None = None
-    while True:
+    for _ in range(max_pages):
         page = call(**params, **({request_token: token} if token else {}))
         yield page
         token = next_token(page)
         if not token:
             return
+        if not isinstance(token, str):
+            raise CollectionFailure("MalformedAnswer", f"the page token is not a string: {type(token).__name__}")
         if token in seen:
             raise CollectionFailure("RepeatedPageToken", "the same page token came back twice; listing stopped")
         seen.add(token)
+    raise CollectionFailure(
+        "TooManyPages",
+        f"the listing still had more pages after {max_pages} (collection.max_pages_per_listing); listing stopped",
+    )
 
 
 def next_token_field(name: str) -> Callable[[Mapping[str, Any]], str | None]:

@@ -111,3 +111,55 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("ab", True),
+        ("Audit/2026:ext@id=1,x+y.z_w-v", True),
+        ("a" * 1224, True),
+        ("a", False),  # STS's minimum is 2
+        ("a" * 1225, False),
+        ("abc\n", False),  # `$` in a search pattern would take this
+        ("caf\u00e9-id", False),  # \w in Python is Unicode; STS's is ASCII
+        ("two words", False),
+        ("\u0661\u0662\u0663", False),  # Arabic-Indic digits match \d and \w, not STS
+        (12345678, False),
+    ],
+)
+def test_external_ids_are_exactly_what_sts_accepts_and_never_quoted(
+    tmp_path: Path, value: object, accepted: bool
+) -> None:
+    import json
+
+    for section in ("management", "member_accounts"):
+        path = tmp_path / f"{section}.yaml"
+        path.write_text(f"{section}:\n  external_id: {json.dumps(value)}\n")
+        if accepted:
+            loaded = load_config(path)
+            assert getattr(loaded, section).external_id == value
+            if len(str(value)) >= 8:  # shorter ones occur in ordinary words
+                assert str(value) not in loaded.public_json().decode()
+            continue
+        with pytest.raises(ConfigError) as raised:
+            load_config(path)
+        assert f"$.{section}.external_id" in str(raised.value)
+        if len(str(value)) >= 8:
+            assert str(value).strip() not in str(raised.value)
+
+
+def test_the_schema_pattern_refuses_a_trailing_newline_too() -> None:
+    from scanner import schemas
+
+    validator = schemas.validator("config")
+    assert validator.is_valid({"member_accounts": {"external_id": "abc"}})
+    assert not validator.is_valid({"member_accounts": {"external_id": "abc\n"}})
+    assert not validator.is_valid({"member_accounts": {"external_id": "caf\u00e9"}})
+
+
+def test_collection_bounds_are_configurable(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "collection: {call_timeout_seconds: 9, account_timeout_seconds: 60, "
+                                         "max_pages_per_listing: 7}\n"))
+    assert (config.collection.call_timeout_seconds, config.collection.account_timeout_seconds,
+            config.collection.max_pages_per_listing) == (9, 60, 7)
