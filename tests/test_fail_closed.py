@@ -393,7 +393,7 @@ def test_collect_says_when_it_retries_and_why_it_exits_3(lab: Lab, tmp_path: Pat
         env=env, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 3, completed.stderr
     assert "retrying organizations:ListAWSServiceAccessForOrganization (attempt 2 of 2): " in completed.stderr
-    assert "incomplete: 1 read failed (exit 3):" in completed.stderr
+    assert "incomplete (exit 3): 1 read failed" in completed.stderr
     assert "organization: organizations:ListAWSServiceAccessForOrganization: 503" in completed.stderr \
         or "organization: organizations:ListAWSServiceAccessForOrganization: ServiceUnavailable" in completed.stderr
 
