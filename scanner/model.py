@@ -88,6 +88,8 @@ class Rule:
     tags: tuple[str, ...] = ()
     pack: str = ""
     source: str = ""  # the rule file as given to the loader; reports show it relative to the pack
+    # A failure as one sentence: `{fact.path}` fields, see scanner.evaluate.message; None = a generic one
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
