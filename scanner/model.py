@@ -353,6 +353,7 @@ class ScanResult:
     resolved: tuple[ResolvedFinding, ...] = ()
     drift: tuple[Drift, ...] = ()
     markers: Mapping[str, JSON] = field(default_factory=dict)  # facts a later run's drift check compares
+    paper: Literal["A4", "Letter"] = "A4"  # the printed HTML report's page size (a presentation choice)
 
     def counts(self) -> dict[Status, int]:
         counts = {status: 0 for status in Status}

@@ -214,7 +214,7 @@ def test_hostile_strings_are_visible_text_and_never_run(
     page.click("#m-problems")
     body = page.inner_text("body")
     assert f"member {HOSTILE}" in body  # the account name, in the matrix and the findings
-    assert f"a role described as {HOSTILE}" in body  # a message
+    assert f"(description: {HOSTILE})" in body  # a message
     assert '"description": "<script>alert(\\"x\\")</script>' in body  # evidence, as JSON
     assert '"owner": "<script>alert(\\"x\\")</script><img src=x onerror=\\"alert(1)\\">"' in body  # a tag value
     assert f"look-alike {HOSTILE}" in body  # a resolved finding's resource name

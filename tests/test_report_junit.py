@@ -75,7 +75,7 @@ def test_fail_is_a_failure_with_evidence(scan: ScanResult) -> None:
     assert testcase.get("name") == f"{MEMBER} AWSServiceRoleForArtifact"
     failure = testcase.find("failure")
     assert failure is not None and failure.get("type") == "critical"
-    assert failure.get("message", "").startswith("$.trust.allowed_principals: expected exactly")
+    assert failure.get("message", "").startswith("AWSServiceRoleForArtifact in 222222222222 trusts aws:999999999999")
     assert failure.text is not None
     assert 'found ["aws:999999999999", "service:artifact.amazonaws.com"]' in failure.text
     assert "arn:aws:iam::222222222222:role/aws-service-role/" in failure.text

@@ -23,14 +23,14 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 from markupsafe import Markup
 
 from scanner import artifact
 from scanner.model import Drift, ResolvedFinding, Result, ScanResult, Severity, Status, Suppression
-from scanner.report import writer
+from scanner.report import grouping, writer
 from scanner.report.json_report import result_document, rule_document, summary
 
 # Worst first: the order of the findings list and of a matrix cell's status when several results
@@ -311,6 +311,12 @@ def audit_sections(scan: ScanResult) -> dict[str, Any]:
     }
 
 
+def _error_groups(scan: ScanResult) -> list[grouping.ErrorGroup]:
+    errors = sorted((r for r in scan.results if r.status is Status.ERROR), key=_order)
+    _, groups = grouping.group_errors(errors)
+    return sorted(groups, key=lambda g: (-g.severity, g.account_id, g.short_reason))
+
+
 def _utc(timestamp: str) -> str:
     """ "2026-01-01T00:00:05.123456Z" -> "2026-01-01 00:00:05 UTC" (a person reads seconds; results.json and
     the snapshot keep the full time); anything else unchanged."""
@@ -319,10 +325,35 @@ def _utc(timestamp: str) -> str:
     return timestamp
 
 
+LETTER_TERRITORIES = frozenset({"US", "CA", "MX", "PH", "PR", "CL", "CO", "CR", "DO", "GT", "NI", "PA", "SV", "VE"})
+"""Where Letter is the usual paper (as glibc's LC_PAPER data has it); everywhere else A4."""
+
+
+def paper_from_locale(environ: Mapping[str, str]) -> Literal["A4", "Letter"]:
+    """The paper of the locale's territory: LC_ALL, else LC_PAPER, else LANG ("en_US.UTF-8" -> US)."""
+    for name in ("LC_ALL", "LC_PAPER", "LANG"):
+        value = environ.get(name)
+        if value:
+            territory = value.split(".")[0].split("@")[0].partition("_")[2].upper()
+            return "Letter" if territory in LETTER_TERRITORIES else "A4"
+    return "A4"
+
+
+def page_style(scan: ScanResult) -> str:
+    """The printout's page: size, and in the margins the run id and "page N of M" on every page."""
+    run_id = "".join(c for c in scan.info.run_id if c.isalnum() or c in "-_.:")  # a CSS string, no escapes
+    size = "letter" if scan.paper == "Letter" else "A4"
+    return (
+        "@media print { @page { size: " + size + "; margin: 16mm 12mm 18mm; "
+        '@bottom-left { content: "artifact-scan run ' + run_id + '"; font-size: 8pt; } '
+        '@bottom-right { content: "page " counter(page) " of " counter(pages); font-size: 8pt; } } }\n'
+    )
+
+
 @writer("html", "report.html")
 def render(scan: ScanResult) -> bytes:
     """The report page; the same ScanResult always gives the same bytes (no clock, sorted JSON)."""
-    script, style = _asset("report.js"), _asset("report.css")
+    script, style = _asset("report.js"), _asset("report.css") + page_style(scan)
     names = {account.id: account.name for account in scan.accounts}
     csp = "; ".join(
         [
@@ -356,6 +387,10 @@ def render(scan: ScanResult) -> bytes:
         errors=sorted(scan.errors, key=lambda e: (e.account_id or "", e.api, e.resource or "", e.code)),
         not_evaluated=counts["by_status"][Status.ERROR.value],
         audit=audit_sections(scan),
+        findings_line=grouping.findings_line(counts["by_status"]),
+        error_groups=_error_groups(scan),
+        compliance=grouping.compliance_view(scan.rules, scan.results),
+        paper=scan.paper,
         csp=csp,
         script=Markup(script),  # our own files, checked above; the CSP hashes are of these exact texts
         style=Markup(style),
