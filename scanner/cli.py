@@ -95,6 +95,9 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
         help=f"report formats to write (default from config: json,sarif,html; choose from {', '.join(sorted(WRITERS))})",
     )
     parser.add_argument("--fail-on", choices=SEVERITY_LABELS, help="lowest severity that makes exit code 1")
+    parser.add_argument("--paper", choices=("A4", "Letter"), type=lambda v: {"a4": "A4", "letter": "Letter"}.get(
+        v.lower(), v), help="page size of the printed HTML report (default from the locale: LC_ALL, LC_PAPER, "
+        "LANG; Letter in the US, Canada, Mexico, the Philippines and a few more, else A4)")
     parser.add_argument("--fail-on-new", action="store_true",
                         help="exit 1 only for findings not in the --baseline run (exit 3 still outranks)")
     parser.add_argument("--suppressions", type=Path, metavar="FILE",
@@ -223,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = rule_commands.add_parser("list", help="show the loaded rules (id, severity, resource, title)")
     listing.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="extra packs to load")
     listing.add_argument("--config", type=Path, metavar="FILE", help="apply its rule settings")
+    listing.add_argument("--framework", metavar="NAME",
+                         help='only rules mapped to this framework ("SOC 2", "ISO/IEC 27001:2022"), with their controls')
     _common(listing)
     facts = rule_commands.add_parser("facts", help="show the facts rules can assert, per resource type")
     facts.add_argument("resource_type", nargs="?", help="one resource type (default: all)")
@@ -366,7 +371,7 @@ class _Progress:
 
 def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
     if not args.quiet:
-        _say(sys.stdout, table.render(outcome.scan, colour=table.use_colour(sys.stdout)))
+        _say(sys.stdout, table.render(outcome.scan, colour=table.use_colour(sys.stdout), width=_width()))
     written = ", ".join(path.name for path in outcome.files if path.parent == outcome.run_dir)
     _say(sys.stderr, f"wrote {outcome.run_dir}/ ({written})\n")
     left_out = sarif.left_out_by_the_result_limit(outcome.scan)
@@ -416,6 +421,7 @@ def _evidence(args: argparse.Namespace) -> ExitCode:
 def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     """Gate, suppressions and baseline, read before any AWS call so that bad input costs nothing."""
     from scanner.baseline import load_baseline  # noqa: PLC0415
+    from scanner.report import html  # noqa: PLC0415
     from scanner.run import Gate  # noqa: PLC0415
     from scanner.suppressions import load_suppressions  # noqa: PLC0415
 
@@ -427,6 +433,7 @@ def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
         "suppressions": load_suppressions(suppressions_path) if suppressions_path else (),
         "suppressions_data": Path(suppressions_path).read_bytes() if suppressions_path else None,
         "baseline": load_baseline(args.baseline) if args.baseline else None,
+        "paper": args.paper or html.paper_from_locale(os.environ),
     }
 
 
@@ -550,9 +557,32 @@ def _rules(args: argparse.Namespace) -> ExitCode:
     ruleset = _load_ruleset(config, args.paths)
     from tabulate import tabulate  # noqa: PLC0415
 
-    rows = [[r.id, r.severity.label, r.resource, r.title] for r in sorted(ruleset.rules, key=lambda r: r.id)]
-    print(tabulate(rows, headers=["id", "severity", "resource", "title"]))
+    from scanner.report import table  # noqa: PLC0415
+
+    rules = sorted(ruleset.rules, key=lambda r: r.id)
+    if args.framework is not None:
+        frameworks = sorted({name for rule in rules for name in rule.compliance})
+        chosen = next((name for name in frameworks if name.lower() == args.framework.lower()), None)
+        if chosen is None:
+            raise ScannerError(f"no loaded rule is mapped to framework {args.framework!r} "
+                               f"(mapped: {', '.join(frameworks) or 'none'})")
+        rows = [[r.id, r.severity.label, ", ".join(r.compliance[chosen]), r.title]
+                for r in rules if chosen in r.compliance]
+        headers = ["id", "severity", chosen, "title"]
+    else:
+        rows = [[r.id, r.severity.label, r.resource, r.title] for r in rules]
+        headers = ["id", "severity", "resource", "title"]
+    print(table.columns(rows, headers, _width()))
     return ExitCode.OK
+
+
+def _width() -> int:
+    """The terminal's width (COLUMNS wins), or the table's default when not printing to a terminal."""
+    import shutil  # noqa: PLC0415
+
+    from scanner.report import table  # noqa: PLC0415
+
+    return shutil.get_terminal_size((table.DEFAULT_WIDTH, 24)).columns
 
 
 def _fact_paths(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:

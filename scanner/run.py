@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from scanner import snapshot as snapshots
 from scanner.config import Config
@@ -165,6 +165,7 @@ def scan(
     progress: Progress | None = None,
     clock: Callable[[], datetime] = utc_now,
     shard: Shard | None = None,
+    paper: Literal["A4", "Letter"] = "A4",
 ) -> RunOutcome:
     """Collect (or load `snapshot_path`; only `shard` of the accounts when given), evaluate, apply
     suppressions and the baseline, and write `out_dir` (default reports/<run-id>/).
@@ -205,4 +206,5 @@ def scan(
         result = apply_suppressions(result, suppressions, today=started.date())
         if baseline is not None:
             result = apply_baseline(result, baseline)
+        result = replace(result, paper=paper)
         return write_run(result, run_dir=run_dir, formats=formats, inputs=inputs, gate=gate, folder=folder)

@@ -196,6 +196,25 @@ def fit(text: str, width: int) -> str:
     return "\n".join(lines)
 
 
+def columns(rows: list[list[str]], headers: list[str], width: int) -> str:
+    """A plain table whose last column (prose) wraps at spaces in what `width` leaves it; the others hold
+    identifiers and keep their full width."""
+    fixed = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers) - 1)]
+    lead = sum(fixed) + 2 * len(fixed)
+    room = max(20, width - lead)
+
+    def line(cells: list[str], last: str) -> str:
+        return ("".join(str(c).ljust(w + 2) for c, w in zip(cells, fixed)) + last).rstrip()
+
+    out = [line(headers[:-1], headers[-1]), line(["-" * w for w in fixed], "-" * min(room, max(
+        [len(headers[-1]), *(len(r[-1]) for r in rows)])))]
+    for row in rows:
+        wrapped = wrap(_printable_text(row[-1]), room)
+        out.append(line([_printable_text(c) for c in row[:-1]], wrapped[0]))
+        out += [" " * lead + more for more in wrapped[1:]]
+    return "\n".join(fit(text, width) for text in out)
+
+
 def _findings(scan: ScanResult, colour: bool, with_baseline: bool, width: int) -> list[str]:
     """Findings by rule, most severe first: a line with the rule's id, severity and title, then one row
     per result (status, account, the sentence). Errors that share an account and a cause are one row."""
