@@ -22,11 +22,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from scanner import artifact
 from scanner.model import Drift, ResolvedFinding, Result, ScanResult, Severity, Status, Suppression
@@ -57,6 +58,20 @@ _ENV = jinja2.Environment(
     keep_trailing_newline=True,
 )
 _ENV.filters["num"] = "{:,}".format  # 10,000 reads better than 10000 in a summary
+_IDENTIFIER_WORD = re.compile(r"(\S*[:/]\S*|\S*\b[A-Z][A-Z0-9]*-\d{3,}\b\S*)")  # as report.js's prose()
+
+
+def keep_whole(text: object) -> Markup:
+    """Prose with each word that holds an identifier (an ARN, an API name) in a nowrap span, so a line
+    never breaks inside it; every piece is escaped (the spans are the only markup)."""
+    parts = _IDENTIFIER_WORD.split(str(text))
+    return Markup("").join(
+        Markup('<span class="nb">{}</span>').format(part) if index % 2 else escape(part)
+        for index, part in enumerate(parts) if part
+    )
+
+
+_ENV.filters["keep_whole"] = keep_whole
 
 # `<`, `>` and `&` could close the data block or open a comment inside it; U+2028/2029 are line
 # terminators to older JavaScript parsers. JSON only has them inside strings, where \uXXXX means the same.
