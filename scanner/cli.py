@@ -373,7 +373,7 @@ def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
     if not args.quiet:
         _say(sys.stdout, table.render(outcome.scan, colour=table.use_colour(sys.stdout), width=_width()))
     written = ", ".join(path.name for path in outcome.files if path.parent == outcome.run_dir)
-    _say(sys.stderr, f"wrote {outcome.run_dir}/ ({written})\n")
+    _say(sys.stderr, table.fit(f"wrote {outcome.run_dir}/ ({written})", _width()) + "\n")
     left_out = sarif.left_out_by_the_result_limit(outcome.scan)
     if left_out and any(path.name == WRITERS["sarif"].filename for path in outcome.files):
         _say(sys.stderr, f"warning: results.sarif leaves out the {left_out:,} least severe findings "

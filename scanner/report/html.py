@@ -58,7 +58,7 @@ _ENV = jinja2.Environment(
     keep_trailing_newline=True,
 )
 _ENV.filters["num"] = "{:,}".format  # 10,000 reads better than 10000 in a summary
-_IDENTIFIER_WORD = re.compile(r"(\S*[:/]\S*|\S*\b[A-Z][A-Z0-9]*-\d{3,}\b\S*)")  # as report.js's prose()
+_IDENTIFIER_WORD = re.compile(r"(\S*[:/]\S+|\S*\b[A-Z][A-Z0-9]*-\d{3,}\b\S*)")  # as report.js's prose()
 
 
 def keep_whole(text: object) -> Markup:

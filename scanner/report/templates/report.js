@@ -33,7 +33,7 @@
   // ":" or "-" inside one, so each word holding one is kept whole in a nowrap span. Text only, never markup.
   function prose(tag, className, text) {
     var node = el(tag, className);
-    String(text === undefined || text === null ? "" : text).split(/(\S*[:\/]\S*|\S*\b[A-Z][A-Z0-9]*-\d{3,}\b\S*)/).forEach(function (part, i) {
+    String(text === undefined || text === null ? "" : text).split(/(\S*[:\/]\S+|\S*\b[A-Z][A-Z0-9]*-\d{3,}\b\S*)/).forEach(function (part, i) {
       if (!part) { return; }
       if (i % 2) { add(node, el("span", "nb", part)); } else { node.appendChild(document.createTextNode(part)); }
     });
