@@ -555,8 +555,6 @@ def _rules(args: argparse.Namespace) -> ExitCode:
         return ExitCode.OK
     config = load_config(args.config)
     ruleset = _load_ruleset(config, args.paths)
-    from tabulate import tabulate  # noqa: PLC0415
-
     from scanner.report import table  # noqa: PLC0415
 
     rules = sorted(ruleset.rules, key=lambda r: r.id)

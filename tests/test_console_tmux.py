@@ -67,7 +67,7 @@ def test_nothing_is_wrapped_by_the_terminal(demo: tuple[int, str, str, dict]) ->
 
 
 def test_identifiers_are_whole_or_visibly_cut(demo: tuple[int, str, str, dict]) -> None:
-    columns, shown, _, results = demo
+    _, shown, _, results = demo
     known = set()
     for result in results["results"]:
         known |= set(IDENTIFIER.findall(json.dumps(result)))
@@ -77,7 +77,7 @@ def test_identifiers_are_whole_or_visibly_cut(demo: tuple[int, str, str, dict]) 
 
 
 def test_the_findings_read_as_sentences(demo: tuple[int, str, str, dict]) -> None:
-    columns, shown, _, _ = demo
+    _, shown, _, _ = demo
     text = " ".join(shown.split())
     assert ("trusts aws:999999999999, service:artifact.amazonaws.com for sts:AssumeRole; only "
             "service:artifact.amazonaws.com for sts:AssumeRole is expected") in text

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import textwrap
-from collections.abc import Iterable
 from typing import IO
 
 from tabulate import tabulate
