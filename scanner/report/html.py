@@ -58,16 +58,22 @@ _ENV = jinja2.Environment(
     keep_trailing_newline=True,
 )
 _ENV.filters["num"] = "{:,}".format  # 10,000 reads better than 10000 in a summary
-_IDENTIFIER_WORD = re.compile(r"(\S*[:/]\S+|\S*\b[A-Z][A-Z0-9]*-\d{3,}\b\S*)")  # as report.js's prose()
+_RULE_ID = re.compile(r"\b[A-Z][A-Z0-9]*-\d{3,}\b")
+
+
+def _is_identifier(word: str) -> bool:
+    """A word holding an ARN, an API name or a rule id (as report.js's prose() decides). Words are tested
+    one by one, so hostile text without spaces costs linear time, never a regex's backtracking."""
+    return any(mark in word[:-1] for mark in ":/") or _RULE_ID.search(word) is not None
 
 
 def keep_whole(text: object) -> Markup:
-    """Prose with each word that holds an identifier (an ARN, an API name) in a nowrap span, so a line
-    never breaks inside it; every piece is escaped (the spans are the only markup)."""
-    parts = _IDENTIFIER_WORD.split(str(text))
+    """Prose with each word that holds an identifier in a nowrap span, so a line never breaks inside it;
+    every piece is escaped (the spans are the only markup)."""
     return Markup("").join(
-        Markup('<span class="nb">{}</span>').format(part) if index % 2 else escape(part)
-        for index, part in enumerate(parts) if part
+        Markup('<span class="nb">{}</span>').format(part) if part and not part.isspace() and _is_identifier(part)
+        else escape(part)
+        for part in re.split(r"(\s+)", str(text)) if part
     )
 
 

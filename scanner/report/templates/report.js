@@ -33,9 +33,13 @@
   // ":" or "-" inside one, so each word holding one is kept whole in a nowrap span. Text only, never markup.
   function prose(tag, className, text) {
     var node = el(tag, className);
-    String(text === undefined || text === null ? "" : text).split(/(\S*[:\/]\S+|\S*\b[A-Z][A-Z0-9]*-\d{3,}\b\S*)/).forEach(function (part, i) {
+    // Word by word (linear in the text, whatever it holds), as html.py's keep_whole decides.
+    String(text === undefined || text === null ? "" : text).split(/(\s+)/).forEach(function (part) {
       if (!part) { return; }
-      if (i % 2) { add(node, el("span", "nb", part)); } else { node.appendChild(document.createTextNode(part)); }
+      var body = part.slice(0, -1);
+      var identifier = !/^\s/.test(part) && (body.indexOf(":") !== -1 || body.indexOf("/") !== -1 ||
+                                            /\b[A-Z][A-Z0-9]*-\d{3,}\b/.test(part));
+      if (identifier) { add(node, el("span", "nb", part)); } else { node.appendChild(document.createTextNode(part)); }
     });
     return node;
   }
