@@ -86,7 +86,7 @@ class ControlRow:
             if self.counts.get(status.value):
                 return {"fail": "failing", "error": "not evaluated", "suppressed": "accepted risk",
                         "pass": "met"}[status.value]
-        return "not applicable"
+        return "not applicable" if self.counts.get(Status.SKIPPED.value) else "no result"
 
 
 def _control_key(control: str) -> tuple[object, ...]:
