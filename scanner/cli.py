@@ -173,6 +173,9 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--fail-on", type=_severity, metavar="SEVERITY",
                         help="lowest severity that makes exit code 1 (one of: {severities})")
+    parser.add_argument("--paper", choices=("A4", "Letter"), type=lambda v: {"a4": "A4", "letter": "Letter"}.get(
+        v.lower(), v), help="page size of the printed HTML report (default from the locale: LC_ALL, LC_PAPER, "
+        "LANG; Letter in the US, Canada, Mexico, the Philippines and a few more, else A4)")
     parser.add_argument("--fail-on-new", action="store_true",
                         help="exit 1 only for findings not in the --baseline run (exit 3 still outranks)")
     parser.add_argument("--suppressions", type=Path, metavar="FILE",
@@ -304,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = rule_commands.add_parser("list", help="show the loaded rules (id, severity, resource, title)")
     listing.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="extra packs to load")
     listing.add_argument("--config", type=Path, metavar="FILE", help="apply its rule settings")
+    listing.add_argument("--framework", metavar="NAME",
+                         help='only rules mapped to this framework ("SOC 2", "ISO/IEC 27001:2022"), with their controls')
     _common(listing)
     facts = rule_commands.add_parser("facts", help="show the facts rules can assert, per resource type")
     facts.add_argument("resource_type", nargs="?", help="one resource type (default: all)")
@@ -481,9 +486,9 @@ def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
 
     if not args.quiet:
         colour = table.use_colour(sys.stdout)
-        terminal.say(sys.stdout, table.render(outcome.scan, colour=colour), colour=colour)
+        terminal.say(sys.stdout, table.render(outcome.scan, colour=colour, width=_width()), colour=colour)
     written = ", ".join(terminal.escape(path.name) for path in outcome.files if path.parent == outcome.run_dir)
-    terminal.err(f"wrote {terminal.escape(outcome.run_dir)}/ ({written})")
+    terminal.err(table.fit(f"wrote {terminal.escape(outcome.run_dir)}/ ({written})", _width()))
     left_out = sarif.left_out_by_the_result_limit(outcome.scan)
     if left_out and any(path.name == _writers()["sarif"].filename for path in outcome.files):
         terminal.err(f"warning: results.sarif leaves out the {left_out:,} least severe findings "
@@ -564,6 +569,9 @@ def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     """Gate, suppressions and baseline, read before any AWS call so that bad input costs nothing."""
     from scanner.baseline import parse_baseline, read_baseline  # noqa: PLC0415
     from scanner.model import Severity  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    from scanner.report import html  # noqa: PLC0415
     from scanner.run import Gate  # noqa: PLC0415
     from scanner.suppressions import parse_suppressions, read_suppressions  # noqa: PLC0415
 
@@ -581,6 +589,7 @@ def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
         "gate": Gate(Severity.parse(args.fail_on) if args.fail_on else config.fail_on, args.fail_on_new),
         "suppressions_data": suppressions_data,
         "baseline_data": baseline_data,
+        "paper": args.paper or html.paper_from_locale(os.environ),
     }
 
 
@@ -724,12 +733,32 @@ def _rules(args: argparse.Namespace) -> ExitCode:
         return ExitCode.OK
     config = load_config(args.config)
     ruleset = _load_ruleset(config, args.paths)
-    from tabulate import tabulate  # noqa: PLC0415
+    from scanner.report import table  # noqa: PLC0415
 
-    rows = [[terminal.excerpt(r.id), r.severity.label, terminal.excerpt(r.resource), terminal.excerpt(r.title, 120)]
-            for r in sorted(ruleset.rules, key=lambda r: r.id)]
-    terminal.out(tabulate(rows, headers=["id", "severity", "resource", "title"]))
+    rules = sorted(ruleset.rules, key=lambda r: r.id)
+    if args.framework is not None:
+        frameworks = sorted({name for rule in rules for name in rule.compliance})
+        chosen = next((name for name in frameworks if name.lower() == args.framework.lower()), None)
+        if chosen is None:
+            raise ScannerError(f"no loaded rule is mapped to framework {terminal.excerpt(args.framework)!r} "
+                               f"(mapped: {', '.join(frameworks) or 'none'})")
+        rows = [[r.id, r.severity.label, ", ".join(r.compliance[chosen]), r.title]
+                for r in rules if chosen in r.compliance]
+        headers = ["id", "severity", chosen, "title"]
+    else:
+        rows = [[r.id, r.severity.label, r.resource, r.title] for r in rules]
+        headers = ["id", "severity", "resource", "title"]
+    terminal.out(table.columns([[terminal.excerpt(cell, 120) for cell in row] for row in rows], headers, _width()))
     return ExitCode.OK
+
+
+def _width() -> int:
+    """The terminal's width (COLUMNS wins), or the table's default when not printing to a terminal."""
+    import shutil  # noqa: PLC0415
+
+    from scanner.report import table  # noqa: PLC0415
+
+    return shutil.get_terminal_size((table.DEFAULT_WIDTH, 24)).columns
 
 
 def _fact_paths(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:

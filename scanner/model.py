@@ -66,6 +66,7 @@ class Remediation:
 
 AccountScope = Literal["all", "management", "members"]
 NoneMatched = Literal["pass", "skip"]
+Paper = Literal["A4", "Letter"]  # the printed HTML report's page size
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,8 @@ class Rule:
     tags: tuple[str, ...] = ()
     pack: str = ""
     source: str = ""  # the rule file as given to the loader; reports show it relative to the pack
+    # A failure as one sentence: `{fact.path}` fields, see scanner.evaluate.message; None = a generic one
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +354,7 @@ class ScanResult:
     resolved: tuple[ResolvedFinding, ...] = ()
     drift: tuple[Drift, ...] = ()
     markers: Mapping[str, JSON] = field(default_factory=dict)  # facts a later run's drift check compares
+    paper: Paper = "A4"  # the printed HTML report's page size (a presentation choice)
 
     def counts(self) -> dict[Status, int]:
         counts = {status: 0 for status in Status}

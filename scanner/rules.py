@@ -18,6 +18,7 @@ import jsonschema
 
 from scanner import files, schemas, yamlfile
 from scanner.errors import RuleError
+from scanner.evaluate import message
 from scanner.evaluate.engine import ITEMS, FactPath, referenced_paths
 from scanner.evaluate.resources import FACT_SCHEMAS, RESOURCE_TYPES
 from scanner.model import Reference, Remediation, Rule, RulePack, RuleSet, Severity
@@ -170,6 +171,7 @@ def _load_rule(path: Path, loading: _Loading, *, pack_id: str, display: str) -> 
         tags=tuple(data.get("tags", [])),
         pack=pack_id,
         source=display,
+        message=data.get("message"),
     )
 
 
@@ -193,6 +195,7 @@ def _semantic_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]
             f"(expected one of: {', '.join(RESOURCE_TYPES)})"
         )
         return problems
+    problems += _message_problems(document, FACT_SCHEMAS[resource])
     for key in ("where", "expect"):
         if key not in data:
             continue
@@ -223,6 +226,24 @@ def _semantic_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]
                     f"(see the facts listed by `artifact-scan rules facts {resource}`)"
                 )
     return problems
+
+
+def _message_problems(document: yamlfile.YamlDocument, fact_schema: Mapping[str, Any]) -> list[str]:
+    """A template that does not parse, or names a fact the resource type lacks, fails at load, not in a report."""
+    text = document.data.get("message")
+    if text is None:
+        return []
+    where = f"{document.where(('message',))}: $.message"
+    try:
+        template = message.parse(text)
+    except message.TemplateError as exc:
+        return [f"{where}: {exc}"]
+    resource = document.data["resource"]
+    return [
+        f"{where}: {resource} has no fact {name!r} (see `artifact-scan rules facts {resource}`; every resource "
+        f"also has {', '.join(message.CONTEXT_FIELDS)})"
+        for name in message.check(template, fact_schema)
+    ]
 
 
 _REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")

@@ -23,7 +23,7 @@ from scanner.evaluate import evaluate
 from scanner.evaluate.resources import ACCOUNT, build_inventory
 from scanner.baseline import apply_baseline, parse_baseline
 from scanner.errors import RuleError, ScanInterrupted, ScannerError
-from scanner.model import SEVERITY_LABELS, RuleSet, ScanResult, Severity, Snapshot, Status, Suppression
+from scanner.model import SEVERITY_LABELS, Paper, RuleSet, ScanResult, Severity, Snapshot, Status, Suppression
 from scanner.output import RunFolder, new_run_id
 from scanner.report import WRITERS
 from scanner.rules import load_rules
@@ -42,6 +42,7 @@ SETTINGS_FILE = "settings.json"  # the effective configuration, secrets removed
 RULES_DIR = "rules"  # rules/<pack id>/<file>, the rule files' exact bytes
 SUPPRESSIONS_FILE = "suppressions.yaml"
 BASELINE_FILE = "baseline.json"  # the --baseline results.json's bytes, when one was given
+PAPERS: tuple[Paper, ...] = ("A4", "Letter")
 RUN_SETTINGS = "run"  # settings.json's key for the run's id and evaluation time
 
 
@@ -155,6 +156,7 @@ class Derived:
 class _Settings:
     run_id: str
     evaluated_at: str
+    paper: Paper
     disabled: tuple[str, ...]
     severity_overrides: Mapping[str, Severity]
 
@@ -163,11 +165,12 @@ _EVALUATED_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-def settings_bytes(config: Config, *, run_id: str, evaluated_at: str) -> bytes:
-    """settings.json: the effective configuration without secrets, and under `run` the run's id and the
-    time it was evaluated, so that the reports follow from the run folder alone, never from a clock."""
+def settings_bytes(config: Config, *, run_id: str, evaluated_at: str, paper: Paper = "A4") -> bytes:
+    """settings.json: the effective configuration without secrets, and under `run` the run's id, the
+    time it was evaluated and the printout's paper, so that the reports follow from the run folder alone,
+    never from a clock or the locale."""
     settings = config.public_settings()
-    settings[RUN_SETTINGS] = {"run_id": run_id, "evaluated_at": evaluated_at}
+    settings[RUN_SETTINGS] = {"run_id": run_id, "evaluated_at": evaluated_at, "paper": paper}
     return (json.dumps(settings, sort_keys=True, indent=2) + "\n").encode()
 
 
@@ -200,6 +203,7 @@ def derive(inputs: Mapping[str, bytes], formats: Sequence[str], *, snapshot_sour
     result = apply_suppressions(result, suppressions, today=date.fromisoformat(settings.evaluated_at[:10]))
     if BASELINE_FILE in inputs:
         result = apply_baseline(result, parse_baseline(inputs[BASELINE_FILE], BASELINE_FILE))
+    result = replace(result, paper=settings.paper)
     unknown = [name for name in formats if name not in WRITERS]
     if unknown:
         raise DerivationError(f"unknown report format {unknown[0]!r}")
@@ -241,8 +245,11 @@ def _settings(inputs: Mapping[str, bytes]) -> _Settings:
     overrides = rules.get("severity_overrides", {})
     if not isinstance(overrides, dict) or not all(label in SEVERITY_LABELS for label in overrides.values()):
         raise bad("$.rules.severity_overrides", f"rule ids mapped to one of {', '.join(SEVERITY_LABELS)}", overrides)
+    paper = run.get("paper", "A4")
+    if paper not in PAPERS:
+        raise bad(f"$.{RUN_SETTINGS}.paper", f"one of {', '.join(PAPERS)}", paper)
     return _Settings(
-        run_id, evaluated_at, tuple(disabled), {rule: Severity.parse(label) for rule, label in overrides.items()}
+        run_id, evaluated_at, paper, tuple(disabled), {rule: Severity.parse(label) for rule, label in overrides.items()}
     )
 
 
@@ -325,6 +332,7 @@ def scan(
     progress: Progress | None = None,
     clock: Callable[[], datetime] = utc_now,
     shard: Shard | None = None,
+    paper: Paper = "A4",
 ) -> RunOutcome:
     """Collect (or load `snapshot_path`; only `shard` of the accounts when given), then derive() the reports
     from the run's inputs (snapshot, rules, settings, the suppressions file's and the baseline's bytes)
@@ -354,7 +362,9 @@ def scan(
             snapshot_data = snapshot_bytes(snapshot)
         inputs = {
             SNAPSHOT_FILE: snapshot_data,
-            SETTINGS_FILE: settings_bytes(config, run_id=run_id, evaluated_at=started.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            SETTINGS_FILE: settings_bytes(
+                config, run_id=run_id, evaluated_at=started.strftime("%Y-%m-%dT%H:%M:%SZ"), paper=paper
+            ),
             **{f"{RULES_DIR}/{name}": data for name, data in ruleset.files},
         }
         if suppressions_data is not None:

@@ -91,24 +91,27 @@ def build_scan() -> ScanResult:
                 f"arn:aws:organizations::{MANAGEMENT}:organization/{ORG}",
                 "Trusted access for AWS Artifact is enabled", resource_type="aws.organizations.organization"),
         _result("ART-006", Status.FAIL, Severity.CRITICAL, MEMBER, "AWSServiceRoleForArtifact", SLR_ARN,
-                '$.trust.allowed_principals: expected exactly ["service:artifact.amazonaws.com"], found '
-                '["aws:999999999999", "service:artifact.amazonaws.com"]',
+                f"AWSServiceRoleForArtifact in {MEMBER} trusts aws:999999999999, service:artifact.amazonaws.com for "
+                "sts:AssumeRole; only service:artifact.amazonaws.com for sts:AssumeRole is expected",
                 evidence=(Evidence("$.trust.allowed_principals", 'exactly ["service:artifact.amazonaws.com"]',
                                    ["aws:999999999999", "service:artifact.amazonaws.com"]),),
                 document=WIDENED_TRUST, baseline="new", first_seen=STARTED),
         _result("ART-010", Status.FAIL, Severity.HIGH, MANAGEMENT, "AWSServiceRoleForArtifact",
                 f"arn:aws:iam::{MANAGEMENT}:role/AWSServiceRoleForArtifact",
-                f"$: expected no such resource, found a role described as {HOSTILE}",
+                f"AWSServiceRoleForArtifact in {MANAGEMENT} is named like the service-linked role but sits at path /, "
+                f"not the service-linked path (description: {HOSTILE})",
                 evidence=(Evidence("$", "no such resource",
                                    {"name": "AWSServiceRoleForArtifact", "path": "/", "description": HOSTILE,
                                     "tags": {"owner": HOSTILE}}),),
                 expired_suppression=EXPIRED, baseline="unchanged", first_seen="2025-09-15T06:00:00Z"),
         _result("ART-011", Status.SUPPRESSED, Severity.MEDIUM, MEMBER, "AWSArtifactAccountSync",
                 f"arn:aws:iam::{MEMBER}:role/service-role/AWSArtifactAccountSync",
-                "$: expected no such resource, found the legacy role",
+                f"The legacy role AWSArtifactAccountSync still exists in {MEMBER} "
+                f"(arn:aws:iam::{MEMBER}:role/service-role/AWSArtifactAccountSync)",
                 suppression=ACTIVE, baseline="unchanged", first_seen="2025-11-03T08:00:00Z"),
         _result("ART-012", Status.ERROR, Severity.HIGH, LOCKED, "locked", f"arn:aws:organizations::{MANAGEMENT}:account/{ORG}/{LOCKED}",
-                "could not be evaluated: sts:AssumeRole: AccessDenied: User is not authorized to perform: sts:AssumeRole",
+                f"could not read the IAM roles of account {LOCKED} (locked): sts:AssumeRole: AccessDenied: User is not "
+                "authorized to perform: sts:AssumeRole",
                 causes=(locked_error,)),
         _result("ART-012", Status.PASS, Severity.HIGH, MEMBER, "ArtifactReader",
                 f"arn:aws:iam::{MEMBER}:role/ArtifactReader", "no matching resource found"),

@@ -643,7 +643,7 @@ def hostile_scans(draw: st.DrawFn) -> tuple[ScanResult, str]:
 
 
 BASELINE_MARKDOWN_LINES = len(WRITERS["markdown"].render(SCAN).decode().splitlines())
-BASELINE_TABLE_LINES = len(table.render(SCAN).splitlines())
+BASELINE_TABLE_LINES = len(table.render(SCAN, width=10**9).splitlines())  # no wrapping: structure only
 TEMPLATE_SCRIPTS = WRITERS["html"].render(SCAN).decode().count("<script")
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
 
@@ -675,9 +675,10 @@ def test_writers_on_hostile_aws_strings(case: tuple[ScanResult, str]) -> None:
     assert len(markdown.splitlines()) == BASELINE_MARKDOWN_LINES, "data text broke the Markdown structure"
     assert len(markdown.encode()) < 64 * 1024
 
-    console = table.render(scan)
+    console = table.render(scan, width=10**9)
     assert not CONTROL.search(console)
     assert len(console.splitlines()) == BASELINE_TABLE_LINES
+    assert not CONTROL.search(table.render(scan, width=80))
 
 
 def test_every_status_is_in_the_writer_fixture() -> None:

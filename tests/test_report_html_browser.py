@@ -214,7 +214,7 @@ def test_hostile_strings_are_visible_text_and_never_run(
     page.click("#m-problems")
     body = page.inner_text("body")
     assert f"member {HOSTILE}" in body  # the account name, in the matrix and the findings
-    assert f"a role described as {HOSTILE}" in body  # a message
+    assert f"(description: {HOSTILE})" in body  # a message
     assert '"description": "<script>alert(\\"x\\")</script>' in body  # evidence, as JSON
     assert '"owner": "<script>alert(\\"x\\")</script><img src=x onerror=\\"alert(1)\\">"' in body  # a tag value
     assert f"look-alike {HOSTILE}" in body  # a resolved finding's resource name
@@ -445,3 +445,97 @@ def test_screenshot(watched: Watched, report_url: str) -> None:
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
     watched.assert_clean(report_url)
+
+
+# Identifier-like tokens: ARNs, 12-digit account ids, 64-hex hashes, API names (service:Operation), rule ids,
+# run ids. The page must never put a line break inside one of them.
+BROKEN_TOKENS = r"""
+() => {
+  const identifier = /^[("]*(arn:[^\s),"]+|\d{12}|[0-9a-f]{64}|[a-z0-9-]+:[A-Z][A-Za-z]+|ART-\d{3}|\d{8}T\d{6}Z-[0-9a-f]+)/;
+  const broken = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest("pre, script, .visually-hidden, .offscreen") || !parent.offsetParent) continue;
+    const re = /\S+/g;
+    let m;
+    while ((m = re.exec(node.data))) {
+      const found = identifier.exec(m[0]);
+      if (!found) continue;
+      const start = m.index + m[0].indexOf(found[1]);
+      const range = document.createRange();
+      range.setStart(node, start);
+      range.setEnd(node, start + found[1].length);
+      // A line is a row of text, or a column in vertical writing (the printout's matrix headers)
+      const vertical = getComputedStyle(parent).writingMode.startsWith("vertical");
+      const tops = new Set([...range.getClientRects()].filter(r => r.width > 0 && r.height > 0)
+                           .map(r => Math.round(vertical ? r.left : r.top)));
+      if (tops.size > 1) broken.push(found[1]);
+    }
+  }
+  return broken;
+}
+"""
+
+
+@pytest.mark.parametrize("width", [1300, 800, 480])
+def test_no_identifier_breaks_across_lines(browser: Any, report_url: str, width: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(report_url)
+        wait_until(page, "window.__reportReady === true")
+        page.click("#f-expand")
+        assert page.evaluate(BROKEN_TOKENS) == []
+        # The header grid adapts: no value of the run's header is squeezed to a few letters per line.
+        narrowest = page.evaluate(
+            "() => Math.min(...[...document.querySelectorAll('.meta dd')].map(d => d.getBoundingClientRect().width))")
+        assert narrowest > 60
+        page.emulate_media(media="print")
+        assert page.evaluate(BROKEN_TOKENS) == []
+    finally:
+        context.close()
+
+
+PDFTOTEXT = Path("/usr/bin/pdftotext")
+
+
+@pytest.mark.parametrize(("paper", "points"), [("A4", (595, 842)), ("Letter", (612, 792))])
+def test_printout_has_the_paper_page_numbers_and_the_run_id(
+    browser: Any, tmp_path: Path, paper: str, points: tuple[int, int]
+) -> None:
+    import re
+    import subprocess
+
+    scan = dataclasses.replace(build_scan(), paper=paper)
+    path = tmp_path / "report.html"
+    path.write_bytes(render(scan))
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(path.as_uri())
+        wait_until(page, "window.__reportReady === true")
+        page.emulate_media(media="print")
+        pdf = page.pdf(prefer_css_page_size=True, display_header_footer=False)
+    finally:
+        context.close()
+    (tmp_path / "report.pdf").write_bytes(pdf)
+    boxes = {tuple(round(float(v)) for v in box.split()[2:4])
+             for box in re.findall(rb"/MediaBox\s*\[([\d.\s]+)\]", pdf) for box in [box.decode()]}
+    assert boxes == {points}
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert pages >= 2
+    if not PDFTOTEXT.exists():
+        pytest.skip("no pdftotext (apt-get install poppler-utils): the page size and count were checked")
+    text = subprocess.run([str(PDFTOTEXT), "-layout", str(tmp_path / "report.pdf"), "-"], capture_output=True,
+                          text=True, check=True, timeout=60).stdout
+    sheets = [sheet for sheet in text.split("\f") if sheet.strip()]
+    assert len(sheets) == pages
+    for number, sheet in enumerate(sheets, start=1):
+        assert f"page {number} of {pages}" in sheet, sheet[-300:]
+        assert "artifact-scan run 20260101T000000Z-abcdef" in sheet
+    # Identifiers print whole: each is on one line of the printout's text
+    flat = text.replace("\f", "\n")
+    for identifier in (scan.info.rules_sha256, "arn:aws:sts::111111111111:assumed-role/Auditor/alice",
+                       "arn:aws:iam::222222222222:role/service-role/AWSArtifactAccountSync"):
+        assert identifier in flat

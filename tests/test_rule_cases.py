@@ -21,6 +21,7 @@ from scanner.model import (
     AccountSnapshot,
     CollectionError,
     OrganizationSnapshot,
+    Result,
     RoleRecord,
     Rule,
     Snapshot,
@@ -119,7 +120,7 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
     )
 
 
-def _target_status(rule: Rule, case: dict[str, Any]) -> str:
+def _target_results(rule: Rule, case: dict[str, Any]) -> list[Result]:
     results = evaluate_rules([rule], build_inventory(build_snapshot(case)))
     target = case.get("target", {})
     account = MEMBER if target.get("account") == "member" else MANAGEMENT if target.get("account") else None
@@ -134,6 +135,11 @@ def _target_status(rule: Rule, case: dict[str, Any]) -> str:
     ]
     if rule.resource == "aws.iam.role" and name is None:
         matching = [r for r in matching if r.resource_type == "aws.iam.role"]
+    return matching
+
+
+def _target_status(rule: Rule, case: dict[str, Any]) -> str:
+    matching = _target_results(rule, case)
     if not matching:
         return "not_applicable"
     statuses = {r.status.value for r in matching}
@@ -157,6 +163,15 @@ CASES = _load_cases()
 def test_rule_case(rule_id: str, name: str, case: dict[str, Any]) -> None:
     assert case["status"] in STATUSES, f"{rule_id}/{name}: unknown status {case['status']}"
     assert _target_status(BUILTIN[rule_id], copy.deepcopy(case)) == case["status"]
+    if "message" in case:  # the sentence a reader sees, word for word
+        assert [r.message for r in _target_results(BUILTIN[rule_id], copy.deepcopy(case))] == [case["message"]]
+
+
+def test_every_rule_has_a_message_template_and_an_asserted_sentence() -> None:
+    with_message = {param.values[0] for param in CASES if "message" in param.values[2]}
+    for rule_id, rule in BUILTIN.items():
+        assert rule.message, f"{rule_id} has no message template"
+        assert rule_id in with_message, f"{rule_id}: no case asserts its failure sentence"
 
 
 def test_every_rule_has_pass_and_fail_cases() -> None:

@@ -15,7 +15,8 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
-from scanner.evaluate.resources import ACCOUNT_SCOPED_TYPES, ORGANIZATION, Inventory
+from scanner.evaluate import message
+from scanner.evaluate.resources import ACCOUNT_SCOPED_TYPES, ORGANIZATION, ROLE, Inventory
 from scanner.model import (
     AccountSnapshot,
     CollectionError,
@@ -125,9 +126,8 @@ def _matches(schema: Mapping[str, Any] | bool | None, facts: Mapping[str, Any]) 
     return schema is None or _compiled(schema).is_valid(facts)
 
 
-def _message(rule: Rule, evidence: tuple[Evidence, ...]) -> str:
-    if not evidence:
-        return rule.title
+def _evidence_text(evidence: tuple[Evidence, ...]) -> str:
+    """The first failing fact in JSON-path terms: the sentence of a rule without a message template."""
     first = evidence[0]
     found = json.dumps(first.found, sort_keys=True, default=str)
     if len(found) > 160:
@@ -135,6 +135,28 @@ def _message(rule: Rule, evidence: tuple[Evidence, ...]) -> str:
     more = f" (+{len(evidence) - 1} more)" if len(evidence) > 1 else ""
     note = f" ({first.note})" if first.note else ""
     return f"{first.path}: expected {first.expected}, found {found}{note}{more}"
+
+
+@cache
+def _template(text: str) -> message.Template:
+    return message.parse(text)  # checked when the rule was loaded
+
+
+def _message(rule: Rule, resource: Resource, account_name: str, evidence: tuple[Evidence, ...]) -> str:
+    label = resource.name or resource.arn
+    if rule.message is None:
+        text = _evidence_text(evidence) if evidence else rule.title
+        return f"{label} in {resource.account_id}: {text}"
+    context = {"account_id": resource.account_id, "account_name": account_name,
+               "resource_name": resource.name, "resource_arn": resource.arn}
+    return message.render(_template(rule.message), resource.facts, context)
+
+
+def _unread(keys: list[str], label: str) -> str:
+    """What could not be read, in words: "the trust of X", or X itself when nothing of it was read."""
+    if "" in keys:
+        return label
+    return f"the {', '.join(key.replace('_', ' ').replace('.', ' ') for key in keys)} of {label}"
 
 
 class _RuleRun:
@@ -175,11 +197,15 @@ class _RuleRun:
         )
 
     def unreadable(self, resource: Resource, paths: set[FactPath]) -> Result | None:
-        missing = sorted({reason for key, reason in resource.unknown.items() if _mentions(paths, key)})
-        if not missing:
+        keys = sorted(key for key in resource.unknown if _mentions(paths, key))
+        if not keys:
             return None
-        message = "could not be evaluated: " + "; ".join(missing)
-        return self.result(Status.ERROR, resource.account_id, resource.arn, resource.name, message)
+        reasons = "; ".join(sorted({resource.unknown[key] for key in keys}))
+        label = resource.name or resource.arn
+        label = "the organization" if resource.type == ORGANIZATION and not resource.arn else label
+        where = f" in {resource.account_id}" if resource.account_id else ""
+        text = f"could not read {_unread(keys, label)}{where}: {reasons}"
+        return self.result(Status.ERROR, resource.account_id, resource.arn, resource.name, text)
 
     def on_resource(self, resource: Resource) -> Result | None:
         # `where` first: a rule that does not apply needs none of the facts its `expect` mentions.
@@ -204,7 +230,7 @@ class _RuleRun:
             resource.account_id,
             resource.arn,
             resource.name,
-            _message(self.rule, evidence),
+            _message(self.rule, resource, self.names.get(resource.account_id, ""), evidence),
             evidence=evidence,
             document=resource.document,
         )
@@ -248,7 +274,7 @@ class _RuleRun:
             self.inventory.organization.management_account_id or "",
             organization.arn if organization is not None else "",
             "accounts not listed",
-            f"could not be evaluated for every account: the account list is incomplete: {reason}",
+            f"the account list is incomplete, so this rule's results may leave accounts out: {reason}",
             causes=causes,
         )
 
@@ -257,9 +283,10 @@ class _RuleRun:
         causes = self.inventory.unread.get((self.rule.resource, account.id))
         if causes:
             reason = "; ".join(e.describe() for e in causes)
-            yield self.result(
-                Status.ERROR, account.id, arn, account.name, f"could not be evaluated: {reason}", causes=causes
-            )
+            what = {ROLE: "the IAM roles"}.get(self.rule.resource, self.rule.resource)
+            named = f" ({account.name})" if account.name else ""
+            text = f"could not read {what} of account {account.id}{named}: {reason}"
+            yield self.result(Status.ERROR, account.id, arn, account.name, text, causes=causes)
             return
         matched = False
         for resource in resources:
@@ -269,8 +296,8 @@ class _RuleRun:
                 yield result
         if not matched:
             status = Status.PASS if self.rule.none_matched == "pass" else Status.SKIPPED
-            message = "no matching resource found" if status is Status.PASS else "no matching resource to check"
-            yield self.result(status, account.id, arn, account.name, message)
+            text = "no matching resource found" if status is Status.PASS else "not applicable: no matching resource"
+            yield self.result(status, account.id, arn, account.name, text)
 
 
 def evaluate_rules(rules: Iterable[Rule], inventory: Inventory) -> tuple[Result, ...]:

@@ -22,15 +22,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from scanner import artifact
 from scanner.model import Drift, ResolvedFinding, Result, ScanResult, Severity, Status, Suppression
-from scanner.report import writer
+from scanner.report import grouping, writer
 from scanner.report.json_report import result_document, rule_document, summary
 
 # Worst first: the order of the findings list and of a matrix cell's status when several results
@@ -57,6 +58,26 @@ _ENV = jinja2.Environment(
     keep_trailing_newline=True,
 )
 _ENV.filters["num"] = "{:,}".format  # 10,000 reads better than 10000 in a summary
+_RULE_ID = re.compile(r"\b[A-Z][A-Z0-9]*-\d{3,}\b")
+
+
+def _is_identifier(word: str) -> bool:
+    """A word holding an ARN, an API name or a rule id (as report.js's prose() decides). Words are tested
+    one by one, so hostile text without spaces costs linear time, never a regex's backtracking."""
+    return any(mark in word[:-1] for mark in ":/") or _RULE_ID.search(word) is not None
+
+
+def keep_whole(text: object) -> Markup:
+    """Prose with each word that holds an identifier in a nowrap span, so a line never breaks inside it;
+    every piece is escaped (the spans are the only markup)."""
+    return Markup("").join(
+        Markup('<span class="nb">{}</span>').format(part) if part and not part.isspace() and _is_identifier(part)
+        else escape(part)
+        for part in re.split(r"(\s+)", str(text)) if part
+    )
+
+
+_ENV.filters["keep_whole"] = keep_whole
 
 # `<`, `>` and `&` could close the data block or open a comment inside it; U+2028/2029 are line
 # terminators to older JavaScript parsers. JSON only has them inside strings, where \uXXXX means the same.
@@ -311,6 +332,12 @@ def audit_sections(scan: ScanResult) -> dict[str, Any]:
     }
 
 
+def _error_groups(scan: ScanResult) -> list[grouping.ErrorGroup]:
+    errors = sorted((r for r in scan.results if r.status is Status.ERROR), key=_order)
+    _, groups = grouping.group_errors(errors)
+    return sorted(groups, key=lambda g: (-g.severity, g.account_id, g.short_reason))
+
+
 def _utc(timestamp: str) -> str:
     """ "2026-01-01T00:00:05.123456Z" -> "2026-01-01 00:00:05 UTC" (a person reads seconds; results.json and
     the snapshot keep the full time); anything else unchanged."""
@@ -319,10 +346,35 @@ def _utc(timestamp: str) -> str:
     return timestamp
 
 
+LETTER_TERRITORIES = frozenset({"US", "CA", "MX", "PH", "PR", "CL", "CO", "CR", "DO", "GT", "NI", "PA", "SV", "VE"})
+"""Where Letter is the usual paper (as glibc's LC_PAPER data has it); everywhere else A4."""
+
+
+def paper_from_locale(environ: Mapping[str, str]) -> Literal["A4", "Letter"]:
+    """The paper of the locale's territory: LC_ALL, else LC_PAPER, else LANG ("en_US.UTF-8" -> US)."""
+    for name in ("LC_ALL", "LC_PAPER", "LANG"):
+        value = environ.get(name)
+        if value:
+            territory = value.split(".")[0].split("@")[0].partition("_")[2].upper()
+            return "Letter" if territory in LETTER_TERRITORIES else "A4"
+    return "A4"
+
+
+def page_style(scan: ScanResult) -> str:
+    """The printout's page: size, and in the margins the run id and "page N of M" on every page."""
+    run_id = "".join(c for c in scan.info.run_id if c.isalnum() or c in "-_.:")  # a CSS string, no escapes
+    size = "letter" if scan.paper == "Letter" else "A4"
+    return (
+        "@media print { @page { size: " + size + "; margin: 16mm 12mm 18mm; "
+        '@bottom-left { content: "artifact-scan run ' + run_id + '"; font-size: 8pt; } '
+        '@bottom-right { content: "page " counter(page) " of " counter(pages); font-size: 8pt; } } }\n'
+    )
+
+
 @writer("html", "report.html")
 def render(scan: ScanResult) -> bytes:
     """The report page; the same ScanResult always gives the same bytes (no clock, sorted JSON)."""
-    script, style = _asset("report.js"), _asset("report.css")
+    script, style = _asset("report.js"), _asset("report.css") + page_style(scan)
     names = {account.id: account.name for account in scan.accounts}
     csp = "; ".join(
         [
@@ -356,6 +408,10 @@ def render(scan: ScanResult) -> bytes:
         errors=sorted(scan.errors, key=lambda e: (e.account_id or "", e.api, e.resource or "", e.code)),
         not_evaluated=counts["by_status"][Status.ERROR.value],
         audit=audit_sections(scan),
+        findings_line=grouping.findings_line(counts["by_status"]),
+        error_groups=_error_groups(scan),
+        compliance=grouping.compliance_view(scan.rules, scan.results),
+        paper=scan.paper,
         csp=csp,
         script=Markup(script),  # our own files, checked above; the CSP hashes are of these exact texts
         style=Markup(style),

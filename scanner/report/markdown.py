@@ -25,7 +25,7 @@ from typing import Any
 
 from scanner import artifact
 from scanner.model import ResolvedFinding, Result, ScanResult, Status, Suppression
-from scanner.report import writer
+from scanner.report import grouping, writer
 from scanner.report.json_report import summary
 
 MAX_LISTED = 50
@@ -192,7 +192,14 @@ def to_markdown(scan: ScanResult) -> str:
         lines.append(f"| {severity} | " + " | ".join(str(row[s.value]) for s in statuses) + " |")
     lines.append("| **total** | " + " | ".join(f"**{by_status[s.value]}**" for s in statuses) + " |")
 
-    listed = sorted((r for r in scan.results if r.status in LISTED), key=_order)
+    lines += ["", grouping.findings_line(by_status) + ". Skipped checks are not applicable, not findings."]
+    listed, groups = grouping.group_errors(sorted((r for r in scan.results if r.status in LISTED), key=_order))
+    if groups:
+        lines += ["", "#### Could not be evaluated (one line per account and cause)", ""]
+        for group in sorted(groups, key=lambda g: (-g.severity, g.account_id, g.short_reason)):
+            account = f"{group.account_id} {group.account_name}".strip()
+            lines.append(f"- {group.severity.label} error in {cell(account, MAX_ACCOUNT)}: {cell(group.sentence, MAX_REASON)} "
+                         f"({cell(', '.join(group.rule_ids), MAX_REASON)})")
     if listed:
         lines += ["", "#### Fail and error results, most severe first", "",
                   "| severity | status | rule | account | resource | reason |", "|---|---|---|---|---|---|"]
@@ -208,10 +215,26 @@ def to_markdown(scan: ScanResult) -> str:
             lines += ["", f"…and {len(listed) - MAX_LISTED} more fail and error results (all are in results.json)."]
     else:
         lines += ["", "No fail or error results."]
+    lines += _compliance_lines(scan)
     if scan.baseline_run_id is not None:
         lines += _baseline_lines(scan, counts)
     lines += _suppression_lines(scan)
     return "\n".join(lines) + "\n"
+
+
+def _compliance_lines(scan: ScanResult) -> list[str]:
+    rows = grouping.compliance_view(scan.rules, scan.results)
+    if not rows:
+        return []
+    statuses = list(Status)
+    lines = ["", "#### Compliance view", "",
+             "Results by the framework controls the rules are mapped to (only where the mapping is honest).", "",
+             "| framework | control | rules | verdict | " + " | ".join(s.value for s in statuses) + " |",
+             "|---|---|---|---|" + "---:|" * len(statuses)]
+    for row in rows:
+        lines.append(f"| {cell(row.framework, 60)} | {cell(row.control, 40)} | {cell(', '.join(row.rule_ids), 200)} "
+                     f"| {row.verdict} | " + " | ".join(str(row.counts[s.value]) for s in statuses) + " |")
+    return lines
 
 
 @writer("markdown", "summary.md")

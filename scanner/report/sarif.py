@@ -252,8 +252,9 @@ def _location(result: Result, uri: str) -> dict[str, Any]:
 
 
 def _message(result: Result) -> str:
-    account = f"account {result.account_id}" + (f" ({result.account_name})" if result.account_name else "")
-    text = f"{result.resource_arn} in {account}: {result.message}"
+    # The rule's sentence names the resource and what is wrong; the ARN and the evidence are in the
+    # location and the properties.
+    text = result.message
     if result.expired_suppression is not None:
         text += f" ({_expired_phrase(result.expired_suppression)}; this fails again)"
     return plain(text)

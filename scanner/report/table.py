@@ -16,14 +16,16 @@ it cannot move the cursor, colour the terminal, reorder a line or start a new on
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import re
+import textwrap
 from typing import IO
 
 from tabulate import tabulate
 
 from scanner import artifact
-from scanner.terminal import excerpt
+from scanner.terminal import escape, excerpt
 from scanner.model import Result, ScanResult, Severity, Status, Suppression
+from scanner.report import grouping
 from scanner.report.json_report import summary
 
 _COLOURS = {
@@ -37,6 +39,9 @@ _NEW = "\033[1m"
 _RESET = "\033[0m"
 _LISTED = (Status.FAIL, Status.ERROR, Status.SUPPRESSED)
 MAX_REASON = 110
+DEFAULT_WIDTH = 100  # when the width is not known (not a terminal)
+MIN_WIDTH = 60
+_ANSI = re.compile("\x1b\\[[0-9;]*m")
 MAX_AUDIT_LISTED = 10  # resolved findings, drift entries, expired and unused suppressions: each
 
 
@@ -69,7 +74,8 @@ def _more(count: int, noun: str) -> list[str]:
     return [f"  …and {count - MAX_AUDIT_LISTED} more {noun} (all are in results.json)"]
 
 
-def render(scan: ScanResult, *, colour: bool = False) -> str:
+def render(scan: ScanResult, *, colour: bool = False, width: int = DEFAULT_WIDTH) -> str:
+    """The summary for a terminal `width` columns wide: no line is longer, no identifier is broken."""
     counts = summary(scan)
     statuses = list(Status)
     rows = []
@@ -78,15 +84,9 @@ def render(scan: ScanResult, *, colour: bool = False) -> str:
     total = counts["by_status"]
     rows.append(["total", *(_paint(str(total[s.value]), s, colour) for s in statuses)])
     lines = [tabulate(rows, headers=["severity", *(s.value for s in statuses)], tablefmt="simple")]
-    listed = sorted(
-        (r for r in scan.results if r.status in _LISTED),
-        key=lambda r: (-r.severity, _LISTED.index(r.status), r.rule_id, r.account_id, r.resource_arn),
-    )
+    lines.append(grouping.findings_line(total))
     with_baseline = scan.baseline_run_id is not None
-    if listed:
-        headers = ["status", "rule", "severity", *(["baseline"] if with_baseline else []), "account", "resource",
-                   "reason"]
-        lines += ["", tabulate(list(_finding_rows(listed, colour, with_baseline)), headers=headers)]
+    lines += _findings(scan, colour, with_baseline, width)
     accounts = counts["accounts"]
     skipped = [a for a in scan.accounts if not a.scanned]
     lines += [
@@ -104,7 +104,7 @@ def render(scan: ScanResult, *, colour: bool = False) -> str:
             f"INCOMPLETE: {len(scan.errors)} read(s) failed; results that depend on them are `error`, not `pass`."
         )
         lines += _failed_read_lines(scan)
-    return "\n".join(lines) + "\n"
+    return "\n".join(fit(line, width) for line in lines) + "\n"
 
 
 def _failed_read_lines(scan: ScanResult) -> list[str]:
@@ -162,29 +162,128 @@ def _suppression_lines(scan: ScanResult) -> list[str]:
     return lines
 
 
-def _finding_rows(results: Iterable[Result], colour: bool, with_baseline: bool) -> Iterable[list[str]]:
-    for result in results:
-        account = f"{result.account_id} {result.account_name}".strip()
-        reason = result.message
-        if result.status is Status.ERROR and result.causes:
-            # The API and the error code first: the full message (with the role ARN) would push the code
-            # past the column's width. results.json and the other reports have every word.
-            reason = "could not be evaluated: " + "; ".join(
-                f"{c.api}: {c.code}: {c.message}" for c in result.causes
-            )
-        if result.expired_suppression is not None:
-            s = result.expired_suppression
-            reason = f"suppression {s.source or s.rule_id} expired {s.expires}: {reason}"
-        marker: list[str] = []
-        if with_baseline:
-            state = {"new": "NEW", "unchanged": "unchanged"}.get(result.baseline or "", "")
-            marker = [f"{_NEW}{state}{_RESET}" if colour and state == "NEW" else state]
-        yield [
-            _paint(result.status.value, result.status, colour),
-            _shorten(result.rule_id, 40),
-            Severity(result.severity).label,
-            *marker,
-            _shorten(account, 40),
-            _shorten(result.resource_name or result.resource_arn, 40),
-            _shorten(reason),
-        ]
+def _order(result: Result) -> tuple[object, ...]:
+    """summary.md's order: most severe first, then rule, account and resource."""
+    return (-result.severity, result.rule_id, result.account_id, result.resource_arn, result.status.value,
+            result.resource_name, result.message)
+
+
+def wrap(text: str, width: int, indent: str = "", *, cut: bool = True) -> list[str]:
+    """`text` as lines of at most `width` characters, broken at spaces only, the first line keeping the
+    text's own indentation. A word longer than a line is alone on its line; with `cut`, shortened to fit
+    with a visible "…" (never split across lines)."""
+    width = max(width, 8)
+    first = text[: len(text) - len(text.lstrip(" "))]
+    room = width - max(len(indent), len(first))
+    words = [w if len(w) <= room or not cut else w[: room - 1] + "…" for w in text.split()]
+    return textwrap.wrap(" ".join(words), width, initial_indent=first, subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False) or [""]
+
+
+def fit(text: str, width: int) -> str:
+    """Each line that would wrap in the terminal, wrapped at spaces instead (indented under itself)."""
+    lines = []
+    for line in text.split("\n"):
+        if len(_ANSI.sub("", line)) <= width:
+            lines.append(line)
+            continue
+        indent = " " * min(len(line) - len(line.lstrip(" ")) + 2, width // 3)
+        lines += wrap(line, width, indent)
+    return "\n".join(lines)
+
+
+def columns(rows: list[list[str]], headers: list[str], width: int) -> str:
+    """A plain table whose last column (prose) wraps at spaces in what `width` leaves it; the others hold
+    identifiers and keep their full width."""
+    fixed = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers) - 1)]
+    lead = sum(fixed) + 2 * len(fixed)
+    room = max(20, width - lead)
+
+    def line(cells: list[str], last: str) -> str:
+        return ("".join(str(c).ljust(w + 2) for c, w in zip(cells, fixed)) + last).rstrip()
+
+    out = [line(headers[:-1], headers[-1]), line(["-" * w for w in fixed], "-" * min(room, max(
+        [len(headers[-1]), *(len(r[-1]) for r in rows)])))]
+    for row in rows:
+        wrapped = wrap(_printable_text(row[-1]), room)
+        out.append(line([_printable_text(c) for c in row[:-1]], wrapped[0]))
+        out += [" " * lead + more for more in wrapped[1:]]
+    return "\n".join(fit(text, width) for text in out)
+
+
+def _findings(scan: ScanResult, colour: bool, with_baseline: bool, width: int) -> list[str]:
+    """Findings by rule, most severe first: a line with the rule's id, severity and title, then one row
+    per result (status, account, the sentence). Errors that share an account and a cause are one row."""
+    width = max(width, MIN_WIDTH)
+    listed = sorted((r for r in scan.results if r.status in _LISTED), key=_order)
+    single, groups = grouping.group_errors(listed)
+    if not single and not groups:
+        return []
+    titles = {rule.id: rule.title for rule in scan.rules}
+    status_width = max(len("status"), *(len(_status_text(r, with_baseline)) for r in single), 5)
+    account_width = max([len("account"), *(len(_printable_text(r.account_id)) for r in listed)])
+    account_width = min(account_width, 20)
+    lead = 2 + status_width + 2 + account_width + 2
+    text_width = width - lead
+    lines = ["", "  " + "status".ljust(status_width) + "  " + "account".ljust(account_width) + "  what is wrong"]
+    current = None
+    for result in single:
+        if result.rule_id != current:
+            current = result.rule_id
+            title = titles.get(result.rule_id, "")
+            head = f"{_shorten(result.rule_id, 40)} {Severity(result.severity).label}: {_shorten(title, 200)}"
+            lines += wrap(head, width, "    ")
+        status = _status_text(result, with_baseline)
+        lines += _row(status, result.status, result.account_id, _reason(result), colour, status_width,
+                      account_width, text_width, new=result.baseline == "new")
+    if groups:
+        lines += wrap("Not evaluated: one line per account and cause (the rules are in the reports)", width, "    ")
+        for group in sorted(groups, key=lambda g: (-g.severity, g.account_id, g.short_reason)):
+            text = f"{group.sentence} ({', '.join(group.rule_ids)})"
+            lines += _row("error", Status.ERROR, group.account_id, text, colour, status_width, account_width,
+                          text_width, new=False)
+    return lines
+
+
+def _printable_text(text: object) -> str:
+    """AWS data made safe for a terminal (terminal.escape) with its runs of spaces folded, to wrap at spaces."""
+    return " ".join(escape(text).split())
+
+
+def _status_text(result: Result, with_baseline: bool) -> str:
+    marker = {"new": " NEW", "unchanged": ""}.get(result.baseline or "", "") if with_baseline else ""
+    return result.status.value + marker
+
+
+def _reason(result: Result) -> str:
+    reason = result.message
+    if result.expired_suppression is not None:
+        s = result.expired_suppression
+        reason = f"suppression {s.source or s.rule_id} expired {s.expires}: {reason}"
+    return _shorten(reason, 600)
+
+
+def _row(status: str, state: Status, account: str, text: str, colour: bool, status_width: int,
+         account_width: int, text_width: int, *, new: bool) -> list[str]:
+    account = _printable_text(account)
+    if len(account) > account_width:
+        account = account[: account_width - 1] + "…"
+    lead = 2 + status_width + 2 + account_width + 2
+    width = lead + text_width
+    shown = status.ljust(status_width)
+    if colour:
+        name, _, marker = status.partition(" ")
+        shown = _paint(name, state, colour) + (f" {_NEW}{marker}{_RESET}" if marker and new else
+                                               f" {marker}" if marker else "") + " " * (status_width - len(status))
+    lines = ["  " + shown + "  " + account.ljust(account_width) + "  "]
+    for index, line in enumerate(wrap(text, text_width, cut=False)):
+        if len(line) > text_width:
+            # One identifier longer than the column (an ARN): on a line of its own, whole if the terminal
+            # is wide enough, ending at the right edge; otherwise cut with a visible "…".
+            line = line if len(line) <= width - 2 else line[: width - 3] + "…"
+            lines.append(" " * (width - len(line)) + line)
+        elif index == 0:
+            lines[0] += line
+        else:
+            lines.append(" " * lead + line)
+    return [line.rstrip() for line in lines]

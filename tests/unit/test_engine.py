@@ -66,7 +66,8 @@ def test_pass_and_fail_with_evidence() -> None:
     assert failing.evidence[0].path == "$.permissions_boundary"
     assert failing.evidence[0].expected == "exactly null"
     assert failing.evidence[0].found == "arn:b"
-    assert failing.message == '$.permissions_boundary: expected exactly null, found "arn:b"'
+    # Without a message template the sentence names the resource, then the first failing fact
+    assert failing.message == 'Target in 222222222222: $.permissions_boundary: expected exactly null, found "arn:b"'
 
 
 def test_unknown_fact_in_expect_is_error_never_pass() -> None:
@@ -142,7 +143,7 @@ def test_evidence_borrows_the_reason_beside_a_failing_fact() -> None:
     [result] = evaluate_rules([pinned_rule], inventory([resource]))
     assert result.evidence[0].path == "$.statements[1].pinned"
     assert result.evidence[0].note == "no Condition block"
-    assert result.message == "$.statements[1].pinned: expected exactly true, found false (no Condition block)"
+    assert result.message.endswith(": $.statements[1].pinned: expected exactly true, found false (no Condition block)")
 
 
 @pytest.mark.parametrize("scope, expected", [("all", ["error", "pass"]), ("members", ["error", "pass"]),

@@ -29,6 +29,21 @@
 
   function add(parent, child) { parent.appendChild(child); return child; }
 
+  // Prose that names identifiers (ARNs, API names, rule ids): a browser may break a line after a "/",
+  // ":" or "-" inside one, so each word holding one is kept whole in a nowrap span. Text only, never markup.
+  function prose(tag, className, text) {
+    var node = el(tag, className);
+    // Word by word (linear in the text, whatever it holds), as html.py's keep_whole decides.
+    String(text === undefined || text === null ? "" : text).split(/(\s+)/).forEach(function (part) {
+      if (!part) { return; }
+      var body = part.slice(0, -1);
+      var identifier = !/^\s/.test(part) && (body.indexOf(":") !== -1 || body.indexOf("/") !== -1 ||
+                                            /\b[A-Z][A-Z0-9]*-\d{3,}\b/.test(part));
+      if (identifier) { add(node, el("span", "nb", part)); } else { node.appendChild(document.createTextNode(part)); }
+    });
+    return node;
+  }
+
   function button(text, className) {
     var node = el("button", className, text);
     node.type = "button";
@@ -278,7 +293,7 @@
     var where = "Account " + accountLabel(f.a);
     if (f.doc) { where += " \u00b7 " + f.doc.resource_type + " " + f.doc.resource_name; }
     add(head, el("div", "where", where));
-    add(head, el("div", "msg", f.message));
+    add(head, prose("div", "msg", f.message));
     if (f.doc && f.doc.expired_suppression) {
       var x = f.doc.expired_suppression;
       add(head, el("div", "expired-note", "Suppression expired on " + x.expires + " (" + (x.source || x.rule_id) +
@@ -301,7 +316,8 @@
       item(dl, "ARN", d.resource_arn, "mono");
       item(dl, "Resource type", d.resource_type, "mono");
     }
-    item(dl, f.status === "skipped" ? "Reason skipped" : "Result", f.message);
+    add(dl, el("dt", null, f.status === "skipped" ? "Reason skipped" : "Result"));
+    add(dl, prose("dd", null, f.message));
     if (d && d.baseline) {
       item(dl, "Baseline", (d.baseline === "new" ? "new since run " : "unchanged since run ") + BASELINE);
       item(dl, "First seen", d.first_seen ? utc(d.first_seen) : "unknown");
@@ -361,12 +377,12 @@
     }
     if (rule.description) {
       add(body, el("h4", null, "About this rule"));
-      add(body, el("p", null, rule.description));
-      if (rule.rationale) { add(body, el("p", null, "Why it matters: " + rule.rationale)); }
+      add(body, prose("p", null, rule.description));
+      if (rule.rationale) { add(body, prose("p", null, "Why it matters: " + rule.rationale)); }
     }
     if ((f.status === "fail" || f.status === "suppressed") && rule.remediation) {
       add(body, el("h4", null, "Remediation"));
-      add(body, el("p", null, rule.remediation.text));
+      add(body, prose("p", null, rule.remediation.text));
       if (rule.remediation.command) {
         var cmd = add(body, el("div", "command"));
         add(add(cmd, el("pre")), el("code", null, rule.remediation.command));
