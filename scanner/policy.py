@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from scanner.artifact import is_artifact_service_principal
+from scanner.iam_eval import wildcard_match
 
 TRUST_ACTIONS = (
     "sts:AssumeRole",
@@ -251,9 +252,8 @@ def _canonical_principal(kind: str, name: str) -> str:
     return f"{kind}:{name}"  # "federated:..."; an unknown type is kept visible rather than dropped
 
 
-def _wildcard_pattern(text: str) -> re.Pattern[str]:
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in text)
-    return re.compile(regex, re.IGNORECASE | re.DOTALL)  # action names compare case-insensitively
+def _action_matches(pattern: str, action: str) -> bool:
+    return wildcard_match(pattern, action, ignore_case=True)  # action names compare case-insensitively
 
 
 def _statement_actions(statement: Mapping[str, Any]) -> tuple[set[str], bool, bool]:
@@ -261,16 +261,15 @@ def _statement_actions(statement: Mapping[str, Any]) -> tuple[set[str], bool, bo
     granted: set[str] = set()
     any_action = grants = False
     if "NotAction" in statement:
-        patterns = [_wildcard_pattern(p) for p in _strings(statement["NotAction"])[0]]
-        granted.update(a for a in TRUST_ACTIONS if not any(p.fullmatch(a) for p in patterns))
+        patterns = _strings(statement["NotAction"])[0]
+        granted.update(a for a in TRUST_ACTIONS if not any(_action_matches(p, a) for p in patterns))
         any_action = grants = True  # everything not listed, including every action outside the fixed set
     if "Action" in statement or "NotAction" not in statement:
         strings, unreadable = _strings(statement.get("Action"))
         if unreadable:
             return set(TRUST_ACTIONS), True, True  # missing or malformed Action: read as "*"
         for text in strings:
-            pattern = _wildcard_pattern(text)
-            granted.update(a for a in TRUST_ACTIONS if pattern.fullmatch(a))
+            granted.update(a for a in TRUST_ACTIONS if _action_matches(text, a))
             # Any wildcard can match actions outside the fixed set (e.g. sts:AssumeRoot, or ones STS adds).
             any_action = any_action or "*" in text or "?" in text
         grants = grants or bool(strings)
