@@ -585,3 +585,467 @@ def decide(policy: Policy, request: Request) -> Decision:
         if statement.applies(request):
             return Decision(Outcome.ALLOWED, statement.index)
     return Decision(Outcome.IMPLICIT_DENY, None)
+
+
+# --------------------------------------------------------------------------------------------
+# Searching request contexts
+#
+# A question ("is some request from P, for one of these actions, with these keys' values restricted so,
+# allowed?") is answered per Allow statement S: find a context in which S's conditions hold and, for
+# every Deny that applies to P and the action, one of its conditions fails. Conditions on different
+# keys are independent, so the search picks, for each Deny, the condition it makes fail (backtracking),
+# and then solves each key on its own: absent, or values satisfying a conjunction of "matches one of
+# these patterns" / "matches none of them". A key's string constraint is decided exactly by walking the
+# product of the patterns' automata over the characters they mention plus one character they do not
+# (every other character behaves like it), so "no such value" is a proof, not a failure to guess.
+# --------------------------------------------------------------------------------------------
+
+MULTI_VALUED_KEYS = frozenset(
+    {"aws:sourceorgpaths", "aws:principalorgpaths", "aws:tagkeys", "aws:principalservicenameslist", "aws:calledvia"}
+)
+"""Keys documented as multivalued; a key that a policy uses with ForAnyValue/ForAllValues is treated so too."""
+
+STATE_BUDGET = 20_000  # automaton states one key's solve may visit
+NODE_BUDGET = 5_000  # choices of failing Deny conditions one question may try
+
+
+class Undecided(Exception):
+    """A search outgrew its budget: the caller must read the answer as "allowed"."""
+
+
+class _Trie:
+    """A set of strings as a deterministic automaton (for "is this value one of the organization's")."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.children: list[dict[str, int]] = [{}]
+        self.terminal: set[int] = set()
+        for word in words:
+            node = 0
+            for char in word:
+                nxt = self.children[node].get(char)
+                if nxt is None:
+                    nxt = len(self.children)
+                    self.children[node][char] = nxt
+                    self.children.append({})
+                node = nxt
+            self.terminal.add(node)
+        self.chars = frozenset(c for child in self.children for c in child)
+
+    def step(self, node: int | None, char: str) -> int | None:
+        return None if node is None else self.children[node].get(char)
+
+
+class Atom:
+    """One string test of the search, as an automaton: start, step, accepts; and `matches` for a value."""
+
+    def start(self) -> Any:
+        raise NotImplementedError
+
+    def step(self, state: Any, char: str) -> Any:
+        raise NotImplementedError
+
+    def accepts(self, state: Any) -> bool:
+        raise NotImplementedError
+
+    def chars(self) -> frozenset[str]:
+        raise NotImplementedError
+
+    def matches(self, text: str) -> bool:
+        state = self.start()
+        for char in text:
+            state = self.step(state, char)
+        return self.accepts(state)
+
+
+class GlobAtom(Atom):
+    """A pattern of literal characters, `?` and `*` (each wildcard may exclude one character)."""
+
+    def __init__(self, tokens: Sequence[Token], *, ignore_case: bool = False) -> None:
+        self.tokens = [(k, c.lower() if ignore_case and c and k == LITERAL else c) for k, c in tokens]
+        self.ignore_case = ignore_case
+
+    def _close(self, positions: Iterable[int]) -> frozenset[int]:
+        found = set(positions)
+        stack = list(found)
+        while stack:
+            position = stack.pop()
+            if position < len(self.tokens) and self.tokens[position][0] == ANY_RUN and position + 1 not in found:
+                found.add(position + 1)
+                stack.append(position + 1)
+        return frozenset(found)
+
+    def start(self) -> frozenset[int]:
+        return self._close([0])
+
+    def step(self, state: frozenset[int], char: str) -> frozenset[int]:
+        if self.ignore_case:
+            char = char.lower()
+        after: set[int] = set()
+        for position in state:
+            if position == len(self.tokens):
+                continue
+            kind, literal = self.tokens[position]
+            if kind == LITERAL:
+                if literal == char:
+                    after.add(position + 1)
+            elif char != literal:  # a wildcard, unless `literal` is the character it may not match
+                after.add(position + 1 if kind == ONE else position)
+        return self._close(after) if after else frozenset()
+
+    def accepts(self, state: frozenset[int]) -> bool:
+        return len(self.tokens) in state
+
+    def chars(self) -> frozenset[str]:
+        found = {c for _, c in self.tokens if c}
+        return frozenset(found | {c.upper() for c in found} | {c.lower() for c in found})
+
+
+class SetAtom(Atom):
+    """The value is one of a set of strings."""
+
+    def __init__(self, trie: _Trie) -> None:
+        self.trie = trie
+
+    def start(self) -> int | None:
+        return 0
+
+    def step(self, state: int | None, char: str) -> int | None:
+        return self.trie.step(state, char)
+
+    def accepts(self, state: int | None) -> bool:
+        return state is not None and state in self.trie.terminal
+
+    def chars(self) -> frozenset[str]:
+        return self.trie.chars
+
+
+class ArnAccountAtom(Atom):
+    """The value is an ARN whose account field (the fifth) is one of a set of account ids."""
+
+    def __init__(self, trie: _Trie) -> None:
+        self.trie = trie
+
+    def start(self) -> tuple[int, Any]:
+        return (0, None)
+
+    def step(self, state: tuple[int, Any], char: str) -> tuple[int, Any]:
+        field_index, inner = state
+        if field_index >= 5:
+            return state  # past the account field: the resource may hold anything, colons too
+        if char == ":":
+            if field_index == 3:
+                return (4, 0)
+            if field_index == 4:
+                return (5, inner is not None and inner in self.trie.terminal)
+            return (field_index + 1, None)
+        return (4, self.trie.step(inner, char)) if field_index == 4 else state
+
+    def accepts(self, state: tuple[int, Any]) -> bool:
+        return state[0] >= 5 and state[1] is True
+
+    def chars(self) -> frozenset[str]:
+        return self.trie.chars | {":"}
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """Holds for a value when (the value matches one of `atoms`) == `want`."""
+
+    atoms: tuple[Atom, ...]
+    want: bool
+
+    def holds(self, text: str) -> bool:
+        return any(atom.matches(text) for atom in self.atoms) == self.want
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """What values of one key the question allows: every value present satisfies `clauses`; `examples`
+    are tried first, so that an answer reads naturally ("account 444455556666")."""
+
+    clauses: tuple[Clause, ...] = ()
+    examples: tuple[str, ...] = ()
+
+
+def trie_of(words: Iterable[str]) -> _Trie:
+    return _Trie(words)
+
+
+def condition_atoms(condition: Condition) -> tuple[Atom, ...] | None:
+    """The condition's values as atoms (ORed), or None when the search cannot model it."""
+    family = FAMILIES.get(condition.base)
+    if family is None or family.atom is None or condition.values is None:
+        return None
+    atoms: list[Atom] = []
+    for operand in condition.values:
+        if family.atom == "eq":
+            atoms.append(GlobAtom(literal_tokens(operand)))
+        elif family.atom == "eq_ic":
+            atoms.append(GlobAtom(literal_tokens(operand), ignore_case=True))
+        elif family.atom == "glob":
+            atoms.append(GlobAtom(glob_tokens(operand)))
+        else:
+            tokens = arn_tokens(operand)
+            if tokens is None:
+                return None
+            atoms.append(GlobAtom(tokens))
+    return tuple(atoms)
+
+
+_FRESH = ("x", "z", "q", "#", "~", "_", "\u00a7")
+
+
+def _solve_string(clauses: Sequence[Clause], examples: Iterable[str]) -> str | None:
+    """A string satisfying every clause, or None when none exists; raises Undecided past the budget."""
+    for example in examples:
+        if all(clause.holds(example) for clause in clauses):
+            return example
+    atoms = [atom for clause in clauses for atom in clause.atoms]
+    spans = []
+    position = 0
+    for clause in clauses:
+        spans.append((position, position + len(clause.atoms), clause.want))
+        position += len(clause.atoms)
+    alphabet = set().union(*(atom.chars() for atom in atoms)) if atoms else set()
+    fresh = next(c for c in _FRESH if c not in alphabet and c.swapcase() not in alphabet)
+    letters = sorted(alphabet) + [fresh]
+
+    def satisfied(state: tuple[Any, ...]) -> bool:
+        return all(
+            any(atoms[i].accepts(state[i]) for i in range(begin, end)) == want for begin, end, want in spans
+        )
+
+    start = tuple(atom.start() for atom in atoms)
+    parents: dict[tuple[Any, ...], tuple[tuple[Any, ...], str] | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        state = queue.popleft()
+        if satisfied(state):
+            chars = []
+            cursor = state
+            while (link := parents[cursor]) is not None:
+                cursor, char = link
+                chars.append(char)
+            return "".join(reversed(chars))
+        for char in letters:
+            nxt = tuple(atom.step(s, char) for atom, s in zip(atoms, state, strict=True))
+            if nxt not in parents:
+                if len(parents) >= STATE_BUDGET:
+                    raise Undecided(f"more than {STATE_BUDGET} automaton states")
+                parents[nxt] = (state, char)
+                queue.append(nxt)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Requirement:
+    condition: Condition
+    want: bool  # an Allow's condition must hold (True); the Deny condition chosen to fail must not (False)
+    atoms: tuple[Atom, ...] | None  # None for the Null check (presence only)
+
+    def on_absent(self) -> bool:
+        return self.condition.holds(None, Effect.ALLOW if self.want else Effect.DENY) is self.want
+
+    def on_present(self) -> bool:
+        """For the Null check: whether a present key meets the requirement."""
+        return self.condition.holds(("present",), Effect.ALLOW) is self.want
+
+    def element_clause(self, want_element: bool) -> Clause:
+        assert self.atoms is not None
+        negated = FAMILIES[self.condition.base].negated
+        return Clause(self.atoms, want_element != negated)
+
+
+@dataclass(frozen=True, slots=True)
+class Witness:
+    """A request the policy allows: who, what, the context, and the Allow statement that grants it."""
+
+    statement: int
+    sid: str | None
+    principal: Principal
+    action: str
+    context: Mapping[str, tuple[str, ...] | None]  # lower-cased key -> values, None when absent
+    unmodelled: tuple[str, ...] = ()  # condition keys whose conditions were read as met, unsolved
+    undecided: str | None = None  # set when the search gave up: the request is presumed, not found
+
+
+class _KeySolver:
+    """Decides, for one key, whether some value (or its absence) meets a set of requirements."""
+
+    def __init__(self, key: str, multi: bool, domain: Domain | None) -> None:
+        self.key = key
+        self.multi = multi
+        self.domain = domain or Domain()
+        self.cache: dict[frozenset[_Requirement], tuple[bool, tuple[str, ...] | None]] = {}
+
+    def solve(self, requirements: frozenset[_Requirement]) -> tuple[bool, tuple[str, ...] | None]:
+        """(satisfiable, value: None for absent or the key's values)."""
+        if requirements not in self.cache:
+            self.cache[requirements] = self._solve(requirements)
+        return self.cache[requirements]
+
+    def _solve(self, requirements: frozenset[_Requirement]) -> tuple[bool, tuple[str, ...] | None]:
+        # A present value from the examples reads best; then absence; then any present value.
+        present_ok = all(r.on_present() for r in requirements if r.atoms is None)
+        valued = [r for r in requirements if r.atoms is not None]
+        if present_ok:
+            value = self._present(valued, examples_only=True)
+            if value is not None:
+                return True, value
+        if all(r.on_absent() for r in requirements):
+            return True, None
+        if present_ok:
+            value = self._present(valued, examples_only=False)
+            if value is not None:
+                return True, value
+        return False, None
+
+    def _present(self, requirements: list[_Requirement], *, examples_only: bool) -> tuple[str, ...] | None:
+        universal = list(self.domain.clauses)  # every value must satisfy these
+        existential: list[Clause] = []  # some value must satisfy each of these
+        for r in requirements:
+            qualifier = r.condition.qualifier
+            if not self.multi:
+                universal.append(r.element_clause(r.want))
+            elif qualifier == ANY_VALUE:
+                (existential if r.want else universal).append(r.element_clause(r.want))
+            elif qualifier == ALL_VALUES:
+                (universal if r.want else existential).append(r.element_clause(r.want))
+            else:
+                # A plain operator on several values: the evaluator only trusts an answer both readings
+                # ("any value", "every value") give, so one value meeting it is what the search needs.
+                existential.append(r.element_clause(r.want))
+        demands = existential or [None]
+        values: list[str] = []
+        examples = self._examples(requirements)
+        for demand in demands:
+            clauses = universal + ([demand] if demand is not None else [])
+            if examples_only:
+                found = next((e for e in examples if all(c.holds(e) for c in clauses)), None)
+            else:
+                found = _solve_string(clauses, examples)
+            if found is None:
+                return None
+            if found not in values:
+                values.append(found)
+        return tuple(values)
+
+    def _examples(self, requirements: list[_Requirement]) -> list[str]:
+        examples = list(self.domain.examples)
+        for r in requirements:
+            for operand in r.condition.values or ():
+                if "*" in operand or "?" in operand:
+                    examples.append(operand.replace("*", "").replace("?", "x"))
+                examples.append(operand)
+        return examples
+
+
+def _keys_of(statements: Iterable[Statement]) -> dict[str, list[Condition]]:
+    keys: dict[str, list[Condition]] = {}
+    for statement in statements:
+        for condition in statement.conditions:
+            keys.setdefault(condition.key, []).append(condition)
+    return keys
+
+
+class Search:
+    """Questions over one policy: which requests, from whom, for what, under which key restrictions."""
+
+    def __init__(self, policy: Policy, domains: Mapping[str, Domain] | None = None) -> None:
+        self.policy = policy
+        self.domains = {k.lower(): v for k, v in (domains or {}).items()}
+        by_key = _keys_of(policy.statements)
+        # A key with any condition the search cannot model is left free: its conditions read as met in
+        # an Allow and as failing in a Deny (the reading that allows most).
+        self.opaque = {
+            key for key, conditions in by_key.items()
+            if any(not c.known or (c.base != NULL and condition_atoms(c) is None) for c in conditions)
+        }
+        self.solvers = {
+            key: _KeySolver(
+                key,
+                key in MULTI_VALUED_KEYS or any(c.qualifier for c in by_key.get(key, [])),
+                self.domains.get(key),
+            )
+            for key in set(by_key) | set(self.domains)
+        }
+        self._requirements: dict[tuple[Condition, bool], _Requirement] = {}
+
+    def _requirement(self, condition: Condition, want: bool) -> _Requirement:
+        found = self._requirements.get((condition, want))
+        if found is None:
+            atoms = None if condition.base == NULL else condition_atoms(condition)
+            found = _Requirement(condition, want, atoms)
+            self._requirements[(condition, want)] = found
+        return found
+
+    def find(
+        self, principal: Principal, actions: Iterable[str], statements: Iterable[int] | None = None
+    ) -> Witness | None:
+        """A request from `principal` for one of `actions`, within the domains, that the policy allows
+        (through one of `statements`, when given); None when there is none."""
+        only = None if statements is None else set(statements)
+        for action in actions:
+            denies = [
+                d for d in self.policy.denies
+                if d.principal_matches(principal) is True and d.action_matches(action) is True
+            ]
+            for allow in self.policy.allows:
+                if only is not None and allow.index not in only:
+                    continue
+                if not (_reads_as(allow.principal_matches(principal), Effect.ALLOW)
+                        and _reads_as(allow.action_matches(action), Effect.ALLOW)):
+                    continue
+                try:
+                    found = self._through(allow, denies, principal, action)
+                except Undecided as exc:
+                    return Witness(allow.index, allow.sid, principal, action, {}, (), str(exc))
+                if found is not None:
+                    return found
+        return None
+
+    def _through(
+        self, allow: Statement, denies: list[Statement], principal: Principal, action: str
+    ) -> Witness | None:
+        required: dict[str, set[_Requirement]] = {key: set() for key in self.domains}
+        if allow.conditions_readable:
+            for condition in allow.conditions:
+                if condition.key not in self.opaque:
+                    required.setdefault(condition.key, set()).add(self._requirement(condition, True))
+        choices: list[list[_Requirement]] = []
+        for deny in denies:
+            if not deny.conditions_readable or any(c.key in self.opaque for c in deny.conditions):
+                continue  # a condition read as failing: this Deny does not apply
+            if not deny.conditions:
+                return None  # denied whatever the context
+            choices.append([self._requirement(c, False) for c in deny.conditions])
+        choices.sort(key=len)
+        nodes = [0]
+
+        def satisfiable(key: str) -> bool:
+            return self.solvers[key].solve(frozenset(required[key]))[0]
+
+        def search(depth: int) -> bool:
+            nodes[0] += 1
+            if nodes[0] > NODE_BUDGET:
+                raise Undecided(f"more than {NODE_BUDGET} combinations of Deny conditions")
+            if depth == len(choices):
+                return True
+            for requirement in choices[depth]:
+                key = requirement.condition.key
+                bucket = required.setdefault(key, set())
+                if requirement in bucket:
+                    if search(depth + 1):
+                        return True
+                    continue
+                bucket.add(requirement)
+                if satisfiable(key) and search(depth + 1):
+                    return True
+                bucket.discard(requirement)
+            return False
+
+        if not all(satisfiable(key) for key in required) or not search(0):
+            return None
+        context = {key: self.solvers[key].solve(frozenset(reqs))[1] for key, reqs in sorted(required.items())}
+        unmodelled = tuple(sorted(k for k in self.opaque if any(c.key == k for c in allow.conditions)))
+        return Witness(allow.index, allow.sid, principal, action, context, unmodelled)
