@@ -393,7 +393,8 @@ class Condition:
         prefix = {"": "", ANY_VALUE: "ForAnyValue:", ALL_VALUES: "ForAllValues:"}[qualifier]
         items = raw if isinstance(raw, list) else [raw]
         scalars = [_scalar(item) for item in items]
-        values = None if any(s is None for s in scalars) else tuple(s for s in scalars if s is not None)
+        # No value at all is not a condition IAM documents: unreadable, like a value that is not a scalar.
+        values = None if not scalars or any(s is None for s in scalars) else tuple(s for s in scalars if s is not None)
         return cls(
             operator=prefix + spelled + ("IfExists" if if_exists else ""),
             key=key.strip().lower(),
@@ -970,6 +971,35 @@ class Search:
             for key in set(by_key) | set(self.domains)
         }
         self._requirements: dict[tuple[Condition, bool], _Requirement] = {}
+        self._principal: dict[tuple[int, Principal], Maybe] = {}
+        self._action: dict[tuple[int, str], Maybe] = {}
+
+    def _principal_matches(self, statement: Statement, principal: Principal) -> Maybe:
+        key = (statement.index, principal)
+        if key not in self._principal:
+            self._principal[key] = statement.principal_matches(principal)
+        return self._principal[key]
+
+    def _action_matches(self, statement: Statement, action: str) -> Maybe:
+        key = (statement.index, action)
+        if key not in self._action:
+            self._action[key] = statement.action_matches(action)
+        return self._action[key]
+
+    def closes(self, condition: Condition, effect: Effect) -> bool:
+        """Whether this one condition, within the domains, rules out every request by itself: an Allow's
+        condition that no value (nor absence) meets, or a Deny's that every value (and absence) meets."""
+        if condition.key in self.opaque:
+            return False
+        requirement = self._requirement(condition, effect is Effect.ALLOW)
+        try:
+            return not self.solvers[condition.key].solve(frozenset({requirement}))[0]
+        except Undecided:
+            return False
+
+    def may_apply(self, principal: Principal) -> bool:
+        """Whether some Allow may apply to `principal` at all (a cheap test before any search)."""
+        return any(_reads_as(self._principal_matches(s, principal), Effect.ALLOW) for s in self.policy.allows)
 
     def _requirement(self, condition: Condition, want: bool) -> _Requirement:
         found = self._requirements.get((condition, want))
@@ -988,13 +1018,13 @@ class Search:
         for action in actions:
             denies = [
                 d for d in self.policy.denies
-                if d.principal_matches(principal) is True and d.action_matches(action) is True
+                if self._principal_matches(d, principal) is True and self._action_matches(d, action) is True
             ]
             for allow in self.policy.allows:
                 if only is not None and allow.index not in only:
                     continue
-                if not (_reads_as(allow.principal_matches(principal), Effect.ALLOW)
-                        and _reads_as(allow.action_matches(action), Effect.ALLOW)):
+                if not (_reads_as(self._principal_matches(allow, principal), Effect.ALLOW)
+                        and _reads_as(self._action_matches(allow, action), Effect.ALLOW)):
                     continue
                 try:
                     found = self._through(allow, denies, principal, action)

@@ -9,6 +9,7 @@ so a rule can fail needlessly but never pass a policy it should fail.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -144,7 +145,10 @@ def _trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[
     anyone = Search(policy)
     principals: set[str] = set()
     actions: set[str] = set()
-    for principal, label in _universe(policy):
+    universe = _universe(policy)
+    for principal, label in universe:
+        if not anyone.may_apply(principal):
+            continue
         for action in TRUST_ACTIONS:
             if anyone.find(principal, [action]) is not None:
                 principals.add(label)
@@ -152,6 +156,8 @@ def _trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[
     artifact = [Principal("service", name) for name in ARTIFACT_SERVICE_PRINCIPALS]
     through: dict[int, list[str]] = {}  # Allow index -> Artifact principals that can assume through it
     for principal in artifact:
+        if not anyone.may_apply(principal):
+            continue
         for allow in policy.allows:
             if anyone.find(principal, ASSUME_ACTIONS, [allow.index]) is not None:
                 through.setdefault(allow.index, []).append(principal.name)
@@ -171,7 +177,7 @@ def _trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[
                 "sid": allow.sid,
                 "principals": names,
                 "pinned": witness is None,
-                "pinning_conditions": [] if witness else _pinning_conditions(policy, allow, names),
+                "pinning_conditions": [] if witness else _pinning_conditions(foreign, policy, allow, names),
                 "reason": None if witness is None else describe(witness, policy),
                 "witness": None if witness is None else _witness_fact(witness),
             }
@@ -181,7 +187,7 @@ def _trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[
     return {
         "allowed_principals": sorted(principals),
         "allowed_actions": sorted(actions),
-        "allows_any_action": any(_may_allow_other_actions(s, policy) for s in allows),
+        "allows_any_action": any(_may_allow_other_actions(s, universe) for s in allows),
         "uses_not_principal": any("NotPrincipal" in s for s in raw),
         "uses_not_action": any("NotAction" in s for s in raw),
         "has_deny": bool(policy.denies),
@@ -225,10 +231,16 @@ def _named(policy: iam_eval.Policy) -> set[Principal]:
     return named
 
 
+def _outsider(accounts: set[str] | set[str | None]) -> str:
+    """An account id not among `accounts`, the same one whenever possible (stable facts)."""
+    candidates = itertools.chain([_UNNAMED_ACCOUNT], (f"{n:012d}" for n in itertools.count()))
+    return next(a for a in candidates if a not in accounts)
+
+
 def _universe(policy: iam_eval.Policy) -> list[tuple[Principal, str]]:
     named = _named(policy)
     accounts = {p.account for p in named}
-    account = next(a for a in (_UNNAMED_ACCOUNT, *(f"{n:012d}" for n in range(10**6))) if a not in accounts)
+    account = _outsider(accounts)
     names = {p.name for p in named}
     unnamed = [
         Principal.aws(account),
@@ -239,8 +251,8 @@ def _universe(policy: iam_eval.Policy) -> list[tuple[Principal, str]]:
     return [(p, p.label) for p in sorted(named)] + [(p, "*") for p in unnamed if p not in named]
 
 
-def _may_allow_other_actions(statement: iam_eval.Statement, policy: iam_eval.Policy) -> bool:
-    if not any(statement.principal_matches(p) is not False for p, _ in _universe(policy)):
+def _may_allow_other_actions(statement: iam_eval.Statement, universe: list[tuple[Principal, str]]) -> bool:
+    if not any(statement.principal_matches(p) is not False for p, _ in universe):
         return False
     raw = statement.raw
     if "NotAction" in raw:
@@ -261,7 +273,7 @@ def _foreign_domains(org: OrganizationContext) -> dict[str, Domain]:
     request's keys also agree with each other. What is unknown about the organization restricts nothing.
     Organization ids and paths are compared case-insensitively (AWS writes them in lower case)."""
     accounts = set(org.account_ids) | ({org.management_account_id} if org.management_account_id else set())
-    outsider = next(a for a in (_UNNAMED_ACCOUNT, *(f"{n:012d}" for n in range(10**6))) if a not in accounts)
+    outsider = _outsider(accounts)
     trie = iam_eval.trie_of(accounts)
     domains = {
         "aws:sourceaccount": Domain(
@@ -283,19 +295,21 @@ def _foreign_domains(org: OrganizationContext) -> dict[str, Domain]:
     return domains
 
 
-def _pinning_conditions(policy: iam_eval.Policy, allow: iam_eval.Statement, names: Iterable[str]) -> list[str]:
-    """The source-key conditions that may be doing the pinning: the Allow's, and those of the Deny
-    statements that apply to these principals."""
+def _pinning_conditions(
+    foreign: Search, policy: iam_eval.Policy, allow: iam_eval.Statement, names: Iterable[str]
+) -> list[str]:
+    """"<Operator> <key>" of each source-key condition that alone shuts out every source outside the
+    organization: the Allow's own, or that of a Deny applying to these principals (named as such)."""
     denies = [
-        d for d in policy.denies
-        if any(d.principal_matches(Principal("service", n)) is True for n in names)
+        d for d in policy.denies if any(d.principal_matches(Principal("service", n)) is True for n in names)
     ]
-    found = {
-        f"{c.operator} {_SOURCE_KEYS[c.key]}"
-        for statement in (allow, *denies)
-        for c in statement.conditions
-        if c.key in _SOURCE_KEYS
-    }
+    found = set()
+    for statement in (allow, *denies):
+        deny = statement.effect is iam_eval.Effect.DENY
+        for condition in statement.conditions:
+            if condition.key in _SOURCE_KEYS and foreign.closes(condition, statement.effect):
+                prefix = f"Deny statement {statement.index}: " if deny else ""
+                found.add(f"{prefix}{condition.operator} {_SOURCE_KEYS[condition.key]}")
     return sorted(found)
 
 
