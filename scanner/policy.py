@@ -339,7 +339,7 @@ def describe(witness: Witness, policy: iam_eval.Policy) -> str:
     # Keys no condition mentions could hold anything: naming them would only lengthen the sentence.
     mentioned = {c.key for s in policy.statements for c in s.conditions}
     present = {k: v for k, v in witness.context.items() if v and k != "aws:sourceaccount" and k in mentioned}
-    absent = [_SOURCE_KEYS[k] for k, v in witness.context.items() if v is None and k in mentioned]
+    absent = [_key_name(k) for k, v in witness.context.items() if v is None and k in mentioned]
     if present:
         parts.append("with " + ", ".join(f"{_key_name(k)} {' '.join(v)}" for k, v in present.items()))
     if absent:
