@@ -844,6 +844,10 @@ class _Requirement:
     want: bool  # an Allow's condition must hold (True); the Deny condition chosen to fail must not (False)
     atoms: tuple[Atom, ...] | None  # None for the Null check (presence only)
 
+    def order(self) -> tuple[str, str, tuple[str, ...], bool]:
+        c = self.condition
+        return (c.key, c.operator, c.values or (), self.want)
+
     def on_absent(self) -> bool:
         return self.condition.holds(None, Effect.ALLOW if self.want else Effect.DENY) is self.want
 
@@ -888,7 +892,8 @@ class _KeySolver:
     def _solve(self, requirements: frozenset[_Requirement]) -> tuple[bool, tuple[str, ...] | None]:
         # A present value from the examples reads best; then absence; then any present value.
         present_ok = all(r.on_present() for r in requirements if r.atoms is None)
-        valued = [r for r in requirements if r.atoms is not None]
+        # In a fixed order, so that the same policy always gives the same witness.
+        valued = sorted((r for r in requirements if r.atoms is not None), key=_Requirement.order)
         if present_ok:
             value = self._present(valued, examples_only=True)
             if value is not None:

@@ -299,7 +299,7 @@ def _pinning_conditions(
     foreign: Search, policy: iam_eval.Policy, allow: iam_eval.Statement, names: Iterable[str]
 ) -> list[str]:
     """"<Operator> <key>" of each source-key condition that alone shuts out every source outside the
-    organization: the Allow's own, or that of a Deny applying to these principals (named as such)."""
+    organization: the Allow's own, or that of a Deny applying to these principals ("Deny <Operator> <key>")."""
     denies = [
         d for d in policy.denies if any(d.principal_matches(Principal("service", n)) is True for n in names)
     ]
@@ -308,7 +308,7 @@ def _pinning_conditions(
         deny = statement.effect is iam_eval.Effect.DENY
         for condition in statement.conditions:
             if condition.key in _SOURCE_KEYS and foreign.closes(condition, statement.effect):
-                prefix = f"Deny statement {statement.index}: " if deny else ""
+                prefix = "Deny " if deny else ""
                 found.add(f"{prefix}{condition.operator} {_SOURCE_KEYS[condition.key]}")
     return sorted(found)
 

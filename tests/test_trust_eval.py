@@ -309,7 +309,7 @@ OPEN = {"Effect": "Allow", "Principal": {"Service": "artifact.amazonaws.com"}, "
 def test_a_negated_source_deny_pins() -> None:
     facts = trust_facts({"Statement": [OPEN, PIN_DENY]}, FACT_ORG)
     assert facts["artifact_trust_pinned"] is True
-    assert facts["artifact_statements"][0]["pinning_conditions"] == ["Deny statement 1: StringNotEquals aws:SourceOrgID"]
+    assert facts["artifact_statements"][0]["pinning_conditions"] == ["Deny StringNotEquals aws:SourceOrgID"]
 
 
 def test_tag_session_alone_does_not_open_the_role() -> None:
