@@ -496,14 +496,17 @@ class Statement:
 class Policy:
     statements: tuple[Statement, ...]  # those with a valid Effect, in document order
     statement_count: int  # every entry of the Statement list, valid or not
+    allows: tuple[Statement, ...] = ()
+    denies: tuple[Statement, ...] = ()
 
-    @property
-    def allows(self) -> tuple[Statement, ...]:
-        return tuple(s for s in self.statements if s.effect is Effect.ALLOW)
-
-    @property
-    def denies(self) -> tuple[Statement, ...]:
-        return tuple(s for s in self.statements if s.effect is Effect.DENY)
+    @classmethod
+    def of(cls, statements: Sequence[Statement], statement_count: int) -> Policy:
+        return cls(
+            tuple(statements),
+            statement_count,
+            tuple(s for s in statements if s.effect is Effect.ALLOW),
+            tuple(s for s in statements if s.effect is Effect.DENY),
+        )
 
 
 def statements_of(document: object) -> list[object]:
@@ -541,7 +544,7 @@ def parse_policy(document: Mapping[str, Any]) -> Policy:
                 conditions_readable=readable,
             )
         )
-    return Policy(tuple(statements), len(raw_statements))
+    return Policy.of(statements, len(raw_statements))
 
 
 # --------------------------------------------------------------------------------------------
@@ -664,6 +667,9 @@ class GlobAtom(Atom):
     def __init__(self, tokens: Sequence[Token], *, ignore_case: bool = False) -> None:
         self.tokens = [(k, c.lower() if ignore_case and c and k == LITERAL else c) for k, c in tokens]
         self.ignore_case = ignore_case
+        # The one string it matches, when it has no wildcard and compares case-sensitively.
+        exact = not ignore_case and all(k == LITERAL for k, _ in self.tokens)
+        self.literal = "".join(c or "" for _, c in self.tokens) if exact else None
 
     def _close(self, positions: Iterable[int]) -> frozenset[int]:
         found = set(positions)
@@ -801,6 +807,11 @@ def _solve_string(clauses: Sequence[Clause], examples: Iterable[str]) -> str | N
     for example in examples:
         if all(clause.holds(example) for clause in clauses):
             return example
+    # A clause that demands one of a few exact, case-sensitive strings leaves only those to try.
+    for clause in clauses:
+        finite = [a.literal for a in clause.atoms if isinstance(a, GlobAtom) and a.literal is not None]
+        if clause.want and clause.atoms and len(finite) == len(clause.atoms):
+            return next((text for text in finite if all(c.holds(text) for c in clauses)), None)
     atoms = [atom for clause in clauses for atom in clause.atoms]
     spans = []
     position = 0
@@ -921,7 +932,7 @@ class _KeySolver:
                 # A plain operator on several values: the evaluator only trusts an answer both readings
                 # ("any value", "every value") give, so one value meeting it is what the search needs.
                 existential.append(r.element_clause(r.want))
-        demands = existential or [None]
+        demands: list[Clause | None] = list(existential) or [None]
         values: list[str] = []
         examples = self._examples(requirements)
         for demand in demands:

@@ -129,7 +129,8 @@ def trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[s
     - artifact_trust_pinned: every artifact statement is pinned (true when there is none).
     - condition_keys: lower-cased condition keys of Allow statements.
     """
-    return json.loads(_trust_facts_text(json.dumps(document, sort_keys=True, default=str), org))
+    facts: dict[str, Any] = json.loads(_trust_facts_text(json.dumps(document, sort_keys=True, default=str), org))
+    return facts
 
 
 @lru_cache(maxsize=4096)
