@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 # --------------------------------------------------------------------------------------------
@@ -474,7 +475,7 @@ class Statement:
         if unreadable:
             return None
         # Action names compare case-insensitively.
-        matched = any(wildcard_match(pattern, action, ignore_case=True) for pattern in patterns)
+        matched = any(_action_match(pattern, action) for pattern in patterns)
         return matched if has_action else not matched
 
     def conditions_hold(self, context: Mapping[str, tuple[str, ...] | None]) -> Maybe:
@@ -490,6 +491,11 @@ class Statement:
             self.conditions_hold(request.context),
         )
         return _reads_as(_all3(parts), self.effect)
+
+
+@lru_cache(maxsize=4096)
+def _action_match(pattern: str, action: str) -> bool:
+    return wildcard_match(pattern, action, ignore_case=True)  # few distinct actions and patterns: cached
 
 
 @dataclass(frozen=True, slots=True)
@@ -670,6 +676,16 @@ class GlobAtom(Atom):
         # The one string it matches, when it has no wildcard and compares case-sensitively.
         exact = not ignore_case and all(k == LITERAL for k, _ in self.tokens)
         self.literal = "".join(c or "" for _, c in self.tokens) if exact else None
+        # Without exclusions (and so without a literal `*` or `?`) it is an IAM wildcard pattern.
+        plain = all(k == LITERAL and c not in ("*", "?") or k != LITERAL and c is None for k, c in self.tokens)
+        self.pattern = "".join(c if k == LITERAL and c else k for k, c in self.tokens) if plain else None
+
+    def matches(self, text: str) -> bool:
+        if self.literal is not None:
+            return text == self.literal
+        if self.pattern is not None:
+            return wildcard_match(self.pattern, text, ignore_case=self.ignore_case)
+        return super().matches(text)
 
     def _close(self, positions: Iterable[int]) -> frozenset[int]:
         found = set(positions)
@@ -968,7 +984,9 @@ def _keys_of(statements: Iterable[Statement]) -> dict[str, list[Condition]]:
 class Search:
     """Questions over one policy: which requests, from whom, for what, under which key restrictions."""
 
-    def __init__(self, policy: Policy, domains: Mapping[str, Domain] | None = None) -> None:
+    def __init__(
+        self, policy: Policy, domains: Mapping[str, Domain] | None = None, *, like: Search | None = None
+    ) -> None:
         self.policy = policy
         self.domains = {k.lower(): v for k, v in (domains or {}).items()}
         by_key = _keys_of(policy.statements)
@@ -987,8 +1005,9 @@ class Search:
             for key in set(by_key) | set(self.domains)
         }
         self._requirements: dict[tuple[Condition, bool], _Requirement] = {}
-        self._principal: dict[tuple[int, Principal], Maybe] = {}
-        self._action: dict[tuple[int, str], Maybe] = {}
+        # Which statements name whom and what does not depend on the domains: shared with `like`.
+        self._principal: dict[tuple[int, Principal], Maybe] = like._principal if like else {}
+        self._action: dict[tuple[int, str], Maybe] = like._action if like else {}
 
     def _principal_matches(self, statement: Statement, principal: Principal) -> Maybe:
         key = (statement.index, principal)
@@ -1013,9 +1032,13 @@ class Search:
         except Undecided:
             return False
 
-    def may_apply(self, principal: Principal) -> bool:
-        """Whether some Allow may apply to `principal` at all (a cheap test before any search)."""
-        return any(_reads_as(self._principal_matches(s, principal), Effect.ALLOW) for s in self.policy.allows)
+    def may_apply(self, principal: Principal, action: str | None = None) -> bool:
+        """Whether some Allow may apply to `principal` (and `action`) at all: a cheap test before a search."""
+        return any(
+            _reads_as(self._principal_matches(s, principal), Effect.ALLOW)
+            and (action is None or _reads_as(self._action_matches(s, action), Effect.ALLOW))
+            for s in self.policy.allows
+        )
 
     def _requirement(self, condition: Condition, want: bool) -> _Requirement:
         found = self._requirements.get((condition, want))

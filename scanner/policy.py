@@ -151,7 +151,7 @@ def _trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[
         if not anyone.may_apply(principal):
             continue
         for action in TRUST_ACTIONS:
-            if anyone.find(principal, [action]) is not None:
+            if anyone.may_apply(principal, action) and anyone.find(principal, [action]) is not None:
                 principals.add(label)
                 actions.add(action)
     artifact = [Principal("service", name) for name in ARTIFACT_SERVICE_PRINCIPALS]
@@ -162,7 +162,7 @@ def _trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[
         for allow in policy.allows:
             if anyone.find(principal, ASSUME_ACTIONS, [allow.index]) is not None:
                 through.setdefault(allow.index, []).append(principal.name)
-    foreign = Search(policy, _foreign_domains(org))
+    foreign = Search(policy, _foreign_domains(org), like=anyone)
     entries = []
     for allow in policy.allows:
         if allow.index not in through:
