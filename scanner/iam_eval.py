@@ -990,11 +990,12 @@ class Search:
         self.policy = policy
         self.domains = {k.lower(): v for k, v in (domains or {}).items()}
         by_key = _keys_of(policy.statements)
-        # A key with any condition the search cannot model is left free: its conditions read as met in
-        # an Allow and as failing in a Deny (the reading that allows most).
+        # A condition the search cannot model (a number, a date, an address, a malformed ARN pattern) is
+        # dropped: read as met in an Allow and as failing in a Deny (the reading that allows most). The
+        # other conditions on its key are still solved, so adding such a Deny never unpins a role.
         self.opaque = {
-            key for key, conditions in by_key.items()
-            if any(not c.known or (c.base != NULL and condition_atoms(c) is None) for c in conditions)
+            c for conditions in by_key.values() for c in conditions
+            if not c.known or (c.base != NULL and condition_atoms(c) is None)
         }
         self.solvers = {
             key: _KeySolver(
@@ -1024,7 +1025,7 @@ class Search:
     def closes(self, condition: Condition, effect: Effect) -> bool:
         """Whether this one condition, within the domains, rules out every request by itself: an Allow's
         condition that no value (nor absence) meets, or a Deny's that every value (and absence) meets."""
-        if condition.key in self.opaque:
+        if condition in self.opaque:
             return False
         requirement = self._requirement(condition, effect is Effect.ALLOW)
         try:
@@ -1079,11 +1080,11 @@ class Search:
         required: dict[str, set[_Requirement]] = {key: set() for key in self.domains}
         if allow.conditions_readable:
             for condition in allow.conditions:
-                if condition.key not in self.opaque:
+                if condition not in self.opaque:
                     required.setdefault(condition.key, set()).add(self._requirement(condition, True))
         choices: list[list[_Requirement]] = []
         for deny in denies:
-            if not deny.conditions_readable or any(c.key in self.opaque for c in deny.conditions):
+            if not deny.conditions_readable or any(c in self.opaque for c in deny.conditions):
                 continue  # a condition read as failing: this Deny does not apply
             if not deny.conditions:
                 return None  # denied whatever the context
@@ -1116,5 +1117,5 @@ class Search:
         if not all(satisfiable(key) for key in required) or not search(0):
             return None
         context = {key: self.solvers[key].solve(frozenset(reqs))[1] for key, reqs in sorted(required.items())}
-        unmodelled = tuple(sorted(k for k in self.opaque if any(c.key == k for c in allow.conditions)))
+        unmodelled = tuple(sorted({c.key for c in allow.conditions if c in self.opaque}))
         return Witness(allow.index, allow.sid, principal, action, context, unmodelled)
