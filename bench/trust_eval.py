@@ -23,10 +23,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scanner import demo, policy  # noqa: E402
-from scanner.evaluate import evaluate  # noqa: E402
-from scanner.rules import load_rules  # noqa: E402
-from tests.test_rule_cases import build_snapshot  # noqa: E402
+from scanner import demo, policy
+from scanner.evaluate import evaluate
+from scanner.rules import load_rules
+from tests.test_rule_cases import build_snapshot
 
 ORG = policy.OrganizationContext("o-exampleorg1", "111111111111", frozenset({"111111111111", "222222222222"}))
 ARTIFACT = {"Service": "artifact.amazonaws.com"}
@@ -61,7 +61,7 @@ def worst_cases() -> dict[str, dict[str, Any]]:
 def demo_trusts() -> dict[str, dict[str, Any]]:
     specs = [demo.SERVICE_LINKED_ROLE, demo.LEGACY_ROLE, demo.LOOKALIKE_SERVICE_LINKED_ROLE,
              demo.widened_service_linked_role(), demo.pinned_reader("111111111111"), demo.WILDCARD_READER]
-    return {spec.name + ("" if i < 3 else f" #{i}"): dict(spec.trust) for i, spec in enumerate(specs)}
+    return {f"{spec.name} ({spec.path})" + (" widened" if i == 3 else ""): dict(spec.trust) for i, spec in enumerate(specs)}
 
 
 def per_role(documents: dict[str, dict[str, Any]], number: int) -> None:

@@ -546,7 +546,9 @@ def parse_policy(document: Mapping[str, Any]) -> Policy:
                 sid=sid if isinstance(sid, str) else None,
                 effect=Effect(raw["Effect"]),
                 raw=raw,
-                conditions=tuple(conditions),
+                # In a canonical order: the same conditions written in another order (or key case) are
+                # searched alike, so they give the same witness.
+                conditions=tuple(sorted(conditions, key=lambda c: (c.key, c.operator, c.values or ()))),
                 conditions_readable=readable,
             )
         )
