@@ -1,21 +1,25 @@
-"""IAM policy semantics: a role's trust policy turned into plain JSON facts that rules assert on.
+"""Trust facts: a role's trust policy turned into plain JSON facts that rules assert on.
 
-This is the one module that knows how IAM reads Principal, Action and Condition. Rules never look at raw
-policy documents, only at the facts built here, so no rule author has to get wildcards, letter case or
-NotPrincipal right. Every reading over-approximates what a policy allows: a fact may say that more is
-trusted than really is, never less, so a rule can fail needlessly but never pass a policy it should fail.
+IAM's semantics live in scanner.iam_eval (one evaluator, from IAM's documented evaluation logic); this
+module asks it questions and writes the answers as facts. Rules never look at raw policy documents, so
+no rule author has to get wildcards, letter case, NotPrincipal or Deny right. Every answer
+over-approximates what a policy allows: a fact may say that more is trusted than really is, never less,
+so a rule can fail needlessly but never pass a policy it should fail.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
-from scanner.artifact import is_artifact_service_principal
+from scanner import iam_eval
+from scanner.artifact import ARTIFACT_SERVICE_PRINCIPALS, is_artifact_service_principal
+from scanner.iam_eval import Clause, Domain, Principal, Search, Witness
 
 TRUST_ACTIONS = (
     "sts:AssumeRole",
@@ -30,30 +34,12 @@ TRUST_ACTIONS = (
 SOURCE_KEYS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID", "aws:SourceOrgPaths")
 """Condition keys that can tie a service principal to the resource owner (confused-deputy prevention)."""
 
+ASSUME_ACTIONS = ("sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity")
+"""The actions that can assume a role. A service principal assumes with sts:AssumeRole; the two others
+are kept so that a policy granting one of them to a service never reads as closed. sts:TagSession,
+sts:SetSourceIdentity and sts:SetContext only accompany an AssumeRole call: alone they assume nothing."""
+
 _SOURCE_KEYS = {key.lower(): key for key in SOURCE_KEYS}
-_ANY = {
-    "aws:SourceAccount": "any account",
-    "aws:SourceArn": "any account",
-    "aws:SourceOrgID": "any organization",
-    "aws:SourceOrgPaths": "any organization path",
-}
-
-# Operator names as IAM documents them, to print what a policy wrote in one spelling whatever its case.
-_OPERATORS = {
-    name.lower(): name
-    for name in """
-    StringEquals StringNotEquals StringEqualsIgnoreCase StringNotEqualsIgnoreCase StringLike StringNotLike
-    NumericEquals NumericNotEquals NumericLessThan NumericLessThanEquals NumericGreaterThan
-    NumericGreaterThanEquals DateEquals DateNotEquals DateLessThan DateLessThanEquals DateGreaterThan
-    DateGreaterThanEquals Bool BinaryEquals IpAddress NotIpAddress ArnEquals ArnLike ArnNotEquals ArnNotLike
-    Null""".split()  # noqa: SIM905 (a word list reads better than 27 quoted lines)
-}
-_PINNING_OPERATORS = {"stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike"}
-# IAM documents ArnEquals and ArnLike as the same test: both accept * and ? in each ARN field.
-_WILDCARD_OPERATORS = {"stringlike", "arnequals", "arnlike"}
-
-_ROOT_ARN = re.compile(r"arn:[^:]+:iam::(\d{12}):root")
-
 
 class PolicyDocumentError(ValueError):
     """A policy document that is not a JSON object (nor a JSON or URL-encoded JSON string of one)."""
@@ -100,21 +86,23 @@ def decode_policy_document(document: object) -> dict[str, Any]:
     raise PolicyDocumentError(f"the policy document is neither JSON nor URL-encoded JSON: {document[:60]!r}")
 
 
+
+
 def trust_names_artifact_principal(document: Mapping[str, Any]) -> bool:
     """Whether any statement (Allow or Deny, Principal or NotPrincipal) names an Artifact service principal.
 
     A cheap test for the collector to decide whether a role is of interest; never raises.
     """
-    for statement in _statements(document):
+    for statement in iam_eval.statements_of(document):
         if not isinstance(statement, Mapping):
             continue
-        for field in ("Principal", "NotPrincipal"):
-            value = statement.get(field)
+        for element in ("Principal", "NotPrincipal"):
+            value = statement.get(element)
             if not isinstance(value, Mapping):
                 continue
             for kind, names in value.items():
                 is_service = str(kind).strip().lower() == "service"
-                if is_service and any(is_artifact_service_principal(n) for n in _strings(names)[0]):
+                if is_service and any(is_artifact_service_principal(n) for n in iam_eval._strings(names)[0]):
                     return True
     return False
 
@@ -122,299 +110,253 @@ def trust_names_artifact_principal(document: Mapping[str, Any]) -> bool:
 def trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[str, Any]:
     """Facts about a role trust policy, for rules to assert on (JSON-compatible, lists sorted, deterministic).
 
-    - allowed_principals: who some Allow grants an action to: "*", "aws:<account id>", "aws:<ARN>",
-      "service:<name>", "federated:<name>", "canonical:<id>"; an Allow with NotPrincipal counts as "*".
-    - allowed_actions: which of TRUST_ACTIONS some Allow allows; allows_any_action: an Allow uses a
-      wildcard or NotAction, so it may allow more than those.
+    Answers of scanner.iam_eval's search over request contexts, so a Deny is credited and an Allow that
+    cannot assume the role opens nothing:
+
+    - allowed_principals: who can be allowed some TRUST_ACTIONS action in some context: "*" (someone the
+      policy does not name), "aws:<account id>", "aws:<ARN>", "service:<name>", "federated:<name>",
+      "canonical:<id>"; allowed_actions: which TRUST_ACTIONS someone can be allowed;
+      allows_any_action: an Allow that applies to someone uses a wildcard or NotAction (or an unreadable
+      Action), so it may allow actions beyond those (an over-approximation: Deny is not subtracted here).
     - uses_not_principal, uses_not_action, has_deny: whether any statement uses these; statement_count.
-    - artifact_principals / trusts_artifact_principal: Artifact service principals an Allow names.
-    - artifact_statements: one entry per such Allow, in document order: index, sid, principals, pinned,
-      pinning_conditions ("<Operator> <key>") and reason (why not pinned, None when pinned).
+    - artifact_principals / trusts_artifact_principal: Artifact service principals that some request can
+      use to assume the role (ASSUME_ACTIONS), whether the policy names them or trusts them as part of "*".
+    - artifact_statements: one entry per Allow through which an Artifact principal can assume the role, in
+      document order: index, sid, principals, pinned (no request on behalf of a source outside this
+      organization is allowed through it), pinning_conditions ("<Operator> <key>" of source-key
+      conditions, of the Allow and of the Deny statements that apply, when pinned), reason (the witness in
+      words, None when pinned) and witness (the request, None when pinned).
     - artifact_trust_pinned: every artifact statement is pinned (true when there is none).
     - condition_keys: lower-cased condition keys of Allow statements.
     """
-    statements = _statements(document)
+    facts: dict[str, Any] = json.loads(_trust_facts_text(json.dumps(document, sort_keys=True, default=str), org))
+    return facts
+
+
+@lru_cache(maxsize=4096)
+def _trust_facts_text(document_text: str, org: OrganizationContext) -> str:
+    # Organizations hold many roles with one trust policy (every account's copy of a role): each distinct
+    # document is evaluated once per organization. JSON text in and out keeps the cached value immutable.
+    document = json.loads(document_text)
+    return json.dumps(_trust_facts(document, org), sort_keys=True)
+
+
+def _trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[str, Any]:
+    policy = iam_eval.parse_policy(document)
+    anyone = Search(policy)
     principals: set[str] = set()
     actions: set[str] = set()
-    condition_keys: set[str] = set()
-    artifact_principals: set[str] = set()
-    artifact_statements: list[dict[str, Any]] = []
-    any_action = not_principal = not_action = has_deny = False
-    for index, statement in enumerate(statements):
-        # Effect is case-sensitive in IAM: "allow" is not an Allow, so such a statement does nothing.
-        if not isinstance(statement, Mapping) or statement.get("Effect") not in ("Allow", "Deny"):
+    universe = _universe(policy)
+    for principal, label in universe:
+        if not anyone.may_apply(principal):
             continue
-        not_principal = not_principal or "NotPrincipal" in statement
-        not_action = not_action or "NotAction" in statement
-        if statement["Effect"] == "Deny":
-            # A Deny grants nothing and is deliberately NOT subtracted from what Allows grant: telling which
-            # requests a Deny really blocks needs its conditions evaluated. Ignoring it keeps the facts
-            # monotonic: adding a Deny never widens, adding an Allow never narrows what they say is allowed.
-            has_deny = True
+        for action in TRUST_ACTIONS:
+            if anyone.may_apply(principal, action) and anyone.find(principal, [action]) is not None:
+                principals.add(label)
+                actions.add(action)
+    artifact = [Principal("service", name) for name in ARTIFACT_SERVICE_PRINCIPALS]
+    through: dict[int, list[str]] = {}  # Allow index -> Artifact principals that can assume through it
+    for principal in artifact:
+        if not anyone.may_apply(principal):
             continue
-        condition = statement.get("Condition")
-        condition_keys.update(key.lower() for _, key, _ in _condition_pairs(condition))
-        granted, statement_any_action, grants = _statement_actions(statement)
-        named = _statement_principals(statement)
-        if not grants or not named:
-            continue  # e.g. "Action": [] or "Principal": {}: this statement gives nobody anything
-        actions |= granted
-        any_action = any_action or statement_any_action
-        principals |= named
-        # Only explicit Service principals name Artifact; an Allow with NotPrincipal trusts it as part of "*".
-        services = (p.removeprefix("service:") for p in named if p.startswith("service:"))
-        artifact = sorted(name for name in services if is_artifact_service_principal(name))
-        if not artifact:
+        for allow in policy.allows:
+            if anyone.find(principal, ASSUME_ACTIONS, [allow.index]) is not None:
+                through.setdefault(allow.index, []).append(principal.name)
+    foreign = Search(policy, _foreign_domains(org), like=anyone)
+    entries = []
+    for allow in policy.allows:
+        if allow.index not in through:
             continue
-        artifact_principals.update(artifact)
-        pins, reason = _pinning(condition, org)
-        sid = statement.get("Sid")
-        artifact_statements.append(
+        names = sorted(through[allow.index])
+        witness = next(
+            (w for name in names if (w := foreign.find(Principal("service", name), ASSUME_ACTIONS, [allow.index]))),
+            None,
+        )
+        entries.append(
             {
-                "index": index,
-                "sid": sid if isinstance(sid, str) else None,
-                "principals": artifact,
-                "pinned": reason is None,
-                "pinning_conditions": pins,
-                "reason": reason,
+                "index": allow.index,
+                "sid": allow.sid,
+                "principals": names,
+                "pinned": witness is None,
+                "pinning_conditions": [] if witness else _pinning_conditions(foreign, policy, allow, names),
+                "reason": None if witness is None else describe(witness, policy),
+                "witness": None if witness is None else _witness_fact(witness),
             }
         )
+    allows = policy.allows
+    raw = [s.raw for s in policy.statements]
     return {
         "allowed_principals": sorted(principals),
         "allowed_actions": sorted(actions),
-        "allows_any_action": any_action,
-        "uses_not_principal": not_principal,
-        "uses_not_action": not_action,
-        "has_deny": has_deny,
-        "statement_count": len(statements),
-        "artifact_principals": sorted(artifact_principals),
-        "trusts_artifact_principal": bool(artifact_principals),
-        "artifact_statements": artifact_statements,
-        "artifact_trust_pinned": all(s["pinned"] for s in artifact_statements),
-        "condition_keys": sorted(condition_keys),
+        "allows_any_action": any(_may_allow_other_actions(s, universe) for s in allows),
+        "uses_not_principal": any("NotPrincipal" in s for s in raw),
+        "uses_not_action": any("NotAction" in s for s in raw),
+        "has_deny": bool(policy.denies),
+        "statement_count": policy.statement_count,
+        "artifact_principals": sorted({n for names in through.values() for n in names}),
+        "trusts_artifact_principal": bool(through),
+        "artifact_statements": entries,
+        "artifact_trust_pinned": all(entry["pinned"] for entry in entries),
+        "condition_keys": sorted({c.key for s in allows for c in s.conditions}),
     }
 
 
 # --------------------------------------------------------------------------------------------
-# Reading statements. Whatever cannot be read is read as the widest value ("*"): IAM refuses such
-# documents, so meeting one means the data is not what AWS stores, and the facts must not look narrow.
+# Who may ask: the principals a policy names, and one of each kind it does not ("*")
 # --------------------------------------------------------------------------------------------
 
-
-def _statements(document: object) -> list[object]:
-    statement = document.get("Statement") if isinstance(document, Mapping) else None
-    if isinstance(statement, Mapping):
-        return [statement]  # IAM accepts a single statement object as well as a list
-    return list(statement) if isinstance(statement, list) else []
+_UNNAMED_ACCOUNT = "444455556666"
 
 
-def _strings(value: object) -> tuple[list[str], bool]:
-    """The strings of a string-or-list value, and whether some part of it was not a string."""
-    if isinstance(value, str):
-        return [value], False
-    if isinstance(value, list):
-        strings = [item for item in value if isinstance(item, str)]
-        return strings, len(strings) != len(value)
-    return [], True
-
-
-def _statement_principals(statement: Mapping[str, Any]) -> set[str]:
-    """Canonical principals an Allow statement grants to (empty when it names nobody)."""
-    if "Principal" not in statement:
-        # NotPrincipal alone grants everyone but the listed ones: "*" over-approximates on purpose.
-        # Neither Principal nor NotPrincipal is unreadable for a trust policy: "*" as well.
-        return {"*"}
-    named = {"*"} if "NotPrincipal" in statement else set()
-    value = statement["Principal"]
-    if not isinstance(value, Mapping):
-        return named | {"*"}  # "*" itself, or a malformed value: IAM accepts only "*" or an object
-    for kind, names in value.items():
-        strings, unreadable = _strings(names)
-        if unreadable:
-            named.add("*")
-        named.update(_canonical_principal(str(kind), name) for name in strings)
+def _named(policy: iam_eval.Policy) -> set[Principal]:
+    named: set[Principal] = set()
+    for statement in policy.statements:
+        for element in ("Principal", "NotPrincipal"):
+            value = statement.raw.get(element)
+            if not isinstance(value, Mapping):
+                continue
+            for raw_kind, names in value.items():
+                kind = str(raw_kind).strip().lower()
+                for name in iam_eval._strings(names)[0]:
+                    if name == "*" or "*" in name or "?" in name:
+                        continue
+                    if kind == "aws":
+                        principal = Principal.aws(name)
+                        named.add(principal)
+                        if principal.account and principal.account != principal.name:
+                            named.add(Principal.aws(principal.account))
+                    elif kind == "service":
+                        named.add(Principal("service", name.strip().lower()))
+                    else:
+                        named.add(Principal(kind, name))
     return named
 
 
-def _canonical_principal(kind: str, name: str) -> str:
-    """One spelling per principal, so that equivalent forms give the same fact."""
-    kind = kind.strip().lower()
-    if kind == "aws":
-        if name == "*":
-            return "*"  # {"AWS": "*"} means everyone, exactly like "Principal": "*"
-        root = _ROOT_ARN.fullmatch(name)
-        return f"aws:{root.group(1)}" if root else f"aws:{name}"  # an account id and its root ARN are one
-    if kind == "service":
-        return f"service:{name.strip().lower()}"
-    if kind == "canonicaluser":
-        return f"canonical:{name}"
-    return f"{kind}:{name}"  # "federated:..."; an unknown type is kept visible rather than dropped
+def _outsider(accounts: set[str] | set[str | None]) -> str:
+    """An account id not among `accounts`, the same one whenever possible (stable facts)."""
+    candidates = itertools.chain([_UNNAMED_ACCOUNT], (f"{n:012d}" for n in itertools.count()))
+    return next(a for a in candidates if a not in accounts)
 
 
-def _wildcard_pattern(text: str) -> re.Pattern[str]:
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in text)
-    return re.compile(regex, re.IGNORECASE | re.DOTALL)  # action names compare case-insensitively
+def _universe(policy: iam_eval.Policy) -> list[tuple[Principal, str]]:
+    named = _named(policy)
+    accounts = {p.account for p in named}
+    account = _outsider(accounts)
+    names = {p.name for p in named}
+    unnamed = [
+        Principal.aws(account),
+        Principal("service", next(n for n in ("unnamed.amazonaws.com", "unnamed-2.amazonaws.com") if n not in names)),
+        Principal("federated", "unnamed-identity-provider.example"),
+        Principal("canonicaluser", "unnamed-canonical-user"),
+    ]
+    return [(p, p.label) for p in sorted(named)] + [(p, "*") for p in unnamed if p not in named]
 
 
-def _statement_actions(statement: Mapping[str, Any]) -> tuple[set[str], bool, bool]:
-    """(known trust actions allowed, whether actions beyond them may be allowed, whether anything is)."""
-    granted: set[str] = set()
-    any_action = grants = False
-    if "NotAction" in statement:
-        patterns = [_wildcard_pattern(p) for p in _strings(statement["NotAction"])[0]]
-        granted.update(a for a in TRUST_ACTIONS if not any(p.fullmatch(a) for p in patterns))
-        any_action = grants = True  # everything not listed, including every action outside the fixed set
-    if "Action" in statement or "NotAction" not in statement:
-        strings, unreadable = _strings(statement.get("Action"))
-        if unreadable:
-            return set(TRUST_ACTIONS), True, True  # missing or malformed Action: read as "*"
-        for text in strings:
-            pattern = _wildcard_pattern(text)
-            granted.update(a for a in TRUST_ACTIONS if pattern.fullmatch(a))
-            # Any wildcard can match actions outside the fixed set (e.g. sts:AssumeRoot, or ones STS adds).
-            any_action = any_action or "*" in text or "?" in text
-        grants = grants or bool(strings)
-    return granted, any_action, grants
+def _may_allow_other_actions(statement: iam_eval.Statement, universe: list[tuple[Principal, str]]) -> bool:
+    if not any(statement.principal_matches(p) is not False for p, _ in universe):
+        return False
+    raw = statement.raw
+    if "NotAction" in raw:
+        return True
+    patterns, unreadable = iam_eval._strings(raw.get("Action"))
+    return unreadable or any("*" in p or "?" in p for p in patterns)
 
 
 # --------------------------------------------------------------------------------------------
-# Pinning: does a statement's Condition restrict the source to this organization?
+# Outside this organization: what a source key may hold in a request made for someone else
 # --------------------------------------------------------------------------------------------
 
 
-def _condition_pairs(condition: object) -> Iterator[tuple[str, str, object]]:
-    """(operator, key, values) for each readable entry of a Condition block; the rest is ignored."""
-    if not isinstance(condition, Mapping):
-        return
-    for operator, block in condition.items():
-        if isinstance(block, Mapping):
-            for key, values in block.items():
-                yield str(operator), str(key), values
+@lru_cache(maxsize=8)
+def _foreign_domains(org: OrganizationContext) -> dict[str, Domain]:
+    """Each source key, when present, names something outside the organization. Keys are quantified
+    independently (a service sends some of them, or none), which over-approximates: a real foreign
+    request's keys also agree with each other. What is unknown about the organization restricts nothing.
+    Organization ids and paths are compared case-insensitively (AWS writes them in lower case)."""
+    accounts = set(org.account_ids) | ({org.management_account_id} if org.management_account_id else set())
+    outsider = _outsider(accounts)
+    trie = iam_eval.trie_of(accounts)
+    domains = {
+        "aws:sourceaccount": Domain(
+            (Clause((iam_eval.SetAtom(trie),), False),) if accounts else (), (outsider,)
+        ),
+        "aws:sourcearn": Domain(
+            (Clause((iam_eval.ArnAccountAtom(trie),), False),) if accounts else (),
+            (f"arn:aws:iam::{outsider}:role/unnamed",),
+        ),
+    }
+    org_id = org.organization_id
+    other_org = "o-unnamed0000" if org_id != "o-unnamed0000" else "o-unnamed0001"
+    own_id = iam_eval.GlobAtom(iam_eval.literal_tokens(org_id or ""), ignore_case=True)
+    own_path = iam_eval.GlobAtom(iam_eval.literal_tokens(f"{org_id}/") + [(iam_eval.ANY_RUN, None)], ignore_case=True)
+    domains["aws:sourceorgid"] = Domain((Clause((own_id,), False),) if org_id else (), (other_org,))
+    domains["aws:sourceorgpaths"] = Domain(
+        (Clause((own_path,), False),) if org_id else (), (f"{other_org}/r-unnamed/ou-unnamed/",)
+    )
+    return domains
 
 
-def _canonical_operator(operator: str) -> str:
-    text = operator.strip()
-    prefix = ""
-    for qualifier in ("ForAnyValue:", "ForAllValues:"):
-        if text.lower().startswith(qualifier.lower()):
-            prefix, text = qualifier, text[len(qualifier) :]
-    suffix = ""
-    if text.lower().endswith("ifexists"):
-        suffix, text = "IfExists", text[: -len("IfExists")]
-    return prefix + _OPERATORS.get(text.lower(), text) + suffix
+def _pinning_conditions(
+    foreign: Search, policy: iam_eval.Policy, allow: iam_eval.Statement, names: Iterable[str]
+) -> list[str]:
+    """"<Operator> <key>" of each source-key condition that alone shuts out every source outside the
+    organization: the Allow's own, or that of a Deny applying to these principals ("Deny <Operator> <key>")."""
+    denies = [
+        d for d in policy.denies if any(d.principal_matches(Principal("service", n)) is True for n in names)
+    ]
+    found = set()
+    for statement in (allow, *denies):
+        deny = statement.effect is iam_eval.Effect.DENY
+        for condition in statement.conditions:
+            if condition.key in _SOURCE_KEYS and foreign.closes(condition, statement.effect):
+                prefix = "Deny " if deny else ""
+                found.add(f"{prefix}{condition.operator} {_SOURCE_KEYS[condition.key]}")
+    return sorted(found)
 
 
-def _pinning(condition: object, org: OrganizationContext) -> tuple[list[str], str | None]:
-    """(sorted "<Operator> <key>" pairs that pin, None) or ([], why the statement is not pinned).
-
-    Conditions of one statement are ANDed, so a single pinning pair is enough.
-    """
-    if condition is None:
-        return [], "no Condition block"
-    if not isinstance(condition, Mapping):
-        return [], "the Condition block is not a JSON object"
-    pins: set[str] = set()
-    reasons: list[str] = []
-    for operator, key, values in _condition_pairs(condition):
-        source_key = _SOURCE_KEYS.get(key.strip().lower())
-        if source_key is None:
-            continue
-        canonical = _canonical_operator(operator)
-        problem = _pair_problem(canonical, source_key, values, org)
-        if problem is None:
-            pins.add(f"{canonical} {source_key}")
-        elif problem not in reasons:
-            reasons.append(problem)
-    if pins:
-        return sorted(pins), None
-    if not reasons:
-        return [], "no aws:SourceAccount, aws:SourceArn, aws:SourceOrgID or aws:SourceOrgPaths condition"
-    return [], "; ".join(reasons)
+# --------------------------------------------------------------------------------------------
+# Witnesses in words and as facts
+# --------------------------------------------------------------------------------------------
 
 
-def _pair_problem(operator: str, key: str, values: object, org: OrganizationContext) -> str | None:
-    """Why one (operator, key, values) entry does not pin to this organization, or None when it does."""
-    lower = operator.lower()
-    # ForAllValues is vacuously true without the key, IfExists true by definition; and aws:Source* keys are
-    # absent from every request that a service does not make on behalf of a resource.
-    if lower.startswith("forallvalues:") or lower.endswith("ifexists"):
-        return f"{operator} {key} passes when the key is absent"
-    base = lower.removeprefix("foranyvalue:")  # ForAnyValue is false without the key: it pins like the base
-    if base == "null":
-        return f"Null {key} only tests whether the key is present"
-    if base not in _PINNING_OPERATORS:
-        if "not" in base:
-            return f"{operator} {key} is negated: it allows every value but the listed ones"
-        return f"{operator} does not compare {key} with given values"
-    strings, unreadable = _strings(values)
-    if unreadable:
-        return f"{operator} {key} has a value that is not a string"
-    if not strings:
-        return f"{operator} {key} lists no values"
-    wildcards = base in _WILDCARD_OPERATORS
-    for value in strings:  # values in a list are ORed: every one of them must pin
-        problem = _value_problem(operator, key, value, org, wildcards, base == "stringequalsignorecase")
-        if problem is not None:
-            return problem
-    return None
+def _key_name(key: str) -> str:
+    return _SOURCE_KEYS.get(key, key)
 
 
-def _has_wildcard(text: str) -> bool:
-    return "*" in text or "?" in text
-
-
-def _value_problem(
-    operator: str, key: str, value: str, org: OrganizationContext, wildcards: bool, ignore_case: bool
-) -> str | None:
-    """Why one condition value does not pin to this organization, or None when it does."""
-    if wildcards and value and set(value) <= {"*"}:
-        return f"{operator} {key} '{value}' matches {_ANY[key]}"
-    if key in ("aws:SourceAccount", "aws:SourceArn") and not (org.account_ids or org.management_account_id):
-        return f"{key} cannot be checked: the organization's accounts are unknown"
-    if key in ("aws:SourceOrgID", "aws:SourceOrgPaths") and not org.organization_id:
-        return f"{key} cannot be checked: the organization id is unknown"
-    if key == "aws:SourceAccount":
-        if wildcards and _has_wildcard(value):
-            return f"{operator} {key} '{value}' is a pattern that can match other accounts"
-        if not org.has_account(value):
-            return f"{key} is {value}, not an account of this organization"
-        return None
-    if key == "aws:SourceArn":
-        return _arn_problem(operator, key, value, org, wildcards)
-    org_id = org.organization_id or ""
-    if key == "aws:SourceOrgID":
-        if wildcards and _has_wildcard(value):
-            return f"{operator} {key} '{value}' is a pattern, not this organization's id"
-        same = value.lower() == org_id.lower() if ignore_case else value == org_id
-        return None if same else f"{key} is {value}, not this organization ({org_id})"
-    # aws:SourceOrgPaths: a pattern is fixed only up to its first wildcard, and "<org id>/" has none, so
-    # a value that starts with it matches paths of this organization only ("o-abc123*" does not).
-    want = f"{org_id}/"
-    if value.lower().startswith(want.lower()) if ignore_case else value.startswith(want):
-        return None
-    return f"{operator} {key} '{value}' does not start with this organization's path {want}"
-
-
-def _arn_problem(
-    operator: str, key: str, value: str, org: OrganizationContext, wildcards: bool
-) -> str | None:
-    """aws:SourceArn pins when the ARN's account field (the fifth) is literally one of the organization's."""
-    parts = value.split(":")
-    if len(parts) < 6 or parts[0].lower() != "arn":
-        if wildcards and _has_wildcard(value):
-            return f"{operator} {key} '{value}' matches any account"
-        return f"{key} '{value}' is not an ARN with an account field"
-    account = parts[4]
-    if wildcards and _has_wildcard(account):
-        return f"{operator} {key} '{value}' matches any account"
-    if operator.lower().endswith("stringlike") and any(_has_wildcard(part) for part in parts[:4]):
-        # StringLike's * also matches ':', so it can shift another account into place; ArnLike cannot.
+def describe(witness: Witness, policy: iam_eval.Policy) -> str:
+    """One sentence: "a request from artifact.amazonaws.com on behalf of account 444455556666 ...
+    is allowed by statement 2 (Sid ...)"."""
+    statement = f"statement {witness.statement}" + (f" (Sid {witness.sid})" if witness.sid else "")
+    who = witness.principal.name if witness.principal.kind == "service" else witness.principal.label
+    if witness.undecided:
         return (
-            f"{operator} {key} '{value}' has a wildcard before the account field, which can match any "
-            "account (ArnLike compares field by field)"
+            f"a request from {who} for {witness.action} through {statement} could not be ruled out "
+            f"({witness.undecided}): read as allowed"
         )
-    if not account:
-        return f"{key} '{value}' has no account field"
-    if not org.has_account(account):
-        return f"{key} '{value}' names account {account}, not an account of this organization"
-    return None
+    parts = []
+    account = witness.context.get("aws:sourceaccount")
+    if account:
+        parts.append(f"on behalf of account {account[0]}")
+    # Keys no condition mentions could hold anything: naming them would only lengthen the sentence.
+    mentioned = {c.key for s in policy.statements for c in s.conditions}
+    present = {k: v for k, v in witness.context.items() if v and k != "aws:sourceaccount" and k in mentioned}
+    absent = [_key_name(k) for k, v in witness.context.items() if v is None and k in mentioned]
+    if present:
+        parts.append("with " + ", ".join(f"{_key_name(k)} {' '.join(v)}" for k, v in present.items()))
+    if absent:
+        parts.append("without " + ", ".join(absent))
+    if witness.unmodelled:
+        parts.append(f"(conditions on {', '.join(witness.unmodelled)} read as met)")
+    context = " ".join(parts)
+    return f"a request from {who} for {witness.action}{' ' + context if context else ''} is allowed by {statement}"
+
+
+def _witness_fact(witness: Witness) -> dict[str, Any]:
+    return {
+        "statement": witness.statement,
+        "principal": witness.principal.label,
+        "action": witness.action,
+        "context": {
+            _key_name(k): (list(v) if v is not None else None) for k, v in sorted(witness.context.items())
+        },
+    }

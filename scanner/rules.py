@@ -14,8 +14,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from scanner import files, schemas, yamlfile
 from scanner.errors import RuleError
 from scanner.evaluate import message
@@ -200,14 +198,11 @@ def _semantic_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]
         if key not in data:
             continue
         schema = data[key]
-        try:
-            jsonschema.Draft202012Validator.check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            inner = tuple(exc.absolute_path)
+        invalid = schemas.rule_schema_problems(schema)
+        for inner, message in invalid:
             where = document.where((key, *inner))
-            problems.append(
-                f"{where}: {yamlfile.format_json_path((key, *inner))}: not a valid JSON Schema: {exc.message}"
-            )
+            problems.append(f"{where}: {yamlfile.format_json_path((key, *inner))}: {message}")
+        if invalid:
             continue
         references = _references(schema, (key,))
         for at, reference in references:

@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
+from scanner import schemas
 from scanner.evaluate import message
 from scanner.evaluate.resources import ACCOUNT_SCOPED_TYPES, ORGANIZATION, ROLE, Inventory
 from scanner.model import (
@@ -53,7 +54,7 @@ def referenced_paths(schema: Any, prefix: FactPath = ()) -> set[FactPath]:
 
 @cache
 def _validator(schema_text: str) -> jsonschema.protocols.Validator:
-    return jsonschema.Draft202012Validator(json.loads(schema_text))
+    return schemas.rule_schema_validator(json.loads(schema_text))  # regexes on RE2: linear time
 
 
 def _compiled(schema: Mapping[str, Any] | bool) -> jsonschema.protocols.Validator:

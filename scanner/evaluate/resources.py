@@ -47,6 +47,18 @@ TRUST_FACTS_SCHEMA = _object(
                     "pinned": {"type": "boolean"},
                     "pinning_conditions": _STRINGS,
                     "reason": _NULLABLE_STRING,
+                    # The request that shows the statement open (None when pinned): which statement
+                    # allows it (the HTML report marks that one), who, for what, and the source keys.
+                    "witness": {
+                        "type": ["object", "null"],
+                        "properties": {
+                            "statement": {"type": "integer"},
+                            "principal": {"type": "string"},
+                            "action": {"type": "string"},
+                            "context": {"type": "object", "additionalProperties": {"type": ["array", "null"]}},
+                        },
+                        "additionalProperties": False,
+                    },
                 }
             ),
         },

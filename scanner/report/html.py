@@ -139,11 +139,24 @@ def _grants(statement: Mapping[str, Any], principal: str) -> bool:
 def offending_statements(result: Result) -> set[int]:
     """Indexes of the document's statements to highlight.
 
-    The Allow statements that grant a principal the evidence found but did not expect; when none can
+    The statements a witness names (the Allow that lets an outside request through); else the Allow
+    statements that grant a principal the evidence found but did not expect; when none can
     be told apart (other kinds of evidence, or a spelling this cannot match), every statement, so the
     reader still looks at the whole policy rather than at none of it.
     """
     statements = _statements(result.document or {})
+    # A trust fact that carries a witness (scanner.iam_eval's search) names the statement that lets the
+    # request through: that one is marked, from the evaluator's answer rather than from any prose.
+    witnessed = {
+        evidence.found["statement"]
+        for evidence in result.evidence
+        if evidence.path.endswith(".witness")
+        and isinstance(evidence.found, Mapping)
+        and isinstance(evidence.found.get("statement"), int)
+        and 0 <= evidence.found["statement"] < len(statements)
+    }
+    if witnessed:
+        return witnessed
     extra: list[str] = []
     for evidence in result.evidence:
         if isinstance(evidence.found, list):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import jsonschema
+import re2
 from jsonschema.exceptions import ValidationError, best_match
 
 from scanner.errors import ScannerError
@@ -85,3 +86,96 @@ def _explain(error: ValidationError) -> Iterable[tuple[JsonPath, str]]:
         yield path, f"{json.dumps(error.instance)} is not one of: {choices}"
         return
     yield path, error.message
+
+
+# --------------------------------------------------------------------------------------------
+# Rules' own schemas (`where`, `expect`): their regular expressions run on RE2, which matches in time
+# linear in the text and cannot backtrack, so no pattern a rule author writes can make a scan hang on a
+# long role name. Python's `re` (jsonschema's default) backtracks: `^([a-z]+-?)+$` is exponential.
+# --------------------------------------------------------------------------------------------
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is reported by the rule loader, not on stderr
+
+
+class RulePatternError(ValueError):
+    """A rule's regular expression that RE2 cannot run (a backreference, a lookaround, ...)."""
+
+
+@cache
+def rule_pattern(text: str) -> Any:
+    """`text` compiled by RE2; raises RulePatternError saying why it cannot be."""
+    try:
+        return re2.compile(text, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise RulePatternError(
+            f"{reason} (rule patterns run on RE2, which matches in linear time: backreferences and "
+            "lookaround are not supported)"
+        ) from None
+
+
+def _search(pattern: str, text: str) -> bool:
+    return rule_pattern(pattern).search(text) is not None
+
+
+def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties_keyword(
+    validator: Any, pattern_properties: dict[str, Any], instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in pattern_properties.items():
+        for key, value in instance.items():
+            if _search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _is_rule_regex(instance: object) -> bool:
+    if isinstance(instance, str):
+        rule_pattern(instance)  # raises RulePatternError, which the format checker reports
+    return True
+
+
+RULE_FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
+RULE_FORMAT_CHECKER.checks("regex", raises=RulePatternError)(_is_rule_regex)
+
+RuleSchemaValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    {"pattern": _pattern_keyword, "patternProperties": _pattern_properties_keyword},
+)
+"""Draft 2020-12 with `pattern` and `patternProperties` on RE2: what evaluates rules' where/expect."""
+
+
+def rule_schema_validator(schema: Any) -> jsonschema.protocols.Validator:
+    validator: jsonschema.protocols.Validator = RuleSchemaValidator(schema, format_checker=RULE_FORMAT_CHECKER)
+    return validator
+
+
+def rule_schema_problems(schema: Any) -> list[tuple[JsonPath, str]]:
+    """Why `schema` cannot be a rule's where/expect: not valid JSON Schema, or a regex RE2 refuses.
+
+    (path inside the schema, message) pairs; the metaschema marks every regular expression (`pattern`,
+    the keys of `patternProperties`) with format "regex", which is checked here on RE2.
+    """
+    meta = jsonschema.Draft202012Validator(
+        jsonschema.Draft202012Validator.META_SCHEMA, format_checker=RULE_FORMAT_CHECKER
+    )
+    found = []
+    for error in meta.iter_errors(schema):
+        path: JsonPath = tuple(error.absolute_path)
+        if error.validator == "format" and isinstance(error.cause, RulePatternError):
+            message = f"the regular expression {error.instance!r} is refused: {error.cause}"
+        elif error.validator == "propertyNames" and error.context:
+            # patternProperties' keys: the inner error names the key that RE2 refused.
+            inner = error.context[0]
+            cause = inner.cause if isinstance(inner.cause, RulePatternError) else inner.message
+            message = f"the patternProperties key {inner.instance!r} is refused: {cause}"
+        else:
+            message = f"not a valid JSON Schema: {error.message}"
+        found.append((path, message))
+    return sorted(found, key=lambda item: [str(p) for p in item[0]])

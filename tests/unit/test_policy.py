@@ -106,7 +106,21 @@ def test_real_service_linked_role_trust() -> None:
                 "principals": ["artifact.amazonaws.com"],
                 "pinned": False,
                 "pinning_conditions": [],
-                "reason": "no Condition block",
+                "reason": (
+                    "a request from artifact.amazonaws.com for sts:AssumeRole on behalf of account 444455556666 "
+                    "is allowed by statement 0"
+                ),
+                "witness": {
+                    "statement": 0,
+                    "principal": "service:artifact.amazonaws.com",
+                    "action": "sts:AssumeRole",
+                    "context": {
+                        "aws:SourceAccount": ["444455556666"],
+                        "aws:SourceArn": ["arn:aws:iam::444455556666:role/unnamed"],
+                        "aws:SourceOrgID": ["o-unnamed0000"],
+                        "aws:SourceOrgPaths": ["o-unnamed0000/r-unnamed/ou-unnamed/"],
+                    },
+                },
             }
         ],
         "artifact_trust_pinned": False,
@@ -252,24 +266,37 @@ def test_account_id_and_root_arn_are_one_principal() -> None:
     assert by_id == by_arn
 
 
+ALL_ARTIFACT = sorted([ARTIFACT, ACCOUNT_SYNC, "aws-artifact-acount-sync.amazonaws.com"])
+
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html:
+# NotPrincipal matches every principal except the ones listed; an Allow with it trusts those others.
 NOT_PRINCIPAL_CASES = [
-    ("allow-not-principal-account", allow(NotPrincipal={"AWS": MGMT}), ["*"]),
-    ("allow-not-principal-service", allow(NotPrincipal={"Service": ARTIFACT}), ["*"]),
-    ("allow-not-principal-star", allow(NotPrincipal="*"), ["*"]),
-    ("allow-both", allow({"AWS": MGMT}, NotPrincipal={"AWS": OTHER}), ["*", f"aws:{MGMT}"]),
-    ("deny-not-principal", deny(None, NotPrincipal={"AWS": MGMT}), []),
+    ("allow-not-principal-account", allow(NotPrincipal={"AWS": MGMT}), ["*"], ALL_ARTIFACT),
+    (
+        "allow-not-principal-service",
+        allow(NotPrincipal={"Service": ARTIFACT}),
+        ["*"],
+        [p for p in ALL_ARTIFACT if p != ARTIFACT],  # the one listed is the one not trusted
+    ),
+    ("allow-not-principal-star", allow(NotPrincipal="*"), [], []),  # everyone but everyone: nobody
+    # Both elements in one statement: IAM refuses it, so it is read as widest (it applies to anyone).
+    ("allow-both", allow({"AWS": MGMT}, NotPrincipal={"AWS": OTHER}), ["*", f"aws:{MGMT}", f"aws:{OTHER}"],
+     ALL_ARTIFACT),
+    ("deny-not-principal", deny(None, NotPrincipal={"AWS": MGMT}), [], []),
 ]
 
 
 @pytest.mark.parametrize(
-    ("statement", "expected"), [c[1:] for c in NOT_PRINCIPAL_CASES], ids=[c[0] for c in NOT_PRINCIPAL_CASES]
+    ("statement", "expected", "artifact"),
+    [c[1:] for c in NOT_PRINCIPAL_CASES],
+    ids=[c[0] for c in NOT_PRINCIPAL_CASES],
 )
-def test_not_principal(statement: dict[str, Any], expected: list[str]) -> None:
+def test_not_principal(statement: dict[str, Any], expected: list[str], artifact: list[str]) -> None:
     result = facts(statement)
     assert result["allowed_principals"] == expected
     assert result["uses_not_principal"] is True
-    # An Allow with NotPrincipal does not *name* Artifact, even when it trusts it as part of "*".
-    assert result["artifact_principals"] == []
+    # An Allow with NotPrincipal trusts Artifact as part of "everyone but...": it can assume the role.
+    assert result["artifact_principals"] == artifact
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,8 +361,8 @@ def test_allowed_actions(action: dict[str, Any], expected: list[str], any_action
     assert result["allowed_actions"] == expected
     assert result["allows_any_action"] is any_action
     assert result["uses_not_action"] is ("NotAction" in action)
-    # Whatever the action, the statement grants something, so its principal counts.
-    assert result["allowed_principals"] == [f"aws:{MGMT}"]
+    # The principal counts when it can be allowed some trust action: s3:GetObject opens no role.
+    assert result["allowed_principals"] == ([f"aws:{MGMT}"] if expected else [])
 
 
 def test_missing_action_reads_as_star() -> None:
@@ -419,7 +446,7 @@ ARTIFACT_PRINCIPAL_CASES = [
     ("both", {"Service": [ARTIFACT, ACCOUNT_SYNC]}, [ARTIFACT, ACCOUNT_SYNC]),
     ("with-others", {"Service": ["ec2.amazonaws.com", ARTIFACT], "AWS": MGMT}, [ARTIFACT]),
     ("other-service", {"Service": "ec2.amazonaws.com"}, []),
-    ("star", "*", []),
+    ("star", "*", ALL_ARTIFACT),  # "*" lets every Artifact principal assume the role
     ("as-aws-principal", {"AWS": ARTIFACT}, []),
     ("legacy-role-name", {"Service": "AWSArtifactAccountSync"}, []),
 ]
@@ -444,8 +471,8 @@ def test_artifact_statements_in_document_order_with_sids() -> None:
     result = facts(
         allow({"Service": ACCOUNT_SYNC}, Sid="Pinned", Condition=pinned),
         allow({"AWS": MGMT}, Sid="Admins"),
-        deny({"Service": ARTIFACT}, Sid="DenyIgnored"),
-        allow({"Service": ARTIFACT}),
+        allow({"Service": ARTIFACT}, Sid="Open"),
+        allow({"Service": [ARTIFACT, ACCOUNT_SYNC]}, "sts:TagSession", Sid="TagOnly"),
     )
     assert result["artifact_statements"] == [
         {
@@ -455,18 +482,41 @@ def test_artifact_statements_in_document_order_with_sids() -> None:
             "pinned": True,
             "pinning_conditions": ["StringEquals aws:SourceAccount"],
             "reason": None,
+            "witness": None,
         },
         {
-            "index": 3,
-            "sid": None,
+            "index": 2,
+            "sid": "Open",
             "principals": [ARTIFACT],
             "pinned": False,
             "pinning_conditions": [],
-            "reason": "no Condition block",
+            "reason": (
+                f"a request from {ARTIFACT} for sts:AssumeRole on behalf of account 444455556666 is allowed by "
+                "statement 2 (Sid Open)"
+            ),
+            "witness": {
+                "statement": 2,
+                "principal": f"service:{ARTIFACT}",
+                "action": "sts:AssumeRole",
+                "context": {
+                    ACCOUNT: ["444455556666"],
+                    ARN: ["arn:aws:iam::444455556666:role/unnamed"],
+                    ORGID: ["o-unnamed0000"],
+                    PATHS: ["o-unnamed0000/r-unnamed/ou-unnamed/"],
+                },
+            },
         },
-    ]
+    ]  # statement 3 grants only sts:TagSession, which cannot assume the role: it opens nothing
     assert result["artifact_principals"] == [ARTIFACT, ACCOUNT_SYNC]
     assert result["artifact_trust_pinned"] is False
+
+
+def test_a_deny_without_condition_removes_the_principal() -> None:
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_AccessPolicyLanguage_Interplay.html
+    result = facts(allow({"Service": [ARTIFACT, ACCOUNT_SYNC]}), deny({"Service": ARTIFACT}, Sid="NoArtifact"))
+    assert result["artifact_principals"] == [ACCOUNT_SYNC]
+    assert [entry["principals"] for entry in result["artifact_statements"]] == [[ACCOUNT_SYNC]]
+    assert result["allowed_principals"] == [f"service:{ACCOUNT_SYNC}"]
 
 
 def test_every_artifact_statement_pinned_means_trust_pinned() -> None:
@@ -511,7 +561,8 @@ ONE_PAIR_CASES: list[tuple[str, str, str, Any, list[str] | str]] = [
     ),
     ("account-list-with-other", "StringEquals", ACCOUNT, [MGMT, OTHER], f"aws:SourceAccount is {OTHER}"),
     ("account-empty-list", "StringEquals", ACCOUNT, [], "StringEquals aws:SourceAccount lists no values"),
-    ("account-number", "StringEquals", ACCOUNT, 111111111111, "has a value that is not a string"),
+    # IAM reads a JSON number in a condition as its decimal text (as it reads `true` in Bool).
+    ("account-number", "StringEquals", ACCOUNT, 111111111111, ["StringEquals aws:SourceAccount"]),
     ("account-star-literal", "StringEquals", ACCOUNT, "*", "aws:SourceAccount is *, not an account"),
     ("account-like-star", "StringLike", ACCOUNT, "*", "StringLike aws:SourceAccount '*' matches any account"),
     (
@@ -701,7 +752,8 @@ ONE_PAIR_CASES: list[tuple[str, str, str, Any, list[str] | str]] = [
         "o-zzz999",
         f"aws:SourceOrgID is o-zzz999, not this organization ({ORG_ID})",
     ),
-    ("org-id-upper-literal", "StringEquals", ORGID, ORG_ID.upper(), "not this organization"),
+    # Organization ids are lower case (o-[a-z0-9]{10,32}): no request, foreign or not, carries this value.
+    ("org-id-upper-literal", "StringEquals", ORGID, ORG_ID.upper(), ["StringEquals aws:SourceOrgID"]),
     (
         "org-id-ignore-case",
         "StringEqualsIgnoreCase",
@@ -816,15 +868,35 @@ CONDITION_CASES: list[tuple[str, Any, list[str] | str]] = [
 ]
 
 
-def _check_pinning(entry: dict[str, Any], expected: list[str] | str) -> None:
+def _check_foreign(context: dict[str, Any], org: OrganizationContext) -> None:
+    """Every source key the witness sends names something outside the organization."""
+    accounts = org.account_ids | ({org.management_account_id} if org.management_account_id else set())
+    for value in context.get(ACCOUNT) or []:
+        assert value not in accounts
+    for value in context.get(ARN) or []:
+        fields = value.split(":", 5)
+        assert len(fields) < 6 or fields[4] not in accounts
+    for value in context.get(ORGID) or []:
+        assert org.organization_id is None or value.lower() != org.organization_id.lower()
+    for value in context.get(PATHS) or []:
+        assert org.organization_id is None or not value.lower().startswith(org.organization_id.lower() + "/")
+
+
+def _check_pinning(entry: dict[str, Any], expected: list[str] | str, org: OrganizationContext = ORG) -> None:
+    """A pinned case lists the source-key conditions that pin it; an unpinned one names the request that
+    gets through (its witness: a request from outside this organization that the statement allows)."""
     if isinstance(expected, list):
         assert entry["pinned"] is True, entry["reason"]
         assert entry["pinning_conditions"] == expected
-        assert entry["reason"] is None
+        assert entry["reason"] is None and entry["witness"] is None
     else:
         assert entry["pinned"] is False
         assert entry["pinning_conditions"] == []
-        assert expected in entry["reason"]
+        assert entry["reason"].startswith(f"a request from {ARTIFACT} for sts:AssumeRole")
+        assert entry["reason"].endswith(f"is allowed by statement {entry['index']}")
+        witness = entry["witness"]
+        assert witness["statement"] == entry["index"] and witness["principal"] == f"service:{ARTIFACT}"
+        _check_foreign(witness["context"], org)
 
 
 @pytest.mark.parametrize(
@@ -899,7 +971,7 @@ UNKNOWN_ORG_CASES: list[tuple[str, OrganizationContext, Any, list[str] | str]] =
 def test_pinning_with_partial_organization_knowledge(
     org: OrganizationContext, condition: Any, expected: list[str] | str
 ) -> None:
-    _check_pinning(artifact_entry(condition, org), expected)
+    _check_pinning(artifact_entry(condition, org), expected, org)
 
 
 def test_condition_keys_are_lower_cased_unique_and_from_allows_only() -> None:
@@ -942,7 +1014,9 @@ GRANTED = ("allowed_principals", "allowed_actions", "artifact_principals", "cond
 
 def _order_free(result: dict[str, Any]) -> dict[str, Any]:
     entries = sorted(
-        json.dumps({k: v for k, v in entry.items() if k not in ("index", "sid")}, sort_keys=True)
+        # Positions, Sids and the witness (which names a statement by position) depend on the order.
+        json.dumps({k: v for k, v in entry.items() if k not in ("index", "sid", "reason", "witness")},
+                   sort_keys=True)
         for entry in result["artifact_statements"]
     )
     return {**result, "artifact_statements": entries}
@@ -969,14 +1043,19 @@ def test_adding_a_deny_never_widens_and_adding_an_allow_never_narrows() -> None:
         before = facts(*base)
         for extra in extra_denies:
             after = facts(*base, extra)
-            for key in GRANTED:
-                assert after[key] == before[key], (base, extra, key)
+            for key in GRANTED:  # a Deny is credited: it can only take away
+                # A principal the Deny names is listed by name where "*" stood for it before.
+                widest = set(before[key]) | ({after_key for after_key in after[key]} if "*" in before[key] else set())
+                assert set(after[key]) <= widest, (base, extra, key)
+            assert after["condition_keys"] == before["condition_keys"]
             assert after["allows_any_action"] == before["allows_any_action"]
+            assert after["artifact_trust_pinned"] >= before["artifact_trust_pinned"], (base, extra)
         for extra in extra_allows:
             after = facts(*base, extra)
             for key in GRANTED:
                 assert set(before[key]) <= set(after[key]), (base, extra, key)
             assert after["allows_any_action"] >= before["allows_any_action"]
+            assert after["artifact_trust_pinned"] <= before["artifact_trust_pinned"], (base, extra)
 
 
 # --------------------------------------------------------------------------------------------
