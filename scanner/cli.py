@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import logging
 import signal
@@ -76,11 +77,117 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 class _Parser(argparse.ArgumentParser):
     """argparse prints usage, errors, --help and --version itself: through the one sink too (an argument
-    value quoted in an error message is text from outside the program)."""
+    value quoted in an error message is text from outside the program).
+
+    No parser accepts abbreviations (`--base` is not `--baseline`: a later option starting the same way
+    would silently change what an old command line means); a mistyped choice or option gets the closest
+    spelling (difflib) in its error, and values are quoted only as short excerpts."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def _print_message(self, message: str, file: Any = None) -> None:
         if message:
             terminal.say(file or sys.stderr, message)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is None or value in action.choices:
+            return
+        choices = [str(choice) for choice in action.choices]
+        raise argparse.ArgumentError(
+            action, f"invalid choice '{terminal.excerpt(value)}' (choose from: {', '.join(choices)})"
+            + _did_you_mean(str(value), choices)
+        )
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args, namespace)
+        selected, missing = _selected_parser(self, parsed)
+        if extras:
+            selected.error(_unrecognized(selected, extras, self))
+        if missing:
+            # A bare `artifact-scan` (or `artifact-scan rules`): the help, on stdout; exit 2, nothing ran.
+            selected.print_help(sys.stdout)
+            raise SystemExit(EXIT_USAGE)
+        return parsed
+
+
+def _did_you_mean(value: str, candidates: Sequence[str]) -> str:
+    close = difflib.get_close_matches(value, candidates, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:  # type: ignore[type-arg]
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+
+
+def _selected_parser(parser: argparse.ArgumentParser, args: Any) -> tuple[argparse.ArgumentParser, bool]:
+    """The (sub)parser that parsed the last words of the command line, and whether it still lacks the
+    subcommand it needs (`artifact-scan rules`)."""
+    while (commands := _subcommands(parser)) is not None:
+        name = getattr(args, commands.dest, None)
+        if name is None:
+            return parser, True
+        parser = commands.choices[name]
+    return parser, False
+
+
+def _options(parser: argparse.ArgumentParser) -> list[str]:
+    """The option spellings a parser shows (hidden deprecated aliases are not suggested)."""
+    return [o for a in parser._actions if a.help is not argparse.SUPPRESS for o in a.option_strings]
+
+
+def _all_parsers(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    yield path, parser
+    commands = _subcommands(parser)
+    if commands is not None:
+        for name, sub in commands.choices.items():
+            yield from _all_parsers(sub, f"{path} {name}".strip())
+
+
+def _unrecognized(selected: argparse.ArgumentParser, extras: Sequence[str], top: argparse.ArgumentParser) -> str:
+    """`unrecognized arguments: ...` with, for the first option, its closest spelling in this command or the
+    commands that do take it."""
+    message = "unrecognized arguments: " + " ".join(terminal.excerpt(word, 40) for word in extras[:5])
+    if len(extras) > 5:
+        message += f" ... ({len(extras) - 5} more)"
+    flag = next((word.split("=", 1)[0] for word in extras if word.startswith("-") and word != "-"), None)
+    if flag is None:
+        return message
+    elsewhere = [name for name, parser in _all_parsers(top) if name and flag in _options(parser)]
+    if elsewhere:  # a real option, given to the wrong command: say which commands take it
+        return message + f"; {terminal.excerpt(flag, 40)} is an option of: {', '.join(elsewhere)}"
+    return message + _did_you_mean(flag, _options(selected))
+
+
+class _DeprecatedAlias(argparse.Action):
+    """An old spelling of an option, hidden from the help: still works, and says on stderr what replaces it."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, *, replacement: str, **kwargs: Any) -> None:
+        kwargs.setdefault("default", argparse.SUPPRESS)
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+        self.replacement = replacement
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any,
+                 option_string: str | None = None) -> None:
+        terminal.err(f"warning: {option_string} is deprecated and will be removed; use {self.replacement}")
+        setattr(namespace, self.dest, values)
+
+
+def _out_option(parser: argparse.ArgumentParser, *, metavar: str, help: str, old: str | None = None,
+                **kwargs: Any) -> None:
+    """`-o/--out`, the one spelling of "where the output goes" in every command; `old`, the spelling a
+    command used before, keeps working as a hidden alias that warns."""
+    parser.add_argument("-o", "--out", type=Path, metavar=metavar, help=help, **kwargs)
+    if old is not None:
+        parser.add_argument(old, dest="out", type=Path, metavar=metavar, action=_DeprecatedAlias,
+                            replacement="-o/--out")
+
+
+def _profile_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", metavar="NAME",
+                        help="the AWS profile for the management account's credentials; overrides "
+                        "management.profile in the config and AWS_PROFILE")
 
 
 class _LogFormatter(logging.Formatter):
@@ -135,7 +242,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _formats(text: str) -> list[str]:
     writers = _writers()
-    names = [name.strip() for name in text.split(",") if name.strip()]
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]  # JSON is json
     unknown = [name for name in names if name not in writers]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
@@ -164,7 +271,9 @@ def _shard_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _report_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, metavar="DIR", help="the run's folder (default: reports/<run-id>/)")
+    _out_option(parser, metavar="DIR",
+                help="the run's folder (default: reports/<run-id>/); `-` sends the one --format to standard "
+                "output (table and progress on stderr; the run folder goes to the default place)")
     parser.add_argument(
         "--format",
         type=_formats,
@@ -198,8 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP + "\n" + EXAMPLES,
         formatter_class=_Formatter,
     )
-    parser.add_argument("--version", action="version", version=f"artifact-scan {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("-V", "--version", action="version", version=f"artifact-scan {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     scan = commands.add_parser(
         "scan",
@@ -215,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also write the run's evidence bundle (see `artifact-scan evidence --help`)")
     scan.add_argument("--sign-key", type=Path, metavar="PEM",
                       help="sign the evidence bundle with this Ed25519 private key")
+    _profile_option(scan)
     _shard_option(scan)
     _rule_options(scan)
     _report_options(scan)
@@ -228,13 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     collect.add_argument("--config", type=Path, metavar="FILE")
-    collect.add_argument("-o", "--output", type=Path, metavar="FILE", default=Path("snapshot.json"),
-                         help="where to write the snapshot (default: snapshot.json); an existing file is kept")
+    _out_option(collect, metavar="FILE", old="--output", default=Path("snapshot.json"),
+                help="where to write the snapshot (default: snapshot.json); an existing file is kept")
+    _profile_option(collect)
     _shard_option(collect)
     _common(collect)
 
     snapshot = commands.add_parser("snapshot", help="work with snapshots: merge shards", formatter_class=_Formatter)
-    snapshot_commands = snapshot.add_subparsers(dest="snapshot_command", metavar="ACTION", required=True)
+    snapshot_commands = snapshot.add_subparsers(dest="snapshot_command", metavar="ACTION")
     merge = snapshot_commands.add_parser(
         "merge",
         help="merge the snapshots of every shard (collect --shard I/N) into one",
@@ -247,8 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     merge.add_argument("snapshots", nargs="+", type=Path, metavar="SHARD_SNAPSHOT")
-    merge.add_argument("-o", "--output", type=Path, metavar="FILE", required=True,
-                       help="where to write the merged snapshot; an existing file is kept")
+    _out_option(merge, metavar="FILE", old="--output", required=True,
+                help="where to write the merged snapshot; an existing file is kept")
     _common(merge)
 
     demo = commands.add_parser(
@@ -267,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from scanner import evidence_cli  # noqa: PLC0415
 
-    evidence_cli.add_parser(commands, common=_common)
+    evidence_cli.add_parser(commands, common=_common, out=_out_option)
 
     permissions = commands.add_parser(
         "permissions",
@@ -286,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(permissions)
 
     rules = commands.add_parser("rules", help="validate or list rules", formatter_class=_Formatter)
-    rule_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    rule_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION")
     validate = rule_commands.add_parser(
         "validate",
         help="check rule files and packs; every problem is printed at once",
@@ -314,9 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; every message goes through scanner.terminal, every outcome is an exit code.
 
-    An interrupt before a scan command starts its work (imports, arguments, a listing, a verification)
-    exits 130 with one line. Once scan, collect or demo runs, an interrupt keeps what was read and exits
-    3 (incomplete), as DESIGN.md's contract says."""
+    An interrupt (SIGINT, or SIGTERM while a scan runs) at any moment exits 130 with one line. Once scan,
+    collect or demo has read something, the line also says where the partial snapshot was kept (marked
+    interrupted and incomplete); no report is written for a scan cut short."""
     command: str | None = None
     started_by_entry_point = False
     try:
@@ -330,17 +441,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if started_by_entry_point:  # the process ends here; in a caller's process the handler is theirs
             _ignore_further_interrupts()
-        if command in _SCANS:
-            terminal.err("error: interrupted; no report claims a complete scan")
-            return EXIT_INCOMPLETE
-        terminal.err(terminal.INTERRUPTED)
+        terminal.err(_interrupted_line(None) if command in _SCANS else terminal.INTERRUPTED)
+        return EXIT_INTERRUPTED
+    except ScanInterrupted as exc:
+        # Stopped, never "bad input" nor a verdict: 130, one line saying what was kept.
+        if args.debug:
+            terminal.err(traceback.format_exc())
+        terminal.err(_interrupted_line(exc))
         return EXIT_INTERRUPTED
     except ScannerError as exc:
         if args.debug:
             terminal.err(traceback.format_exc())
         _print_error(exc)
-        # Interrupted is incomplete, never "bad input": exit 3, with what was kept (a partial snapshot).
-        return EXIT_INCOMPLETE if isinstance(exc, ScanInterrupted) else EXIT_USAGE
+        return EXIT_USAGE
     except BrokenPipeError:
         # The reader went away (`artifact-scan rules list | head`): not a bug. A listing has nothing left to
         # say; any other command stopped before it knew its verdict, which must not read as a clean one.
@@ -356,6 +469,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 _SCANS = ("scan", "collect", "demo")  # the commands that read AWS, which SIGTERM stops like Ctrl-C
 _LISTINGS = ("rules", "permissions")  # the commands whose whole work is what they print
+
+
+def _interrupted_line(exc: ScanInterrupted | None) -> str:
+    """The one line an interrupted scan prints: where its partial snapshot is, if one was kept."""
+    kept = getattr(exc, "snapshot_path", None)
+    if kept is None:
+        return "error: interrupted; no partial snapshot was kept; no report claims a complete scan"
+    read = sum(1 for account in getattr(exc, "snapshot").accounts if account.scanned)
+    return (f"error: interrupted; the partial snapshot ({read} account{'s' if read != 1 else ''} read) is in "
+            f"{terminal.escape(kept)}; no report claims a complete scan")
 
 
 def _print_error(exc: ScannerError) -> None:
@@ -592,8 +715,8 @@ def _collect(args: argparse.Namespace) -> ExitCode:
     from scanner.errors import OutputError  # noqa: PLC0415
     from scanner.output import write_atomic  # noqa: PLC0415
 
-    if args.output.exists():
-        raise OutputError(f"{args.output}: exists; a snapshot is evidence and is never overwritten",
+    if args.out.exists():
+        raise OutputError(f"{args.out}: exists; a snapshot is evidence and is never overwritten",
                           hint="choose another file with -o")
     config = load_config(args.config)
     ruleset = _load_ruleset(config)
@@ -603,12 +726,12 @@ def _collect(args: argparse.Namespace) -> ExitCode:
     except ScanInterrupted as interrupted:
 
         def keep(data: bytes) -> Path:
-            write_atomic(args.output, data)
-            return Path(args.output)
+            write_atomic(args.out, data)
+            return Path(args.out)
 
         raise run.keep_interrupted(interrupted, keep) from None
-    write_atomic(args.output, run.snapshot_bytes(snapshot))
-    terminal.err(f"wrote {terminal.escape(args.output)}")
+    write_atomic(args.out, run.snapshot_bytes(snapshot))
+    terminal.err(f"wrote {terminal.escape(args.out)}")
     gaps = snapshots.gaps(snapshot)
     if not gaps:
         return ExitCode.OK
@@ -618,7 +741,7 @@ def _collect(args: argparse.Namespace) -> ExitCode:
         where = f"account {terminal.escape(error.account_id)}: " if error.account_id else "organization: "
         terminal.err(f"  {where}{terminal.excerpt(error.describe())}")
     if len(errors) > 20:
-        terminal.err(f"  ... and {len(errors) - 20} more, in {terminal.escape(args.output)}")
+        terminal.err(f"  ... and {len(errors) - 20} more, in {terminal.escape(args.out)}")
     return ExitCode.INCOMPLETE
 
 
@@ -631,12 +754,12 @@ def _snapshot(args: argparse.Namespace) -> ExitCode:
     from scanner.merge import merge  # noqa: PLC0415
     from scanner.output import write_atomic  # noqa: PLC0415
 
-    if args.output.exists():
-        raise OutputError(f"{args.output}: exists; a snapshot is evidence and is never overwritten",
+    if args.out.exists():
+        raise OutputError(f"{args.out}: exists; a snapshot is evidence and is never overwritten",
                           hint="choose another file with -o")
     merged = merge([(str(path), snapshots.load(path)) for path in args.snapshots])
-    write_atomic(args.output, run.snapshot_bytes(merged))
-    terminal.err(f"wrote {terminal.escape(args.output)} ({len(merged.accounts)} accounts from {len(args.snapshots)} shards)")
+    write_atomic(args.out, run.snapshot_bytes(merged))
+    terminal.err(f"wrote {terminal.escape(args.out)} ({len(merged.accounts)} accounts from {len(args.snapshots)} shards)")
     return ExitCode.OK if snapshots.is_complete(merged) else ExitCode.INCOMPLETE
 
 
