@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from scanner import __version__, terminal
-from scanner.errors import ConfigError, ScanInterrupted, ScannerError
+from scanner.errors import ConfigError, RuleError, ScanInterrupted, ScannerError
 
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for jsonschema, boto3, jinja2 or cryptography
     from scanner.config import Config
@@ -541,6 +541,7 @@ def _sigterm_interrupts(enabled: bool) -> Iterator[None]:
 
 
 def _dispatch(args: argparse.Namespace) -> ExitCode:
+    _refuse_stdout(args)
     handlers: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
         "scan": _scan,
         "collect": _collect,
@@ -602,11 +603,16 @@ class _Progress:
 def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
     from scanner.report import sarif, table  # noqa: PLC0415
 
+    to_stdout = _to_stdout(args)
     if not args.quiet:
-        colour = table.use_colour(sys.stdout)
-        terminal.say(sys.stdout, table.render(outcome.scan, colour=colour), colour=colour)
+        stream = sys.stderr if to_stdout else sys.stdout  # stdout carries the one report, nothing else
+        colour = table.use_colour(stream)
+        terminal.say(stream, table.render(outcome.scan, colour=colour), colour=colour)
     written = ", ".join(terminal.escape(path.name) for path in outcome.files if path.parent == outcome.run_dir)
     terminal.err(f"wrote {terminal.escape(outcome.run_dir)}/ ({written})")
+    if to_stdout:
+        [report] = [path for path in outcome.files if path.name == _writers()[args.format[0]].filename]
+        terminal.document(report.read_bytes())
     left_out = sarif.left_out_by_the_result_limit(outcome.scan)
     if left_out and any(path.name == _writers()["sarif"].filename for path in outcome.files):
         terminal.err(f"warning: results.sarif leaves out the {left_out:,} least severe findings "
@@ -614,9 +620,94 @@ def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
                      "results.json has them all")
 
 
+STDOUT = Path("-")
+
+
+def _to_stdout(args: argparse.Namespace) -> bool:
+    return getattr(args, "out", None) == STDOUT
+
+
+def _check_stdout(args: argparse.Namespace, formats: Sequence[str]) -> None:
+    """`--out -`: exactly one format, and no evidence bundle (a bundle is the run folder, not a stream)."""
+    if not _to_stdout(args):
+        return
+    if getattr(args, "evidence", False):
+        raise ScannerError("--evidence bundles the run folder and cannot go to standard output (--out -)",
+                           hint="use --out DIR with --evidence, or drop --evidence")
+    if len(formats) != 1:
+        raise ScannerError(
+            f"--out - sends exactly one report format to standard output; {len(formats)} were asked for "
+            f"({', '.join(terminal.excerpt(name) for name in formats)})",
+            hint="choose one with --format, e.g. --format json --out -",
+        )
+    args.format = list(formats)
+
+
+def _refuse_stdout(args: argparse.Namespace) -> None:
+    """`-o -` is for a report in a pipeline. A snapshot or an evidence bundle is kept as a file: it is
+    evidence, never overwritten, and a stream cannot be checked for that."""
+    if args.command in ("scan", "demo") or not _to_stdout(args):
+        return
+    what = "an evidence bundle" if args.command == "evidence" else "a snapshot"
+    raise ScannerError(f"-o -: {what} is written to a file, not to standard output",
+                       hint="give a file name with -o; `--out -` is for `scan` and `demo` with one --format")
+
+
+def _run_dir(args: argparse.Namespace) -> Path | None:
+    """With `--out -` the run folder still goes where it goes by default (reports/<run-id>/): it is the run's
+    record (snapshot, rules, settings as used), what --baseline, `evidence export` and an interrupted scan's
+    partial snapshot need; only the report itself is streamed."""
+    return None if _to_stdout(args) else args.out
+
+
+@contextlib.contextmanager
+def _expecting(option: str, path: str | Path | None, kind: str, refused_by: type[ScannerError]) -> Iterator[None]:
+    """When the loader of `option` refuses `path` (its own error class), and the file is another of the tool's
+    files (a results.json as --config, a snapshot as --baseline), say which option takes it instead."""
+    try:
+        yield
+    except refused_by:
+        if path is None:
+            raise
+        from scanner import filekinds  # noqa: PLC0415
+
+        better = filekinds.wrong_file(option, path, getattr(filekinds, kind))
+        if better is None:
+            raise
+        raise better from None
+
+
+def _load_config(path: Path | None) -> Config:
+    from scanner.config import load_config  # noqa: PLC0415
+
+
+    with _expecting("--config", path, "CONFIG", ConfigError):
+        return load_config(path)
+
+
+def _with_profile(config: Config, profile: str | None) -> Config:
+    """`--profile NAME` overrides management.profile and AWS_PROFILE (a named profile wins over the variable
+    in boto3). A profile that does not exist is refused here, naming --profile as where it came from."""
+    if profile is None:
+        return config
+    from dataclasses import replace  # noqa: PLC0415
+
+    import botocore.session  # noqa: PLC0415
+
+    from scanner.errors import CredentialsError  # noqa: PLC0415
+
+    available = botocore.session.Session().available_profiles
+    if profile not in available:
+        raise CredentialsError(
+            f"--profile: the AWS profile '{terminal.excerpt(profile)}' does not exist",
+            hint="list the profiles with `aws configure list-profiles`"
+            + (f"; did you mean '{close[0]}'?" if (close := difflib.get_close_matches(profile, available, n=1)) else ""),
+        )
+    return replace(config, management=replace(config.management, profile=profile))
+
+
 def _scan(args: argparse.Namespace) -> ExitCode:
     from scanner.run import ExitCode  # noqa: PLC0415
-    from scanner.config import load_config  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
 
     if args.shard is not None and args.snapshot is not None:
@@ -627,19 +718,25 @@ def _scan(args: argparse.Namespace) -> ExitCode:
 
         # A bad --sign-key exits 2 before any AWS call; --sign-key implies --evidence; every format is written.
         evidence_cli.prepare_scan(args)
-    config = load_config(args.config)
+    config = _with_profile(_load_config(args.config), args.profile)
     _check_formats(config)
+    formats = args.format or config.output.formats
+    _check_stdout(args, formats)
     ruleset = _load_ruleset(config, args.rules, builtin=not args.no_builtin_rules)
-    outcome = run.scan(
-        config,
-        ruleset,
-        out_dir=args.out,
-        formats=args.format or config.output.formats,
-        snapshot_path=args.snapshot,
-        shard=args.shard,
-        progress=None if args.quiet else _Progress(sys.stderr),
-        **_audit_options(args, config),
-    )
+    options = _audit_options(args, config)
+    from scanner.errors import SnapshotError  # noqa: PLC0415
+
+    with _expecting("--snapshot", args.snapshot, "SNAPSHOT", SnapshotError):
+        outcome = run.scan(
+            config,
+            ruleset,
+            out_dir=_run_dir(args),
+            formats=formats,
+            snapshot_path=args.snapshot,
+            shard=args.shard,
+            progress=None if args.quiet else _Progress(sys.stderr),
+            **options,
+        )
     _print_outcome(outcome, args)
     if args.evidence:
         from scanner import evidence_cli  # noqa: PLC0415
@@ -694,12 +791,17 @@ def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
         raise ScannerError("--fail-on-new needs --baseline: without an earlier run every finding is new")
     suppressions_path = args.suppressions or config.suppressions
     # Read once: the bytes checked here are byte for byte the file the run keeps and derives from.
-    suppressions_data = read_suppressions(suppressions_path) if suppressions_path else None
-    if suppressions_data is not None:
-        parse_suppressions(suppressions_data, str(suppressions_path))
-    baseline_data = read_baseline(args.baseline) if args.baseline else None
-    if baseline_data is not None:
-        parse_baseline(baseline_data, str(args.baseline))
+    from scanner.baseline import BaselineError  # noqa: PLC0415
+    from scanner.errors import SuppressionError  # noqa: PLC0415
+
+    with _expecting("--suppressions", suppressions_path, "SUPPRESSIONS", SuppressionError):
+        suppressions_data = read_suppressions(suppressions_path) if suppressions_path else None
+        if suppressions_data is not None:
+            parse_suppressions(suppressions_data, str(suppressions_path))
+    with _expecting("--baseline", args.baseline, "RESULTS", BaselineError):
+        baseline_data = read_baseline(args.baseline) if args.baseline else None
+        if baseline_data is not None:
+            parse_baseline(baseline_data, str(args.baseline))
     return {
         "gate": Gate(Severity.parse(args.fail_on) if args.fail_on else config.fail_on, args.fail_on_new),
         "suppressions_data": suppressions_data,
@@ -709,7 +811,6 @@ def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 
 def _collect(args: argparse.Namespace) -> ExitCode:
     from scanner.run import ExitCode  # noqa: PLC0415
-    from scanner.config import load_config  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
     from scanner import snapshot as snapshots  # noqa: PLC0415
     from scanner.errors import OutputError  # noqa: PLC0415
@@ -718,7 +819,7 @@ def _collect(args: argparse.Namespace) -> ExitCode:
     if args.out.exists():
         raise OutputError(f"{args.out}: exists; a snapshot is evidence and is never overwritten",
                           hint="choose another file with -o")
-    config = load_config(args.config)
+    config = _with_profile(_load_config(args.config), args.profile)
     ruleset = _load_ruleset(config)
     try:
         snapshot = run.collect_snapshot(config, ruleset, progress=None if args.quiet else _Progress(sys.stderr),
@@ -757,7 +858,11 @@ def _snapshot(args: argparse.Namespace) -> ExitCode:
     if args.out.exists():
         raise OutputError(f"{args.out}: exists; a snapshot is evidence and is never overwritten",
                           hint="choose another file with -o")
-    merged = merge([(str(path), snapshots.load(path)) for path in args.snapshots])
+    def load(path: Path) -> Any:
+        with _expecting("snapshot merge", path, "SNAPSHOT", snapshots.SnapshotError):
+            return snapshots.load(path)
+
+    merged = merge([(str(path), load(path)) for path in args.snapshots])
     write_atomic(args.out, run.snapshot_bytes(merged))
     terminal.err(f"wrote {terminal.escape(args.out)} ({len(merged.accounts)} accounts from {len(args.snapshots)} shards)")
     return ExitCode.OK if snapshots.is_complete(merged) else ExitCode.INCOMPLETE
@@ -776,14 +881,16 @@ def _demo(args: argparse.Namespace) -> ExitCode:
             hint="pip install 'artifact-scan[demo]'",
         ) from None
     config = Config()
+    formats = args.format or sorted(_writers())  # the demo shows every format
+    _check_stdout(args, formats)
     ruleset = _load_ruleset(config)
     options = _audit_options(args, config)
     with demo.simulated_organization(args.scenario) as organization:
         outcome = run.scan(
             config,
             ruleset,
-            out_dir=args.out,
-            formats=args.format or sorted(_writers()),  # the demo shows every format
+            out_dir=_run_dir(args),
+            formats=formats,
             session=organization.session,
             progress=None if args.quiet else _Progress(sys.stderr),
             **options,
@@ -808,10 +915,9 @@ def _demo(args: argparse.Namespace) -> ExitCode:
 
 def _permissions(args: argparse.Namespace) -> ExitCode:
     from scanner.run import ExitCode  # noqa: PLC0415
-    from scanner.config import load_config  # noqa: PLC0415
     from scanner.collect import permissions  # noqa: PLC0415
 
-    config = load_config(args.config)
+    config = _load_config(args.config)
     policies = {
         "management_account": permissions.management_policy(config),
         "member_accounts": permissions.member_policy(),
@@ -826,7 +932,6 @@ def _permissions(args: argparse.Namespace) -> ExitCode:
 
 def _rules(args: argparse.Namespace) -> ExitCode:
     from scanner.run import ExitCode  # noqa: PLC0415
-    from scanner.config import load_config  # noqa: PLC0415
     from scanner.evaluate.resources import FACT_SCHEMAS  # noqa: PLC0415
     from scanner.rules import load_rules  # noqa: PLC0415
 
@@ -840,12 +945,15 @@ def _rules(args: argparse.Namespace) -> ExitCode:
                 terminal.out(f"  {terminal.escape(path)}: {terminal.escape(kind)}")
         return ExitCode.OK
     if args.rules_command == "validate":
-        ruleset = load_rules(args.paths, builtin=not (args.paths and args.no_builtin_rules))
+        try:
+            ruleset = load_rules(args.paths, builtin=not (args.paths and args.no_builtin_rules))
+        except RuleError as exc:
+            raise _files_of_another_kind(exc, args.paths) from None
         count = len(ruleset.rules)
         terminal.out(f"ok: {count} rule{'s' if count != 1 else ''} valid in {len(ruleset.packs)} pack(s): "
                      + ", ".join(terminal.escape(pack.id) for pack in ruleset.packs))
         return ExitCode.OK
-    config = load_config(args.config)
+    config = _load_config(args.config)
     ruleset = _load_ruleset(config, args.paths)
     from tabulate import tabulate  # noqa: PLC0415
 
@@ -853,6 +961,22 @@ def _rules(args: argparse.Namespace) -> ExitCode:
             for r in sorted(ruleset.rules, key=lambda r: r.id)]
     terminal.out(tabulate(rows, headers=["id", "severity", "resource", "title"]))
     return ExitCode.OK
+
+
+def _files_of_another_kind(exc: RuleError, paths: Sequence[Path]) -> RuleError:
+    """A config, a results.json or a snapshot given to `rules validate` is named for what it is (and where it
+    goes) in place of the schema problems it has as a rule; the other files' problems are all kept."""
+    from scanner import filekinds  # noqa: PLC0415
+
+    wrong = {}
+    for path in paths:
+        found = filekinds.kind_of(path)
+        if found is not None and found not in (filekinds.RULE, filekinds.PACK):
+            wrong[str(path)] = f"{terminal.excerpt(path, 200)}: this is {found.what}, not a rule file; {found.goes}"
+    if not wrong:
+        return exc
+    kept = [problem for problem in exc.problems if not any(problem.startswith(name + ":") for name in wrong)]
+    return RuleError([*wrong.values(), *kept])
 
 
 def _fact_paths(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
