@@ -40,6 +40,8 @@ exit codes:
   2  bad arguments, config, rules, snapshot or credentials: nothing was scanned
   3  incomplete: some account or API could not be read (reports are still written;
      3 outranks 1, so a verdict on partial data never looks final)
+130  interrupted (Ctrl-C, or SIGTERM during a scan): one line says what was kept (a partial
+     snapshot, marked interrupted); no report claims a complete scan
 """
 
 COLLECT_EXIT_CODES_HELP = """\
@@ -48,6 +50,7 @@ exit codes:
   2  bad arguments, config or credentials, or the AWS endpoint cannot be reached: nothing was collected
   3  incomplete: some account or API could not be read (the snapshot is still written, marked
      incomplete, and says why; the reasons are printed)
+130  interrupted: the partial snapshot is kept at -o, marked interrupted; one line says so
 """
 
 EXAMPLES = """\
@@ -178,9 +181,11 @@ def _out_option(parser: argparse.ArgumentParser, *, metavar: str, help: str, old
                 **kwargs: Any) -> None:
     """`-o/--out`, the one spelling of "where the output goes" in every command; `old`, the spelling a
     command used before, keeps working as a hidden alias that warns."""
-    parser.add_argument("-o", "--out", type=Path, metavar=metavar, help=help, **kwargs)
+    # A required option's old spelling must count as giving it: both in a required group of one of them.
+    target: Any = parser.add_mutually_exclusive_group(required=True) if kwargs.pop("required", False) else parser
+    target.add_argument("-o", "--out", type=Path, metavar=metavar, help=help, **kwargs)
     if old is not None:
-        parser.add_argument(old, dest="out", type=Path, metavar=metavar, action=_DeprecatedAlias,
+        target.add_argument(old, dest="out", type=Path, metavar=metavar, action=_DeprecatedAlias,
                             replacement="-o/--out")
 
 
