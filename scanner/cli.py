@@ -103,7 +103,9 @@ class _Parser(argparse.ArgumentParser):
             + _did_you_mean(str(value), choices)
         )
 
-    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> Any:
         parsed, extras = self.parse_known_args(args, namespace)
         selected, missing = _selected_parser(self, parsed)
         if extras:
@@ -120,7 +122,9 @@ def _did_you_mean(value: str, candidates: Sequence[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:  # type: ignore[type-arg]
+def _subcommands(
+    parser: argparse.ArgumentParser,
+) -> argparse._SubParsersAction | None:  # type: ignore[type-arg]
     return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
 
 
@@ -140,7 +144,9 @@ def _options(parser: argparse.ArgumentParser) -> list[str]:
     return [o for a in parser._actions if a.help is not argparse.SUPPRESS for o in a.option_strings]
 
 
-def _all_parsers(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str, argparse.ArgumentParser]]:
+def _all_parsers(
+    parser: argparse.ArgumentParser, path: str = ""
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
     yield path, parser
     commands = _subcommands(parser)
     if commands is not None:
@@ -148,7 +154,9 @@ def _all_parsers(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tu
             yield from _all_parsers(sub, f"{path} {name}".strip())
 
 
-def _unrecognized(selected: argparse.ArgumentParser, extras: Sequence[str], top: argparse.ArgumentParser) -> str:
+def _unrecognized(
+    selected: argparse.ArgumentParser, extras: Sequence[str], top: argparse.ArgumentParser
+) -> str:
     """`unrecognized arguments: ...` with, for the first option, its closest spelling in this command or the
     commands that do take it."""
     message = "unrecognized arguments: " + " ".join(terminal.excerpt(word, 40) for word in extras[:5])
@@ -164,7 +172,8 @@ def _unrecognized(selected: argparse.ArgumentParser, extras: Sequence[str], top:
 
 
 class _DeprecatedAlias(argparse.Action):
-    """An old spelling of an option, hidden from the help: still works, and says on stderr what replaces it."""
+    """An old spelling of an option, hidden from the help: it still works, and says on stderr what replaces
+    it."""
 
     def __init__(self, option_strings: Sequence[str], dest: str, *, replacement: str, **kwargs: Any) -> None:
         kwargs.setdefault("default", argparse.SUPPRESS)
@@ -666,7 +675,9 @@ def _run_dir(args: argparse.Namespace) -> Path | None:
 
 
 @contextlib.contextmanager
-def _expecting(option: str, path: str | Path | None, kind: str, refused_by: type[ScannerError]) -> Iterator[None]:
+def _expecting(
+    option: str, path: str | Path | None, kind: str, refused_by: type[ScannerError]
+) -> Iterator[None]:
     """When the loader of `option` refuses `path` (its own error class), and the file is another of the tool's
     files (a results.json as --config, a snapshot as --baseline), say which option takes it instead."""
     try:
@@ -705,8 +716,7 @@ def _with_profile(config: Config, profile: str | None) -> Config:
     if profile not in available:
         raise CredentialsError(
             f"--profile: the AWS profile '{terminal.excerpt(profile)}' does not exist",
-            hint="list the profiles with `aws configure list-profiles`"
-            + (f"; did you mean '{close[0]}'?" if (close := difflib.get_close_matches(profile, available, n=1)) else ""),
+            hint="list the profiles with `aws configure list-profiles`" + _did_you_mean(profile, available),
         )
     return replace(config, management=replace(config.management, profile=profile))
 
@@ -869,7 +879,8 @@ def _snapshot(args: argparse.Namespace) -> ExitCode:
 
     merged = merge([(str(path), load(path)) for path in args.snapshots])
     write_atomic(args.out, run.snapshot_bytes(merged))
-    terminal.err(f"wrote {terminal.escape(args.out)} ({len(merged.accounts)} accounts from {len(args.snapshots)} shards)")
+    terminal.err(f"wrote {terminal.escape(args.out)} ({len(merged.accounts)} accounts from "
+                 f"{len(args.snapshots)} shards)")
     return ExitCode.OK if snapshots.is_complete(merged) else ExitCode.INCOMPLETE
 
 
@@ -977,7 +988,8 @@ def _files_of_another_kind(exc: RuleError, paths: Sequence[Path]) -> RuleError:
     for path in paths:
         found = filekinds.kind_of(path)
         if found is not None and found not in (filekinds.RULE, filekinds.PACK):
-            wrong[str(path)] = f"{terminal.excerpt(path, 200)}: this is {found.what}, not a rule file; {found.goes}"
+            wrong[str(path)] = (f"{terminal.excerpt(path, 200)}: this is {found.what}, not a rule file; "
+                                f"{found.goes}")
     if not wrong:
         return exc
     kept = [problem for problem in exc.problems if not any(problem.startswith(name + ":") for name in wrong)]

@@ -34,11 +34,14 @@ SUPPRESSIONS = Kind("suppressions", "a suppressions file", "it goes to --suppres
 RULE = Kind("rule", "a rule file", "it goes to --rules or `rules validate`")
 PACK = Kind("pack", "a rule pack's pack.yaml", "its folder goes to --rules or `rules validate`")
 BUNDLE = Kind("bundle", "an evidence bundle", "it goes to `evidence verify`")
-SARIF = Kind("sarif", "a SARIF report", "it is a report a scan wrote, not an input (the run's results.json goes to --baseline)")
+SARIF = Kind("sarif", "a SARIF report",
+             "it is a report a scan wrote, not an input (the run's results.json goes to --baseline)")
 PEM_PRIVATE = Kind("private-key", "a PEM private key", "it goes to --sign-key")
 PEM_PUBLIC = Kind("public-key", "a PEM public key", "it goes to `evidence verify --public-key`")
 
-CONFIG_KEYS = frozenset({"management", "member_accounts", "scope", "collection", "rules", "output", "fail_on"})
+CONFIG_KEYS = frozenset(
+    {"management", "member_accounts", "scope", "collection", "rules", "output", "fail_on"}
+)
 
 
 class _Unreadable(ScannerError):
@@ -115,7 +118,8 @@ def kind_of(path: str | Path) -> Kind | None:
 
 
 def wrong_file(option: str, path: str | Path, expected: Kind) -> ScannerError | None:
-    """The error to show instead of a loader's when `path`, given to `option`, is another of the tool's files."""
+    """The error to show in place of a loader's when `path`, given to `option`, is another of the tool's
+    files."""
     found = kind_of(path)
     if found is None or found == expected:
         return None
