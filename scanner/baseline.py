@@ -34,6 +34,7 @@ class Baseline:
     started_at: str
     findings: Mapping[FindingKey, ResolvedFinding]  # the baseline's findings; resolved if gone now
     markers: Mapping[str, Any]
+    organization_id: str | None = None  # None when that run could not read the organization
 
 
 def key_of(result: Result) -> FindingKey:
@@ -71,12 +72,29 @@ def parse_baseline(raw: bytes, path: str) -> Baseline:
                 key, Severity.parse(item["severity"]), item["resource_name"], item["message"],
                 item.get("first_seen") or run["started_at"],
             )
-        return Baseline(run["run_id"], run["started_at"], findings, document.get("markers", {}))
+        organization = run.get("organization_id")
+        return Baseline(run["run_id"], run["started_at"], findings, document.get("markers", {}),
+                        organization if isinstance(organization, str) else None)
     except (KeyError, TypeError, ValueError) as exc:
         raise BaselineError(f"{path}: not a complete results.json: missing or wrong {exc}") from None
 
 
+def check_same_organization(scan: ScanResult, baseline: Baseline) -> None:
+    """A baseline compares two runs of one organization: against another one every finding would be "new"
+    and every old one "resolved", a gate (--fail-on-new) and a drift report that mean nothing. Refused
+    when both organizations are known and differ. A run folder's own baseline (what `evidence verify`
+    derives from) passed this check when the run was made."""
+    ours, theirs = scan.info.organization_id, baseline.organization_id
+    if ours and theirs and ours != theirs:
+        raise BaselineError(
+            f"the baseline (run {excerpt(baseline.run_id)}) is a run of organization {excerpt(theirs)}, and "
+            f"this run read organization {excerpt(ours)}: a baseline only compares runs of one organization",
+            hint=f"pass the results.json of an earlier run of {excerpt(ours)}, or scan without --baseline",
+        )
+
+
 def apply_baseline(scan: ScanResult, baseline: Baseline) -> ScanResult:
+    check_same_organization(scan, baseline)
     current_keys = set()
     results = []
     for result in scan.results:

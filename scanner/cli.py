@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import logging
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from scanner import __version__, terminal
-from scanner.errors import ConfigError, ScanInterrupted, ScannerError
+from scanner.errors import ConfigError, RuleError, ScanInterrupted, ScannerError
 
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for jsonschema, boto3, jinja2 or cryptography
     from scanner.config import Config
@@ -39,6 +40,8 @@ exit codes:
   2  bad arguments, config, rules, snapshot or credentials: nothing was scanned
   3  incomplete: some account or API could not be read (reports are still written;
      3 outranks 1, so a verdict on partial data never looks final)
+130  interrupted (Ctrl-C, or SIGTERM during a scan): one line says what was kept (a partial
+     snapshot, marked interrupted); no report claims a complete scan
 """
 
 COLLECT_EXIT_CODES_HELP = """\
@@ -47,6 +50,7 @@ exit codes:
   2  bad arguments, config or credentials, or the AWS endpoint cannot be reached: nothing was collected
   3  incomplete: some account or API could not be read (the snapshot is still written, marked
      incomplete, and says why; the reasons are printed)
+130  interrupted: the partial snapshot is kept at -o, marked interrupted; one line says so
 """
 
 EXAMPLES = """\
@@ -76,11 +80,128 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 class _Parser(argparse.ArgumentParser):
     """argparse prints usage, errors, --help and --version itself: through the one sink too (an argument
-    value quoted in an error message is text from outside the program)."""
+    value quoted in an error message is text from outside the program).
+
+    No parser accepts abbreviations (`--base` is not `--baseline`: a later option starting the same way
+    would silently change what an old command line means); a mistyped choice or option gets the closest
+    spelling (difflib) in its error, and values are quoted only as short excerpts."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def _print_message(self, message: str, file: Any = None) -> None:
         if message:
             terminal.say(file or sys.stderr, message)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is None or value in action.choices:
+            return
+        choices = [str(choice) for choice in action.choices]
+        raise argparse.ArgumentError(
+            action, f"invalid choice '{terminal.excerpt(value)}' (choose from: {', '.join(choices)})"
+            + _did_you_mean(str(value), choices)
+        )
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> Any:
+        parsed, extras = self.parse_known_args(args, namespace)
+        selected, missing = _selected_parser(self, parsed)
+        if extras:
+            selected.error(_unrecognized(selected, extras, self))
+        if missing:
+            # A bare `artifact-scan` (or `artifact-scan rules`): the help, on stdout; exit 2, nothing ran.
+            selected.print_help(sys.stdout)
+            raise SystemExit(EXIT_USAGE)
+        return parsed
+
+
+def _did_you_mean(value: str, candidates: Sequence[str]) -> str:
+    close = difflib.get_close_matches(value, candidates, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _subcommands(
+    parser: argparse.ArgumentParser,
+) -> argparse._SubParsersAction | None:  # type: ignore[type-arg]
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+
+
+def _selected_parser(parser: argparse.ArgumentParser, args: Any) -> tuple[argparse.ArgumentParser, bool]:
+    """The (sub)parser that parsed the last words of the command line, and whether it still lacks the
+    subcommand it needs (`artifact-scan rules`)."""
+    while (commands := _subcommands(parser)) is not None:
+        name = getattr(args, commands.dest, None)
+        if name is None:
+            return parser, True
+        parser = commands.choices[name]
+    return parser, False
+
+
+def _options(parser: argparse.ArgumentParser) -> list[str]:
+    """The option spellings a parser shows (hidden deprecated aliases are not suggested)."""
+    return [o for a in parser._actions if a.help is not argparse.SUPPRESS for o in a.option_strings]
+
+
+def _all_parsers(
+    parser: argparse.ArgumentParser, path: str = ""
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    yield path, parser
+    commands = _subcommands(parser)
+    if commands is not None:
+        for name, sub in commands.choices.items():
+            yield from _all_parsers(sub, f"{path} {name}".strip())
+
+
+def _unrecognized(
+    selected: argparse.ArgumentParser, extras: Sequence[str], top: argparse.ArgumentParser
+) -> str:
+    """`unrecognized arguments: ...` with, for the first option, its closest spelling in this command or the
+    commands that do take it."""
+    message = "unrecognized arguments: " + " ".join(terminal.excerpt(word, 40) for word in extras[:5])
+    if len(extras) > 5:
+        message += f" ... ({len(extras) - 5} more)"
+    flag = next((word.split("=", 1)[0] for word in extras if word.startswith("-") and word != "-"), None)
+    if flag is None:
+        return message
+    elsewhere = [name for name, parser in _all_parsers(top) if name and flag in _options(parser)]
+    if elsewhere:  # a real option, given to the wrong command: say which commands take it
+        return message + f"; {terminal.excerpt(flag, 40)} is an option of: {', '.join(elsewhere)}"
+    return message + _did_you_mean(flag, _options(selected))
+
+
+class _DeprecatedAlias(argparse.Action):
+    """An old spelling of an option, hidden from the help: it still works, and says on stderr what replaces
+    it."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, *, replacement: str, **kwargs: Any) -> None:
+        kwargs.setdefault("default", argparse.SUPPRESS)
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+        self.replacement = replacement
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any,
+                 option_string: str | None = None) -> None:
+        terminal.err(f"warning: {option_string} is deprecated and will be removed; use {self.replacement}")
+        setattr(namespace, self.dest, values)
+
+
+def _out_option(parser: argparse.ArgumentParser, *, metavar: str, help: str, old: str | None = None,
+                **kwargs: Any) -> None:
+    """`-o/--out`, the one spelling of "where the output goes" in every command; `old`, the spelling a
+    command used before, keeps working as a hidden alias that warns."""
+    # A required option's old spelling must count as giving it: both in a required group of one of them.
+    target: Any = parser.add_mutually_exclusive_group(required=True) if kwargs.pop("required", False) else parser
+    target.add_argument("-o", "--out", type=Path, metavar=metavar, help=help, **kwargs)
+    if old is not None:
+        target.add_argument(old, dest="out", type=Path, metavar=metavar, action=_DeprecatedAlias,
+                            replacement="-o/--out")
+
+
+def _profile_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", metavar="NAME",
+                        help="the AWS profile for the management account's credentials; overrides "
+                        "management.profile in the config and AWS_PROFILE")
 
 
 class _LogFormatter(logging.Formatter):
@@ -135,7 +256,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _formats(text: str) -> list[str]:
     writers = _writers()
-    names = [name.strip() for name in text.split(",") if name.strip()]
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]  # JSON is json
     unknown = [name for name in names if name not in writers]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
@@ -164,7 +285,9 @@ def _shard_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _report_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, metavar="DIR", help="the run's folder (default: reports/<run-id>/)")
+    _out_option(parser, metavar="DIR",
+                help="the run's folder (default: reports/<run-id>/); `-` sends the one --format to standard "
+                "output (table and progress on stderr; the run folder goes to the default place)")
     parser.add_argument(
         "--format",
         type=_formats,
@@ -201,8 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP + "\n" + EXAMPLES,
         formatter_class=_Formatter,
     )
-    parser.add_argument("--version", action="version", version=f"artifact-scan {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("-V", "--version", action="version", version=f"artifact-scan {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     scan = commands.add_parser(
         "scan",
@@ -218,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also write the run's evidence bundle (see `artifact-scan evidence --help`)")
     scan.add_argument("--sign-key", type=Path, metavar="PEM",
                       help="sign the evidence bundle with this Ed25519 private key")
+    _profile_option(scan)
     _shard_option(scan)
     _rule_options(scan)
     _report_options(scan)
@@ -231,13 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     collect.add_argument("--config", type=Path, metavar="FILE")
-    collect.add_argument("-o", "--output", type=Path, metavar="FILE", default=Path("snapshot.json"),
-                         help="where to write the snapshot (default: snapshot.json); an existing file is kept")
+    _out_option(collect, metavar="FILE", old="--output", default=Path("snapshot.json"),
+                help="where to write the snapshot (default: snapshot.json); an existing file is kept")
+    _profile_option(collect)
     _shard_option(collect)
     _common(collect)
 
     snapshot = commands.add_parser("snapshot", help="work with snapshots: merge shards", formatter_class=_Formatter)
-    snapshot_commands = snapshot.add_subparsers(dest="snapshot_command", metavar="ACTION", required=True)
+    snapshot_commands = snapshot.add_subparsers(dest="snapshot_command", metavar="ACTION")
     merge = snapshot_commands.add_parser(
         "merge",
         help="merge the snapshots of every shard (collect --shard I/N) into one",
@@ -250,8 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     merge.add_argument("snapshots", nargs="+", type=Path, metavar="SHARD_SNAPSHOT")
-    merge.add_argument("-o", "--output", type=Path, metavar="FILE", required=True,
-                       help="where to write the merged snapshot; an existing file is kept")
+    _out_option(merge, metavar="FILE", old="--output", required=True,
+                help="where to write the merged snapshot; an existing file is kept")
     _common(merge)
 
     demo = commands.add_parser(
@@ -270,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from scanner import evidence_cli  # noqa: PLC0415
 
-    evidence_cli.add_parser(commands, common=_common)
+    evidence_cli.add_parser(commands, common=_common, out=_out_option)
 
     permissions = commands.add_parser(
         "permissions",
@@ -289,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(permissions)
 
     rules = commands.add_parser("rules", help="validate or list rules", formatter_class=_Formatter)
-    rule_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    rule_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION")
     validate = rule_commands.add_parser(
         "validate",
         help="check rule files and packs; every problem is printed at once",
@@ -319,9 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; every message goes through scanner.terminal, every outcome is an exit code.
 
-    An interrupt before a scan command starts its work (imports, arguments, a listing, a verification)
-    exits 130 with one line. Once scan, collect or demo runs, an interrupt keeps what was read and exits
-    3 (incomplete), as DESIGN.md's contract says."""
+    An interrupt (SIGINT, or SIGTERM while a scan runs) at any moment exits 130 with one line. Once scan,
+    collect or demo has read something, the line also says where the partial snapshot was kept (marked
+    interrupted and incomplete); no report is written for a scan cut short."""
     command: str | None = None
     started_by_entry_point = False
     try:
@@ -335,17 +460,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if started_by_entry_point:  # the process ends here; in a caller's process the handler is theirs
             _ignore_further_interrupts()
-        if command in _SCANS:
-            terminal.err("error: interrupted; no report claims a complete scan")
-            return EXIT_INCOMPLETE
-        terminal.err(terminal.INTERRUPTED)
+        terminal.err(_interrupted_line(None) if command in _SCANS else terminal.INTERRUPTED)
+        return EXIT_INTERRUPTED
+    except ScanInterrupted as exc:
+        # Stopped, never "bad input" nor a verdict: 130, one line saying what was kept.
+        if args.debug:
+            terminal.err(traceback.format_exc())
+        terminal.err(_interrupted_line(exc))
         return EXIT_INTERRUPTED
     except ScannerError as exc:
         if args.debug:
             terminal.err(traceback.format_exc())
         _print_error(exc)
-        # Interrupted is incomplete, never "bad input": exit 3, with what was kept (a partial snapshot).
-        return EXIT_INCOMPLETE if isinstance(exc, ScanInterrupted) else EXIT_USAGE
+        return EXIT_USAGE
     except BrokenPipeError:
         # The reader went away (`artifact-scan rules list | head`): not a bug. A listing has nothing left to
         # say; any other command stopped before it knew its verdict, which must not read as a clean one.
@@ -361,6 +488,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 _SCANS = ("scan", "collect", "demo")  # the commands that read AWS, which SIGTERM stops like Ctrl-C
 _LISTINGS = ("rules", "permissions")  # the commands whose whole work is what they print
+
+
+def _interrupted_line(exc: ScanInterrupted | None) -> str:
+    """The one line an interrupted scan prints: where its partial snapshot is, if one was kept."""
+    kept = getattr(exc, "snapshot_path", None)
+    if kept is None:
+        return "error: interrupted; no partial snapshot was kept; no report claims a complete scan"
+    read = sum(1 for account in getattr(exc, "snapshot").accounts if account.scanned)
+    return (f"error: interrupted; the partial snapshot ({read} account{'s' if read != 1 else ''} read) is in "
+            f"{terminal.escape(kept)}; no report claims a complete scan")
 
 
 def _print_error(exc: ScannerError) -> None:
@@ -423,6 +560,7 @@ def _sigterm_interrupts(enabled: bool) -> Iterator[None]:
 
 
 def _dispatch(args: argparse.Namespace) -> ExitCode:
+    _refuse_stdout(args)
     handlers: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
         "scan": _scan,
         "collect": _collect,
@@ -484,11 +622,16 @@ class _Progress:
 def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
     from scanner.report import sarif, table  # noqa: PLC0415
 
+    to_stdout = _to_stdout(args)
     if not args.quiet:
-        colour = table.use_colour(sys.stdout)
-        terminal.say(sys.stdout, table.render(outcome.scan, colour=colour, width=_width()), colour=colour)
+        stream = sys.stderr if to_stdout else sys.stdout  # stdout carries the one report, nothing else
+        colour = table.use_colour(stream)
+        terminal.say(stream, table.render(outcome.scan, colour=colour, width=_width()), colour=colour)
     written = ", ".join(terminal.escape(path.name) for path in outcome.files if path.parent == outcome.run_dir)
     terminal.err(table.fit(f"wrote {terminal.escape(outcome.run_dir)}/ ({written})", _width()))
+    if to_stdout:
+        [report] = [path for path in outcome.files if path.name == _writers()[args.format[0]].filename]
+        terminal.document(report.read_bytes())
     left_out = sarif.left_out_by_the_result_limit(outcome.scan)
     if left_out and any(path.name == _writers()["sarif"].filename for path in outcome.files):
         terminal.err(f"warning: results.sarif leaves out the {left_out:,} least severe findings "
@@ -496,9 +639,95 @@ def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
                      "results.json has them all")
 
 
+STDOUT = Path("-")
+
+
+def _to_stdout(args: argparse.Namespace) -> bool:
+    return getattr(args, "out", None) == STDOUT
+
+
+def _check_stdout(args: argparse.Namespace, formats: Sequence[str]) -> None:
+    """`--out -`: exactly one format, and no evidence bundle (a bundle is the run folder, not a stream)."""
+    if not _to_stdout(args):
+        return
+    if getattr(args, "evidence", False):
+        raise ScannerError("--evidence bundles the run folder and cannot go to standard output (--out -)",
+                           hint="use --out DIR with --evidence, or drop --evidence")
+    if len(formats) != 1:
+        raise ScannerError(
+            f"--out - sends exactly one report format to standard output; {len(formats)} were asked for "
+            f"({', '.join(terminal.excerpt(name) for name in formats)})",
+            hint="choose one with --format, e.g. --format json --out -",
+        )
+    args.format = list(formats)
+
+
+def _refuse_stdout(args: argparse.Namespace) -> None:
+    """`-o -` is for a report in a pipeline. A snapshot or an evidence bundle is kept as a file: it is
+    evidence, never overwritten, and a stream cannot be checked for that."""
+    if args.command in ("scan", "demo") or not _to_stdout(args):
+        return
+    what = "an evidence bundle" if args.command == "evidence" else "a snapshot"
+    raise ScannerError(f"-o -: {what} is written to a file, not to standard output",
+                       hint="give a file name with -o; `--out -` is for `scan` and `demo` with one --format")
+
+
+def _run_dir(args: argparse.Namespace) -> Path | None:
+    """With `--out -` the run folder still goes where it goes by default (reports/<run-id>/): it is the run's
+    record (snapshot, rules, settings as used), what --baseline, `evidence export` and an interrupted scan's
+    partial snapshot need; only the report itself is streamed."""
+    return None if _to_stdout(args) else args.out
+
+
+@contextlib.contextmanager
+def _expecting(
+    option: str, path: str | Path | None, kind: str, refused_by: type[ScannerError]
+) -> Iterator[None]:
+    """When the loader of `option` refuses `path` (its own error class), and the file is another of the tool's
+    files (a results.json as --config, a snapshot as --baseline), say which option takes it instead."""
+    try:
+        yield
+    except refused_by:
+        if path is None:
+            raise
+        from scanner import filekinds  # noqa: PLC0415
+
+        better = filekinds.wrong_file(option, path, getattr(filekinds, kind))
+        if better is None:
+            raise
+        raise better from None
+
+
+def _load_config(path: Path | None) -> Config:
+    from scanner.config import load_config  # noqa: PLC0415
+
+
+    with _expecting("--config", path, "CONFIG", ConfigError):
+        return load_config(path)
+
+
+def _with_profile(config: Config, profile: str | None) -> Config:
+    """`--profile NAME` overrides management.profile and AWS_PROFILE (a named profile wins over the variable
+    in boto3). A profile that does not exist is refused here, naming --profile as where it came from."""
+    if profile is None:
+        return config
+    from dataclasses import replace  # noqa: PLC0415
+
+    import botocore.session  # noqa: PLC0415
+
+    from scanner.errors import CredentialsError  # noqa: PLC0415
+
+    available = botocore.session.Session().available_profiles
+    if profile not in available:
+        raise CredentialsError(
+            f"--profile: the AWS profile '{terminal.excerpt(profile)}' does not exist",
+            hint="list the profiles with `aws configure list-profiles`" + _did_you_mean(profile, available),
+        )
+    return replace(config, management=replace(config.management, profile=profile))
+
+
 def _scan(args: argparse.Namespace) -> ExitCode:
     from scanner.run import ExitCode  # noqa: PLC0415
-    from scanner.config import load_config  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
 
     if args.shard is not None and args.snapshot is not None:
@@ -509,19 +738,25 @@ def _scan(args: argparse.Namespace) -> ExitCode:
 
         # A bad --sign-key exits 2 before any AWS call; --sign-key implies --evidence; every format is written.
         evidence_cli.prepare_scan(args)
-    config = load_config(args.config)
+    config = _with_profile(_load_config(args.config), args.profile)
     _check_formats(config)
+    formats = args.format or config.output.formats
+    _check_stdout(args, formats)
     ruleset = _load_ruleset(config, args.rules, builtin=not args.no_builtin_rules)
-    outcome = run.scan(
-        config,
-        ruleset,
-        out_dir=args.out,
-        formats=args.format or config.output.formats,
-        snapshot_path=args.snapshot,
-        shard=args.shard,
-        progress=None if args.quiet else _Progress(sys.stderr),
-        **_audit_options(args, config),
-    )
+    options = _audit_options(args, config)
+    from scanner.errors import SnapshotError  # noqa: PLC0415
+
+    with _expecting("--snapshot", args.snapshot, "SNAPSHOT", SnapshotError):
+        outcome = run.scan(
+            config,
+            ruleset,
+            out_dir=_run_dir(args),
+            formats=formats,
+            snapshot_path=args.snapshot,
+            shard=args.shard,
+            progress=None if args.quiet else _Progress(sys.stderr),
+            **options,
+        )
     _print_outcome(outcome, args)
     if args.evidence:
         from scanner import evidence_cli  # noqa: PLC0415
@@ -579,12 +814,17 @@ def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
         raise ScannerError("--fail-on-new needs --baseline: without an earlier run every finding is new")
     suppressions_path = args.suppressions or config.suppressions
     # Read once: the bytes checked here are byte for byte the file the run keeps and derives from.
-    suppressions_data = read_suppressions(suppressions_path) if suppressions_path else None
-    if suppressions_data is not None:
-        parse_suppressions(suppressions_data, str(suppressions_path))
-    baseline_data = read_baseline(args.baseline) if args.baseline else None
-    if baseline_data is not None:
-        parse_baseline(baseline_data, str(args.baseline))
+    from scanner.baseline import BaselineError  # noqa: PLC0415
+    from scanner.errors import SuppressionError  # noqa: PLC0415
+
+    with _expecting("--suppressions", suppressions_path, "SUPPRESSIONS", SuppressionError):
+        suppressions_data = read_suppressions(suppressions_path) if suppressions_path else None
+        if suppressions_data is not None:
+            parse_suppressions(suppressions_data, str(suppressions_path))
+    with _expecting("--baseline", args.baseline, "RESULTS", BaselineError):
+        baseline_data = read_baseline(args.baseline) if args.baseline else None
+        if baseline_data is not None:
+            parse_baseline(baseline_data, str(args.baseline))
     return {
         "gate": Gate(Severity.parse(args.fail_on) if args.fail_on else config.fail_on, args.fail_on_new),
         "suppressions_data": suppressions_data,
@@ -595,16 +835,15 @@ def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 
 def _collect(args: argparse.Namespace) -> ExitCode:
     from scanner.run import ExitCode  # noqa: PLC0415
-    from scanner.config import load_config  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
     from scanner import snapshot as snapshots  # noqa: PLC0415
     from scanner.errors import OutputError  # noqa: PLC0415
     from scanner.output import write_atomic  # noqa: PLC0415
 
-    if args.output.exists():
-        raise OutputError(f"{args.output}: exists; a snapshot is evidence and is never overwritten",
+    if args.out.exists():
+        raise OutputError(f"{args.out}: exists; a snapshot is evidence and is never overwritten",
                           hint="choose another file with -o")
-    config = load_config(args.config)
+    config = _with_profile(_load_config(args.config), args.profile)
     ruleset = _load_ruleset(config)
     try:
         snapshot = run.collect_snapshot(config, ruleset, progress=None if args.quiet else _Progress(sys.stderr),
@@ -612,12 +851,12 @@ def _collect(args: argparse.Namespace) -> ExitCode:
     except ScanInterrupted as interrupted:
 
         def keep(data: bytes) -> Path:
-            write_atomic(args.output, data)
-            return Path(args.output)
+            write_atomic(args.out, data)
+            return Path(args.out)
 
         raise run.keep_interrupted(interrupted, keep) from None
-    write_atomic(args.output, run.snapshot_bytes(snapshot))
-    terminal.err(f"wrote {terminal.escape(args.output)}")
+    write_atomic(args.out, run.snapshot_bytes(snapshot))
+    terminal.err(f"wrote {terminal.escape(args.out)}")
     gaps = snapshots.gaps(snapshot)
     if not gaps:
         return ExitCode.OK
@@ -627,7 +866,7 @@ def _collect(args: argparse.Namespace) -> ExitCode:
         where = f"account {terminal.escape(error.account_id)}: " if error.account_id else "organization: "
         terminal.err(f"  {where}{terminal.excerpt(error.describe())}")
     if len(errors) > 20:
-        terminal.err(f"  ... and {len(errors) - 20} more, in {terminal.escape(args.output)}")
+        terminal.err(f"  ... and {len(errors) - 20} more, in {terminal.escape(args.out)}")
     return ExitCode.INCOMPLETE
 
 
@@ -640,12 +879,17 @@ def _snapshot(args: argparse.Namespace) -> ExitCode:
     from scanner.merge import merge  # noqa: PLC0415
     from scanner.output import write_atomic  # noqa: PLC0415
 
-    if args.output.exists():
-        raise OutputError(f"{args.output}: exists; a snapshot is evidence and is never overwritten",
+    if args.out.exists():
+        raise OutputError(f"{args.out}: exists; a snapshot is evidence and is never overwritten",
                           hint="choose another file with -o")
-    merged = merge([(str(path), snapshots.load(path)) for path in args.snapshots])
-    write_atomic(args.output, run.snapshot_bytes(merged))
-    terminal.err(f"wrote {terminal.escape(args.output)} ({len(merged.accounts)} accounts from {len(args.snapshots)} shards)")
+    def load(path: Path) -> Any:
+        with _expecting("snapshot merge", path, "SNAPSHOT", snapshots.SnapshotError):
+            return snapshots.load(path)
+
+    merged = merge([(str(path), load(path)) for path in args.snapshots])
+    write_atomic(args.out, run.snapshot_bytes(merged))
+    terminal.err(f"wrote {terminal.escape(args.out)} ({len(merged.accounts)} accounts from "
+                 f"{len(args.snapshots)} shards)")
     return ExitCode.OK if snapshots.is_complete(merged) else ExitCode.INCOMPLETE
 
 
@@ -662,14 +906,16 @@ def _demo(args: argparse.Namespace) -> ExitCode:
             hint="pip install 'artifact-scan[demo]'",
         ) from None
     config = Config()
+    formats = args.format or sorted(_writers())  # the demo shows every format
+    _check_stdout(args, formats)
     ruleset = _load_ruleset(config)
     options = _audit_options(args, config)
     with demo.simulated_organization(args.scenario) as organization:
         outcome = run.scan(
             config,
             ruleset,
-            out_dir=args.out,
-            formats=args.format or sorted(_writers()),  # the demo shows every format
+            out_dir=_run_dir(args),
+            formats=formats,
             session=organization.session,
             progress=None if args.quiet else _Progress(sys.stderr),
             **options,
@@ -694,10 +940,9 @@ def _demo(args: argparse.Namespace) -> ExitCode:
 
 def _permissions(args: argparse.Namespace) -> ExitCode:
     from scanner.run import ExitCode  # noqa: PLC0415
-    from scanner.config import load_config  # noqa: PLC0415
     from scanner.collect import permissions  # noqa: PLC0415
 
-    config = load_config(args.config)
+    config = _load_config(args.config)
     policies = {
         "management_account": permissions.management_policy(config),
         "member_accounts": permissions.member_policy(),
@@ -712,7 +957,6 @@ def _permissions(args: argparse.Namespace) -> ExitCode:
 
 def _rules(args: argparse.Namespace) -> ExitCode:
     from scanner.run import ExitCode  # noqa: PLC0415
-    from scanner.config import load_config  # noqa: PLC0415
     from scanner.evaluate.resources import FACT_SCHEMAS  # noqa: PLC0415
     from scanner.rules import load_rules  # noqa: PLC0415
 
@@ -726,12 +970,15 @@ def _rules(args: argparse.Namespace) -> ExitCode:
                 terminal.out(f"  {terminal.escape(path)}: {terminal.escape(kind)}")
         return ExitCode.OK
     if args.rules_command == "validate":
-        ruleset = load_rules(args.paths, builtin=not (args.paths and args.no_builtin_rules))
+        try:
+            ruleset = load_rules(args.paths, builtin=not (args.paths and args.no_builtin_rules))
+        except RuleError as exc:
+            raise _files_of_another_kind(exc, args.paths) from None
         count = len(ruleset.rules)
         terminal.out(f"ok: {count} rule{'s' if count != 1 else ''} valid in {len(ruleset.packs)} pack(s): "
                      + ", ".join(terminal.escape(pack.id) for pack in ruleset.packs))
         return ExitCode.OK
-    config = load_config(args.config)
+    config = _load_config(args.config)
     ruleset = _load_ruleset(config, args.paths)
     from scanner.report import table  # noqa: PLC0415
 
@@ -759,6 +1006,23 @@ def _width() -> int:
     from scanner.report import table  # noqa: PLC0415
 
     return shutil.get_terminal_size((table.DEFAULT_WIDTH, 24)).columns
+
+
+def _files_of_another_kind(exc: RuleError, paths: Sequence[Path]) -> RuleError:
+    """A config, a results.json or a snapshot given to `rules validate` is named for what it is (and where it
+    goes) in place of the schema problems it has as a rule; the other files' problems are all kept."""
+    from scanner import filekinds  # noqa: PLC0415
+
+    wrong = {}
+    for path in paths:
+        found = filekinds.kind_of(path)
+        if found is not None and found not in (filekinds.RULE, filekinds.PACK):
+            wrong[str(path)] = (f"{terminal.excerpt(path, 200)}: this is {found.what}, not a rule file; "
+                                f"{found.goes}")
+    if not wrong:
+        return exc
+    kept = [problem for problem in exc.problems if not any(problem.startswith(name + ":") for name in wrong)]
+    return RuleError([*wrong.values(), *kept])
 
 
 def _fact_paths(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:

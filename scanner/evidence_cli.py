@@ -48,7 +48,8 @@ exit codes:
 """
 
 
-def add_parser(commands: Any, *, common: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_parser(commands: Any, *, common: Callable[[argparse.ArgumentParser], None],
+               out: Callable[..., None]) -> None:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = commands.add_parser(
         "evidence",
@@ -56,7 +57,7 @@ def add_parser(commands: Any, *, common: Callable[[argparse.ArgumentParser], Non
         description=EVIDENCE_HELP,
         formatter_class=formatter,
     )
-    actions = parser.add_subparsers(dest="evidence_command", metavar="ACTION", required=True)
+    actions = parser.add_subparsers(dest="evidence_command", metavar="ACTION")
 
     export = actions.add_parser(
         "export",
@@ -66,13 +67,8 @@ def add_parser(commands: Any, *, common: Callable[[argparse.ArgumentParser], Non
         formatter_class=formatter,
     )
     export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run folder a scan wrote")
-    export.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        metavar="FILE",
-        help="the bundle to write (default: evidence-<run-id>.tar beside RUN_DIR); never overwritten",
-    )
+    out(export, metavar="FILE", old="--output",
+        help="the bundle to write (default: evidence-<run-id>.tar beside RUN_DIR); never overwritten")
     export.add_argument(
         "--sign-key", type=Path, metavar="PEM", help="sign the manifest with this Ed25519 private key"
     )
@@ -147,7 +143,7 @@ def _export(args: argparse.Namespace) -> int:
     from scanner import evidence  # noqa: PLC0415
 
     private_key = evidence.load_private_key(args.sign_key) if args.sign_key is not None else None
-    exported = evidence.export(args.run_dir, out=args.output, private_key=private_key)
+    exported = evidence.export(args.run_dir, out=args.out, private_key=private_key)
     _print_exported(exported)
     return 0
 

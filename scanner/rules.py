@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,9 @@ class _Loading:
 
     problems: list[str]
     files: dict[str, bytes]
+    # (id, source) of the rules that did not load: their ids still count for duplicates, so that one run
+    # of `rules validate` reports every problem, not the duplicates only once the schema problems are fixed.
+    failed_ids: list[tuple[str, str]] = field(default_factory=list)
 
 
 def load_rules(
@@ -144,13 +147,14 @@ def _load_rule(path: Path, loading: _Loading, *, pack_id: str, display: str) -> 
         return None
     data = document.data
     found = schemas.problems(data, "rule", where=document.where)
-    if not found:
-        found = _semantic_problems(path, document)
-    elif isinstance(data, dict) and isinstance(data.get("id"), str):
-        # The other checks need a rule of the right shape; this one only the id, so it is never held back.
-        found += _id_problems(path, document)
+    if isinstance(data, dict):
+        # Every check whose part of the rule has the right shape runs even when the schema found problems
+        # elsewhere: one run reports them all (a wrong id, an unknown fact and a missing title together).
+        found += _semantic_problems(path, document)
     loading.problems.extend(found)
     if found:
+        if isinstance(data, dict) and isinstance(data.get("id"), str):
+            loading.failed_ids.append((data["id"], display))
         return None
     return Rule(
         id=data["id"],
@@ -174,8 +178,8 @@ def _load_rule(path: Path, loading: _Loading, *, pack_id: str, display: str) -> 
 
 
 def _id_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]:
-    rule_id = document.data["id"]
-    if path.stem == rule_id:
+    rule_id = document.data.get("id")
+    if not isinstance(rule_id, str) or path.stem == rule_id:
         return []
     return [
         f"{document.where(('id',))}: $.id: the id {rule_id!r} differs from the file name {path.name!r} "
@@ -186,7 +190,9 @@ def _id_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]:
 def _semantic_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]:
     data = document.data
     problems = _id_problems(path, document)
-    resource = data["resource"]
+    resource = data.get("resource")
+    if not isinstance(resource, str):
+        return problems  # the schema says what is wrong with it; facts cannot be checked without it
     if resource not in RESOURCE_TYPES:
         problems.append(
             f"{document.where(('resource',))}: $.resource: unknown resource type {resource!r} "
@@ -195,7 +201,7 @@ def _semantic_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]
         return problems
     problems += _message_problems(document, FACT_SCHEMAS[resource])
     for key in ("where", "expect"):
-        if key not in data:
+        if not isinstance(data.get(key), (dict, bool)):
             continue
         schema = data[key]
         invalid = schemas.rule_schema_problems(schema)
@@ -277,10 +283,12 @@ def _fact_exists(schema: Mapping[str, Any], path: FactPath) -> bool:
 
 def _check_unique(packs: Sequence[RulePack], loading: _Loading) -> None:
     first_seen: dict[str, str] = {}
-    for rule in (rule for pack in packs for rule in pack.rules):
-        if rule.id in first_seen:
+    loaded = [(rule.id, rule.source) for pack in packs for rule in pack.rules]
+    # Loaded rules first, in order (the built-in pack's ids are the ones kept), then the ones that failed.
+    for rule_id, source in [*loaded, *loading.failed_ids]:
+        if rule_id in first_seen:
             loading.problems.append(
-                f"{rule.source}: $.id: duplicate rule id {rule.id!r} (also defined in {first_seen[rule.id]})"
+                f"{source}: $.id: duplicate rule id {rule_id!r} (also defined in {first_seen[rule_id]})"
             )
         else:
-            first_seen[rule.id] = rule.source
+            first_seen[rule_id] = source

@@ -147,6 +147,17 @@ def err(text: str) -> None:
     say(sys.stderr, text if text.endswith("\n") else text + "\n")
 
 
+def document(data: bytes) -> None:
+    """A whole report on stdout (`--out -`), for the next command of a pipeline: its bytes as written to the
+    run folder. On a terminal it is shown escaped like any other text, since a report quotes AWS values."""
+    if sys.stdout.isatty():
+        write(sys.stdout, data.decode("utf-8", errors="replace"))
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
 INTERRUPTED = "error: interrupted"
 
 

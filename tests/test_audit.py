@@ -203,6 +203,10 @@ def test_fail_on_new_needs_a_baseline(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_bad_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     snapshot = write(tmp_path, "s.json", build_snapshot({}))
     code, err = run(capsys, "scan", "--snapshot", str(snapshot), "--baseline", str(snapshot))
+    assert code == 2 and "this is a snapshot, not an artifact-scan results.json; it goes to `scan --snapshot`" in err
+    other = tmp_path / "other.json"
+    other.write_text('{"hello": 1}')  # none of the tool's files: the loader's own message
+    code, err = run(capsys, "scan", "--snapshot", str(snapshot), "--baseline", str(other))
     assert code == 2 and "expected an artifact-scan results.json" in err
 
 

@@ -18,7 +18,7 @@ tokens it did not issue. Retry sleeps and the adaptive rate limiter's waits are 
 Faults botocore or the collector gets past (a throttling burst within the retry budget, one 5xx, one
 reset, an empty page that carries a token) must change nothing at all.
 
-Then interrupts (SIGINT and SIGTERM mid-scan keep a partial snapshot marked interrupted, and no report)
+Then interrupts (SIGINT and SIGTERM mid-scan exit 130, keep a partial snapshot marked interrupted, and no report)
 and output folders that cannot be written (permission denied, disk full) or belong to another run.
 """
 
@@ -53,6 +53,7 @@ from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, 
 from scanner import demo, output, run
 from scanner import snapshot as snapshots
 from scanner.cli import main
+from scanner import cli as cli_module
 from scanner.config import Collection, Config
 from scanner.errors import ScanInterrupted
 from scanner.model import Result, RuleSet, Snapshot, Status
@@ -699,6 +700,10 @@ def interrupt_collection(monkeypatch: pytest.MonkeyPatch, error: BaseException) 
     return calls
 
 
+def accounts_read(run_dir: Path) -> int:
+    return sum(1 for account in snapshots.load(run_dir / "snapshot.json").accounts if account.scanned)
+
+
 def leftovers(folder: Path) -> list[str]:
     """Hidden staging folders or temporary files a run left behind."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.name.startswith("."))
@@ -719,9 +724,10 @@ def test_an_interrupted_scan_keeps_the_partial_snapshot_and_writes_no_report(
 
     code, err = cli(capsys, "scan", "--out", str(out), "-q")
 
-    assert code == run.ExitCode.INCOMPLETE
+    assert code == cli_module.EXIT_INTERRUPTED
     assert [p.name for p in out.iterdir()] == ["snapshot.json"]  # no report, nothing claiming completeness
-    assert f"{out / 'snapshot.json'}, marked interrupted and incomplete; no report was written" in err
+    assert err.splitlines() == [f"error: interrupted; the partial snapshot (1 account read) is in "
+                                f"{out / 'snapshot.json'}; no report claims a complete scan"]
     kept = snapshots.load(out / "snapshot.json")
     assert kept.metadata.interrupted and not kept.metadata.complete and len(kept.accounts) == 1
     assert leftovers(tmp_path) == []
@@ -756,7 +762,9 @@ def test_an_interrupted_collect_keeps_the_partial_snapshot(
 
     code, err = cli(capsys, "collect", "-o", str(target), "-q")
 
-    assert code == run.ExitCode.INCOMPLETE and "marked interrupted and incomplete" in err
+    assert code == cli_module.EXIT_INTERRUPTED
+    assert err.splitlines() == [f"error: interrupted; the partial snapshot (1 account read) is in {target}; "
+                                "no report claims a complete scan"]
     assert snapshots.load(target).metadata.interrupted
     assert leftovers(tmp_path) == []
 
@@ -769,7 +777,8 @@ def test_an_interrupt_without_a_snapshot_leaves_nothing(
 
     code, err = cli(capsys, "scan", "--out", str(out), "-q")
 
-    assert code == run.ExitCode.INCOMPLETE and "interrupted" in err
+    assert code == cli_module.EXIT_INTERRUPTED
+    assert err.splitlines() == ["error: interrupted; no partial snapshot was kept; no report claims a complete scan"]
     assert not out.exists() and leftovers(tmp_path) == []
 
 
@@ -795,7 +804,7 @@ def test_sigterm_stops_a_scan_like_ctrl_c_and_the_handler_is_restored(
         assert signal.getsignal(signal.SIGTERM) is outer
     finally:
         signal.signal(signal.SIGTERM, previous)
-    assert code == run.ExitCode.INCOMPLETE and "interrupted" in err
+    assert code == cli_module.EXIT_INTERRUPTED and err.startswith("error: interrupted;")
     assert received == []  # the scan's handler took it, not the one installed before
     assert not (tmp_path / "run").exists() and leftovers(tmp_path) == []
 
@@ -849,8 +858,12 @@ def test_a_signal_mid_scan_stops_within_5_seconds_and_keeps_what_was_read(tmp_pa
             _, err = process.communicate()
         elapsed = time.monotonic() - sent
         code = process.returncode
-    assert code == run.ExitCode.INCOMPLETE, err
+    assert code == cli_module.EXIT_INTERRUPTED, err
     assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        f"error: interrupted; the partial snapshot ({accounts_read(out)} account{'s' if accounts_read(out) != 1 else ''} "
+        f"read) is in {out / 'snapshot.json'}; no report claims a complete scan"
+    ], err
     assert elapsed < 5, f"took {elapsed:.1f}s to stop"
     assert sorted(p.name for p in out.iterdir()) == ["snapshot.json"], err
     metadata = json.loads((out / "snapshot.json").read_text())["metadata"]
