@@ -4,12 +4,21 @@ SIGINT is taken over before anything else is imported: an interrupt while the in
 prints one line and exits 130, never a traceback of whatever module was being imported. (Before this
 module's first line runs, the interrupt belongs to Python's own start-up and runpy.)"""
 
-from scanner import terminal
+try:
+    from scanner import terminal
+
+    terminal.exit_on_interrupt()
+except KeyboardInterrupt:
+    # The instant between the import and the handler: Python's default handler raised. Same line, same code.
+    import os
+
+    os.write(2, b"error: interrupted\n")
+    os._exit(130)
 
 
 def main() -> int:
     try:
-        terminal.exit_on_interrupt()
+        terminal.exit_on_interrupt()  # again: the console script imports this module, then calls main()
         from scanner import cli  # noqa: PLC0415 - imported after the handler, so that it covers the import
 
         return cli.main()
