@@ -18,17 +18,15 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from scanner import __version__, terminal
-from scanner.errors import ConfigError, ScanInterrupted, ScannerError
+from scanner.errors import ConfigError, ExitCode, ScanInterrupted, ScannerError, exit_code_for
 
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for jsonschema, boto3, jinja2 or cryptography
     from scanner.config import Config
     from scanner.model import RuleSet
-    from scanner.run import ExitCode, RunOutcome
+    from scanner.run import RunOutcome
 
-# Exit codes as numbers for the paths that must not import scanner.run (it pulls in boto3's world):
-# argument errors and interrupts. They equal scanner.run.ExitCode's values (a test checks).
-EXIT_USAGE = 2
-EXIT_INCOMPLETE = 3
+EXIT_USAGE = ExitCode.USAGE
+EXIT_INCOMPLETE = ExitCode.INCOMPLETE
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped with Ctrl-C
 INTERRUPTED_MESSAGE = "error: interrupted"
 
@@ -344,8 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             terminal.err(traceback.format_exc())
         _print_error(exc)
-        # Interrupted is incomplete, never "bad input": exit 3, with what was kept (a partial snapshot).
-        return EXIT_INCOMPLETE if isinstance(exc, ScanInterrupted) else EXIT_USAGE
+        return exit_code_for(exc)
     except BrokenPipeError:
         # The reader went away (`artifact-scan rules list | head`): not a bug. A listing has nothing left to
         # say; any other command stopped before it knew its verdict, which must not read as a clean one.

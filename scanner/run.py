@@ -6,7 +6,6 @@ steps so that `scan`, `collect` and `demo` cannot drift apart.
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 import re
@@ -22,7 +21,7 @@ from scanner.config import Config
 from scanner.evaluate import evaluate
 from scanner.evaluate.resources import ACCOUNT, build_inventory
 from scanner.baseline import apply_baseline, parse_baseline
-from scanner.errors import RuleError, ScanInterrupted, ScannerError
+from scanner.errors import ExitCode, RuleError, ScanInterrupted, ScannerError
 from scanner.model import SEVERITY_LABELS, Paper, RuleSet, ScanResult, Severity, Snapshot, Status, Suppression
 from scanner.output import RunFolder, new_run_id
 from scanner.report import WRITERS
@@ -44,13 +43,6 @@ SUPPRESSIONS_FILE = "suppressions.yaml"
 BASELINE_FILE = "baseline.json"  # the --baseline results.json's bytes, when one was given
 PAPERS: tuple[Paper, ...] = ("A4", "Letter")
 RUN_SETTINGS = "run"  # settings.json's key for the run's id and evaluation time
-
-
-class ExitCode(enum.IntEnum):
-    OK = 0  # scan complete, nothing at or above --fail-on
-    FINDINGS = 1  # scan complete, failing findings at or above --fail-on
-    USAGE = 2  # bad arguments, config, rules or credentials; nothing was scanned
-    INCOMPLETE = 3  # some account or API could not be read; reports are still written
 
 
 @dataclass(frozen=True)
