@@ -144,7 +144,7 @@ def _formats(text: str) -> list[str]:
 
 
 def _shard(text: str) -> Any:
-    from scanner.merge import Shard  # noqa: PLC0415
+    from scanner.shard import Shard  # noqa: PLC0415
 
     try:
         return Shard.parse(text)
@@ -494,7 +494,6 @@ def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
 
 
 def _scan(args: argparse.Namespace) -> ExitCode:
-    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner.config import load_config  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
 
@@ -556,7 +555,6 @@ def _security_hub(outcome: RunOutcome, session: Any, region: str | None, collect
 
 
 def _evidence(args: argparse.Namespace) -> ExitCode:
-    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner import evidence_cli  # noqa: PLC0415
 
     return ExitCode(evidence_cli.run(args))
@@ -591,7 +589,6 @@ def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 
 
 def _collect(args: argparse.Namespace) -> ExitCode:
-    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner.config import load_config  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
     from scanner import snapshot as snapshots  # noqa: PLC0415
@@ -613,7 +610,7 @@ def _collect(args: argparse.Namespace) -> ExitCode:
             return Path(args.output)
 
         raise run.keep_interrupted(interrupted, keep) from None
-    write_atomic(args.output, run.snapshot_bytes(snapshot))
+    write_atomic(args.output, snapshots.dumps(snapshot))
     terminal.err(f"wrote {terminal.escape(args.output)}")
     gaps = snapshots.gaps(snapshot)
     if not gaps:
@@ -630,7 +627,6 @@ def _collect(args: argparse.Namespace) -> ExitCode:
 
 def _snapshot(args: argparse.Namespace) -> ExitCode:
     """`snapshot merge`: shards in, one snapshot out (written only when every check passes)."""
-    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
     from scanner import snapshot as snapshots  # noqa: PLC0415
     from scanner.errors import OutputError  # noqa: PLC0415
@@ -641,13 +637,12 @@ def _snapshot(args: argparse.Namespace) -> ExitCode:
         raise OutputError(f"{args.output}: exists; a snapshot is evidence and is never overwritten",
                           hint="choose another file with -o")
     merged = merge([(str(path), snapshots.load(path)) for path in args.snapshots])
-    write_atomic(args.output, run.snapshot_bytes(merged))
+    write_atomic(args.output, snapshots.dumps(merged))
     terminal.err(f"wrote {terminal.escape(args.output)} ({len(merged.accounts)} accounts from {len(args.snapshots)} shards)")
     return ExitCode.OK if snapshots.is_complete(merged) else ExitCode.INCOMPLETE
 
 
 def _demo(args: argparse.Namespace) -> ExitCode:
-    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner.config import Config  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
 
@@ -690,7 +685,6 @@ def _demo(args: argparse.Namespace) -> ExitCode:
 
 
 def _permissions(args: argparse.Namespace) -> ExitCode:
-    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner.config import load_config  # noqa: PLC0415
     from scanner.collect import permissions  # noqa: PLC0415
 
@@ -708,7 +702,6 @@ def _permissions(args: argparse.Namespace) -> ExitCode:
 
 
 def _rules(args: argparse.Namespace) -> ExitCode:
-    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner.config import load_config  # noqa: PLC0415
     from scanner.evaluate.resources import FACT_SCHEMAS  # noqa: PLC0415
     from scanner.rules import load_rules  # noqa: PLC0415

@@ -31,7 +31,7 @@ from scanner.suppressions import apply_suppressions, parse_suppressions
 if TYPE_CHECKING:  # the collector imports boto3; only the runs that collect need it
     import boto3
 
-    from scanner.merge import Shard
+    from scanner.shard import Shard
 
 Progress = Callable[[int, int], None]
 
@@ -93,7 +93,7 @@ def keep_interrupted(interrupted: ScanInterrupted, write: Callable[[bytes], Path
         return interrupted
     # Whatever the collector set, a snapshot cut short is never complete.
     partial = replace(partial, metadata=replace(partial.metadata, complete=False, interrupted=True))
-    return RunInterrupted(partial, write(snapshot_bytes(partial)))
+    return RunInterrupted(partial, write(snapshots.dumps(partial)))
 
 
 @dataclass(frozen=True)
@@ -118,18 +118,14 @@ def collect_snapshot(
 
 
 def snapshot_facts(snapshot: Snapshot) -> dict[str, Any]:
-    """The derived facts of the organization and roles, stored in a snapshot for people reading it."""
+    """The facts the raw answers give for the organization and roles: what a snapshot written by an earlier
+    version stored under `facts` for people, and what `evidence verify` checks such a block against."""
     inventory = build_inventory(snapshot)
     return {
         kind: [{"arn": r.arn, "account_id": r.account_id, "facts": r.facts, "unknown": r.unknown} for r in resources]
         for kind, resources in inventory.resources.items()
         if kind != ACCOUNT
     }
-
-
-def snapshot_bytes(snapshot: Snapshot) -> bytes:
-    """The snapshot with its derived facts (snapshot_facts), for people reading it."""
-    return snapshots.dumps(snapshot, facts=snapshot_facts(snapshot))
 
 
 class DerivationError(ScannerError):
@@ -351,7 +347,7 @@ def scan(
                     return path
 
                 raise keep_interrupted(interrupted, keep) from None
-            snapshot_data = snapshot_bytes(snapshot)
+            snapshot_data = snapshots.dumps(snapshot)
         inputs = {
             SNAPSHOT_FILE: snapshot_data,
             SETTINGS_FILE: settings_bytes(
