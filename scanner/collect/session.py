@@ -178,18 +178,19 @@ class ThreadCredentials(Credentials):
     def _current(self) -> Credentials | None:
         return self._context.credentials
 
-    @property  # type: ignore[override]
-    def access_key(self) -> str | None:
+    # botocore declares these as plain attributes; here they answer for the calling thread, read-only.
+    @property
+    def access_key(self) -> str | None:  # type: ignore[override]
         current = self._current()
         return current.access_key if current is not None else None
 
-    @property  # type: ignore[override]
-    def secret_key(self) -> str | None:
+    @property
+    def secret_key(self) -> str | None:  # type: ignore[override]
         current = self._current()
         return current.secret_key if current is not None else None
 
-    @property  # type: ignore[override]
-    def token(self) -> str | None:
+    @property
+    def token(self) -> str | None:  # type: ignore[override]
         current = self._current()
         return current.token if current is not None else None
 
