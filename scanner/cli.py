@@ -19,18 +19,24 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from scanner import __version__, terminal
-from scanner.errors import ConfigError, RuleError, ScanInterrupted, ScannerError
+from scanner.errors import (
+    ConfigError,
+    ExitCode,
+    RuleError,
+    ScanInterrupted,
+    ScannerError,
+    SnapshotError,
+    exit_code_for,
+)
 
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for jsonschema, boto3, jinja2 or cryptography
     from scanner.config import Config
     from scanner.model import RuleSet
-    from scanner.run import ExitCode, RunOutcome
+    from scanner.run import RunOutcome
 
-# Exit codes as numbers for the paths that must not import scanner.run (it pulls in boto3's world):
-# argument errors and interrupts. They equal scanner.run.ExitCode's values (a test checks).
-EXIT_USAGE = 2
-EXIT_INCOMPLETE = 3
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped with Ctrl-C
+EXIT_USAGE = ExitCode.USAGE
+EXIT_INCOMPLETE = ExitCode.INCOMPLETE
+EXIT_INTERRUPTED = ExitCode.INTERRUPTED
 INTERRUPTED_MESSAGE = "error: interrupted"
 
 EXIT_CODES_HELP = """\
@@ -210,7 +216,7 @@ class _LogFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(levelname)s %(name)s: %(message)s")
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+    def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = terminal.line(record.message)
         return super().formatMessage(record)
 
@@ -225,7 +231,7 @@ class _LogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             terminal.err(self.format(record))
-        except Exception:  # noqa: BLE001 - logging's own contract: a failing handler reports, never raises
+        except Exception:
             self.handleError(record)
 
 
@@ -267,7 +273,7 @@ def _formats(text: str) -> list[str]:
 
 
 def _shard(text: str) -> Any:
-    from scanner.merge import Shard  # noqa: PLC0415
+    from scanner.shard import Shard  # noqa: PLC0415
 
     try:
         return Shard.parse(text)
@@ -472,13 +478,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             terminal.err(traceback.format_exc())
         _print_error(exc)
-        return EXIT_USAGE
+        return exit_code_for(exc)
     except BrokenPipeError:
         # The reader went away (`artifact-scan rules list | head`): not a bug. A listing has nothing left to
         # say; any other command stopped before it knew its verdict, which must not read as a clean one.
         terminal.silence(sys.stdout)
         return 0 if command in _LISTINGS else EXIT_INCOMPLETE
-    except Exception as exc:  # noqa: BLE001 - the last line of defence must name the bug, not hide it
+    except Exception as exc:
         if command is not None and args.debug:
             terminal.err(traceback.format_exc())
         terminal.err(f"error: internal error: {type(exc).__name__}: {terminal.line(exc)}")
@@ -493,9 +499,9 @@ _LISTINGS = ("rules", "permissions")  # the commands whose whole work is what th
 def _interrupted_line(exc: ScanInterrupted | None) -> str:
     """The one line an interrupted scan prints: where its partial snapshot is, if one was kept."""
     kept = getattr(exc, "snapshot_path", None)
-    if kept is None:
+    if exc is None or kept is None:
         return "error: interrupted; no partial snapshot was kept; no report claims a complete scan"
-    read = sum(1 for account in getattr(exc, "snapshot").accounts if account.scanned)
+    read = sum(1 for account in getattr(exc.snapshot, "accounts", ()) if account.scanned)
     return (f"error: interrupted; the partial snapshot ({read} account{'s' if read != 1 else ''} read) is in "
             f"{terminal.escape(kept)}; no report claims a complete scan")
 
@@ -727,7 +733,6 @@ def _with_profile(config: Config, profile: str | None) -> Config:
 
 
 def _scan(args: argparse.Namespace) -> ExitCode:
-    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
 
     if args.shard is not None and args.snapshot is not None:
@@ -794,7 +799,6 @@ def _security_hub(outcome: RunOutcome, session: Any, region: str | None, collect
 
 
 def _evidence(args: argparse.Namespace) -> ExitCode:
-    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner import evidence_cli  # noqa: PLC0415
 
     return ExitCode(evidence_cli.run(args))
@@ -802,10 +806,10 @@ def _evidence(args: argparse.Namespace) -> ExitCode:
 
 def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     """Gate, suppressions and baseline, read before any AWS call so that bad input costs nothing."""
-    from scanner.baseline import parse_baseline, read_baseline  # noqa: PLC0415
-    from scanner.model import Severity  # noqa: PLC0415
     import os  # noqa: PLC0415
 
+    from scanner.baseline import parse_baseline, read_baseline  # noqa: PLC0415
+    from scanner.model import Severity  # noqa: PLC0415
     from scanner.report import html  # noqa: PLC0415
     from scanner.run import Gate  # noqa: PLC0415
     from scanner.suppressions import parse_suppressions, read_suppressions  # noqa: PLC0415
@@ -834,7 +838,6 @@ def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 
 
 def _collect(args: argparse.Namespace) -> ExitCode:
-    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
     from scanner import snapshot as snapshots  # noqa: PLC0415
     from scanner.errors import OutputError  # noqa: PLC0415
@@ -855,7 +858,7 @@ def _collect(args: argparse.Namespace) -> ExitCode:
             return Path(args.out)
 
         raise run.keep_interrupted(interrupted, keep) from None
-    write_atomic(args.out, run.snapshot_bytes(snapshot))
+    write_atomic(args.out, snapshots.dumps(snapshot))
     terminal.err(f"wrote {terminal.escape(args.out)}")
     gaps = snapshots.gaps(snapshot)
     if not gaps:
@@ -872,8 +875,6 @@ def _collect(args: argparse.Namespace) -> ExitCode:
 
 def _snapshot(args: argparse.Namespace) -> ExitCode:
     """`snapshot merge`: shards in, one snapshot out (written only when every check passes)."""
-    from scanner.run import ExitCode  # noqa: PLC0415
-    from scanner import run  # noqa: PLC0415
     from scanner import snapshot as snapshots  # noqa: PLC0415
     from scanner.errors import OutputError  # noqa: PLC0415
     from scanner.merge import merge  # noqa: PLC0415
@@ -883,20 +884,19 @@ def _snapshot(args: argparse.Namespace) -> ExitCode:
         raise OutputError(f"{args.out}: exists; a snapshot is evidence and is never overwritten",
                           hint="choose another file with -o")
     def load(path: Path) -> Any:
-        with _expecting("snapshot merge", path, "SNAPSHOT", snapshots.SnapshotError):
+        with _expecting("snapshot merge", path, "SNAPSHOT", SnapshotError):
             return snapshots.load(path)
 
     merged = merge([(str(path), load(path)) for path in args.snapshots])
-    write_atomic(args.out, run.snapshot_bytes(merged))
+    write_atomic(args.out, snapshots.dumps(merged))
     terminal.err(f"wrote {terminal.escape(args.out)} ({len(merged.accounts)} accounts from "
                  f"{len(args.snapshots)} shards)")
     return ExitCode.OK if snapshots.is_complete(merged) else ExitCode.INCOMPLETE
 
 
 def _demo(args: argparse.Namespace) -> ExitCode:
-    from scanner.run import ExitCode  # noqa: PLC0415
-    from scanner.config import Config  # noqa: PLC0415
     from scanner import run  # noqa: PLC0415
+    from scanner.config import Config  # noqa: PLC0415
 
     try:
         from scanner import demo  # noqa: PLC0415
@@ -939,7 +939,6 @@ def _demo(args: argparse.Namespace) -> ExitCode:
 
 
 def _permissions(args: argparse.Namespace) -> ExitCode:
-    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner.collect import permissions  # noqa: PLC0415
 
     config = _load_config(args.config)
@@ -956,7 +955,6 @@ def _permissions(args: argparse.Namespace) -> ExitCode:
 
 
 def _rules(args: argparse.Namespace) -> ExitCode:
-    from scanner.run import ExitCode  # noqa: PLC0415
     from scanner.evaluate.resources import FACT_SCHEMAS  # noqa: PLC0415
     from scanner.rules import load_rules  # noqa: PLC0415
 

@@ -33,6 +33,7 @@ from unittest import mock
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from moto import mock_aws
 
 from scanner import artifact
@@ -188,13 +189,20 @@ class _Body:
         yield self._data
 
 
+def _headers(values: Mapping[str, str]) -> HTTPHeaders:
+    headers = HTTPHeaders()
+    for name, value in values.items():
+        headers[name] = value
+    return headers
+
+
 def error_response(status: int, code: str, message: str) -> tuple[AWSResponse, dict[str, Any]]:
     """What a `before-call` handler returns to make botocore raise ClientError(code, message)."""
     parsed = {
         "Error": {"Code": code, "Message": message, "Type": "Sender"},
         "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0},
     }
-    return AWSResponse("https://simulated.invalid/", status, {}, _Body(b"")), parsed
+    return AWSResponse("https://simulated.invalid/", status, _headers({}), _Body(b"")), parsed
 
 
 def deny_call(
@@ -222,7 +230,8 @@ def deny_call(
         return error_response(403, code, message(params)) if when(params) else None
 
     session.events.register(f"before-parameter-build.{service}.{operation}", remember)
-    session.events.register(f"before-call.{service}.{operation}", answer)
+    # botocore-stubs type every handler as returning None; a before-call handler returns the response.
+    session.events.register(f"before-call.{service}.{operation}", answer)  # type: ignore[arg-type]
 
 
 def deny_assume_role(session: boto3.Session, account_ids: Iterable[str]) -> None:
@@ -251,12 +260,13 @@ def stub_customer_agreements(session: boto3.Session, agreements: Sequence[Mappin
     body = json.dumps({"customerAgreements": list(agreements)}).encode()
 
     def answer(request: Any, **_: Any) -> AWSResponse:
-        headers = {"Content-Type": "application/json", "x-amzn-RequestId": "simulated-artifact"}
+        headers = _headers({"Content-Type": "application/json", "x-amzn-RequestId": "simulated-artifact"})
         return AWSResponse(request.url, 200, headers, _Body(body))
 
     event = "before-send.artifact.ListCustomerAgreements"
     session.events.unregister(event, unique_id=_AGREEMENTS_STUB)
-    session.events.register(event, answer, unique_id=_AGREEMENTS_STUB)
+    # botocore-stubs type every handler as returning None; a before-send handler returns the response.
+    session.events.register(event, answer, unique_id=_AGREEMENTS_STUB)  # type: ignore[arg-type]
 
 
 _AGREEMENTS_STUB = "artifact-scan-demo-customer-agreements"

@@ -1,10 +1,21 @@
-"""The scanner's error hierarchy.
+"""The scanner's error hierarchy and its exit codes.
 
 Only `scanner.cli` turns these into messages and exit codes. `str(error)` is what the user
 reads, so every message names the place (file, line, JSON path) and, where known, the fix.
+This module imports nothing heavy: the CLI reads its exit codes before it imports boto3's world.
 """
 
 from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0  # scan complete, nothing at or above --fail-on
+    FINDINGS = 1  # scan complete, failing findings at or above --fail-on
+    USAGE = 2  # bad arguments, config, rules or credentials; nothing was scanned
+    INCOMPLETE = 3  # some account or API could not be read; reports are still written
+    INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped with Ctrl-C
 
 
 class ScannerError(Exception):
@@ -59,3 +70,28 @@ class ScanInterrupted(ScannerError):
 class EndpointUnreachable(ScannerError):
     """The first call of a scan could not connect to its AWS endpoint (refused, unknown host, timeout):
     nothing was scanned, and a report of "organization unknown" would only hide that."""
+
+
+# Each error's exit code. An error defined elsewhere (BaselineError, MergeError, ...) takes the code of the
+# nearest class it derives from that is listed here; a test checks that every one resolves.
+EXIT_CODES: dict[type[ScannerError], ExitCode] = {
+    ScannerError: ExitCode.USAGE,
+    ConfigError: ExitCode.USAGE,
+    RuleError: ExitCode.USAGE,
+    SnapshotError: ExitCode.USAGE,
+    SuppressionError: ExitCode.USAGE,
+    CredentialsError: ExitCode.USAGE,
+    OutputError: ExitCode.USAGE,
+    # Stopped, never "bad input" nor a verdict: what was read is kept (a partial snapshot).
+    ScanInterrupted: ExitCode.INTERRUPTED,
+    # Nothing was scanned, and the fix (endpoint, network, region) is the user's.
+    EndpointUnreachable: ExitCode.USAGE,
+}
+
+
+def exit_code_for(error: ScannerError) -> ExitCode:
+    """The exit code of `error`: its own class's entry in EXIT_CODES, else its nearest listed base's."""
+    for cls in type(error).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]
+    raise AssertionError(f"{type(error).__name__} derives from no class in EXIT_CODES")  # pragma: no cover

@@ -6,7 +6,6 @@ steps so that `scan`, `collect` and `demo` cannot drift apart.
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 import re
@@ -22,7 +21,7 @@ from scanner.config import Config
 from scanner.evaluate import evaluate
 from scanner.evaluate.resources import ACCOUNT, build_inventory
 from scanner.baseline import apply_baseline, parse_baseline
-from scanner.errors import RuleError, ScanInterrupted, ScannerError
+from scanner.errors import ExitCode, RuleError, ScanInterrupted, ScannerError
 from scanner.model import SEVERITY_LABELS, Paper, RuleSet, ScanResult, Severity, Snapshot, Status, Suppression
 from scanner.output import RunFolder, new_run_id
 from scanner.report import WRITERS
@@ -32,7 +31,7 @@ from scanner.suppressions import apply_suppressions, parse_suppressions
 if TYPE_CHECKING:  # the collector imports boto3; only the runs that collect need it
     import boto3
 
-    from scanner.merge import Shard
+    from scanner.shard import Shard
 
 Progress = Callable[[int, int], None]
 
@@ -44,13 +43,6 @@ SUPPRESSIONS_FILE = "suppressions.yaml"
 BASELINE_FILE = "baseline.json"  # the --baseline results.json's bytes, when one was given
 PAPERS: tuple[Paper, ...] = ("A4", "Letter")
 RUN_SETTINGS = "run"  # settings.json's key for the run's id and evaluation time
-
-
-class ExitCode(enum.IntEnum):
-    OK = 0  # scan complete, nothing at or above --fail-on
-    FINDINGS = 1  # scan complete, failing findings at or above --fail-on
-    USAGE = 2  # bad arguments, config, rules or credentials; nothing was scanned
-    INCOMPLETE = 3  # some account or API could not be read; reports are still written
 
 
 @dataclass(frozen=True)
@@ -101,7 +93,7 @@ def keep_interrupted(interrupted: ScanInterrupted, write: Callable[[bytes], Path
         return interrupted
     # Whatever the collector set, a snapshot cut short is never complete.
     partial = replace(partial, metadata=replace(partial.metadata, complete=False, interrupted=True))
-    return RunInterrupted(partial, write(snapshot_bytes(partial)))
+    return RunInterrupted(partial, write(snapshots.dumps(partial)))
 
 
 @dataclass(frozen=True)
@@ -126,18 +118,14 @@ def collect_snapshot(
 
 
 def snapshot_facts(snapshot: Snapshot) -> dict[str, Any]:
-    """The derived facts of the organization and roles, stored in a snapshot for people reading it."""
+    """The facts the raw answers give for the organization and roles: what a snapshot written by an earlier
+    version stored under `facts` for people, and what `evidence verify` checks such a block against."""
     inventory = build_inventory(snapshot)
     return {
         kind: [{"arn": r.arn, "account_id": r.account_id, "facts": r.facts, "unknown": r.unknown} for r in resources]
         for kind, resources in inventory.resources.items()
         if kind != ACCOUNT
     }
-
-
-def snapshot_bytes(snapshot: Snapshot) -> bytes:
-    """The snapshot with its derived facts (snapshot_facts), for people reading it."""
-    return snapshots.dumps(snapshot, facts=snapshot_facts(snapshot))
 
 
 class DerivationError(ScannerError):
@@ -359,7 +347,7 @@ def scan(
                     return path
 
                 raise keep_interrupted(interrupted, keep) from None
-            snapshot_data = snapshot_bytes(snapshot)
+            snapshot_data = snapshots.dumps(snapshot)
         inputs = {
             SNAPSHOT_FILE: snapshot_data,
             SETTINGS_FILE: settings_bytes(

@@ -15,7 +15,7 @@ from typing import Any
 
 from scanner import files, schemas
 from scanner.errors import SnapshotError
-from scanner.merge import Shard
+from scanner.shard import Shard
 from scanner.model import (
     SNAPSHOT_VERSION,
     AccountSnapshot,
@@ -82,20 +82,18 @@ def _owner(spec: str | None) -> Callable[[str], bool]:
         return lambda _: True  # an unreadable spec claims no subset: every listed account must be here
 
 
-def to_document(snapshot: Snapshot, *, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The snapshot as plain JSON data. `facts`, when given, is stored for people to read; loading
-    ignores it and evaluation derives facts afresh from the raw answers, so it can never disagree.
+def to_document(snapshot: Snapshot) -> dict[str, Any]:
+    """The snapshot as plain JSON data: what was read, nothing derived by evaluation, so that saving one
+    never depends on the rules engine (a partial snapshot is kept whatever evaluation would make of it).
     `metadata.complete` is written as derived from the content (gaps()), whatever the object says."""
     document = asdict(snapshot)
     document["snapshot_version"] = document.pop("version")
     document["metadata"]["complete"] = is_complete(snapshot)
-    if facts is not None:
-        document["facts"] = facts
     return document
 
 
-def dumps(snapshot: Snapshot, *, facts: Mapping[str, Any] | None = None) -> bytes:
-    text = json.dumps(to_document(snapshot, facts=facts), indent=1, sort_keys=True, ensure_ascii=False)
+def dumps(snapshot: Snapshot) -> bytes:
+    text = json.dumps(to_document(snapshot), indent=1, sort_keys=True, ensure_ascii=False)
     # A lone surrogate (JSON from AWS may carry "\ud800") cannot be UTF-8: kept as the same JSON escape, so
     # the snapshot still loads to exactly what was read.
     return (text + "\n").encode("utf-8", "backslashreplace")

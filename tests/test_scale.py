@@ -37,10 +37,10 @@ from scanner.collect.limits import RateLimiter, RetryPolicy, classify
 from scanner.config import Collection, Config, ManagementAccess, load_config
 from scanner.errors import ScanInterrupted
 from scanner.evaluate import evaluate
-from scanner.merge import MergeError, Shard, merge, shard_of
+from scanner.merge import MergeError, merge
+from scanner.shard import Shard, shard_of
 from scanner.model import Snapshot
 from scanner.rules import load_rules
-from scanner.run import snapshot_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = load_rules([], builtin=True)
@@ -409,7 +409,7 @@ def test_merged_shards_evaluate_exactly_like_one_full_run() -> None:
     # The calls of the shards add up: every member assumed once across all shards.
     assert (merged.metadata.stats or {})["sts:AssumeRole"]["calls"] == 60
     # And the merged snapshot goes through the file format unchanged.
-    assert results(snapshots.loads(snapshot_bytes(merged), "merged.json")) == results(full)
+    assert results(snapshots.loads(snapshots.dumps(merged), "merged.json")) == results(full)
 
 
 def test_merged_shards_of_the_demo_organization_equal_a_full_run() -> None:
@@ -492,7 +492,7 @@ def test_snapshot_merge_command(tmp_path: Path, three_shards: list[tuple[str, Sn
     paths = []
     for name, shard in three_shards:
         paths.append(tmp_path / name)
-        paths[-1].write_bytes(snapshot_bytes(shard))
+        paths[-1].write_bytes(snapshots.dumps(shard))
     out = tmp_path / "all.json"
 
     assert main(["snapshot", "merge", *map(str, paths), "-o", str(out)]) == 0
@@ -510,7 +510,7 @@ def test_snapshot_merge_command(tmp_path: Path, three_shards: list[tuple[str, Sn
 
 
 def test_old_snapshots_without_stats_still_load(three_shards: list[tuple[str, Snapshot]]) -> None:
-    document = json.loads(snapshot_bytes(three_shards[0][1]))
+    document = json.loads(snapshots.dumps(three_shards[0][1]))
     assert document["metadata"]["stats"]["sts:AssumeRole"]["calls"] > 0
     assert document["metadata"]["listed_accounts"][0] == MANAGEMENT_ID
     del document["metadata"]["stats"], document["metadata"]["listed_accounts"]

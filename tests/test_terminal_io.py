@@ -399,12 +399,6 @@ def test_sigint_while_starting_exits_130_with_one_line(delay: float) -> None:
     assert (process.returncode, lines) == (130, [terminal.INTERRUPTED])
 
 
-def test_exit_codes_used_before_scanner_run_is_imported_agree_with_it() -> None:
-    from scanner.run import ExitCode
-
-    assert (cli.EXIT_USAGE, cli.EXIT_INCOMPLETE) == (ExitCode.USAGE, ExitCode.INCOMPLETE)
-
-
 def test_importing_the_cli_and_its_help_load_no_heavy_library() -> None:
     code = (
         "import sys\n"

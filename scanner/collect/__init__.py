@@ -44,7 +44,7 @@ from scanner.collect.session import (
 )
 from scanner.config import Config, Scope
 from scanner.errors import CredentialsError, EndpointUnreachable, ScanInterrupted
-from scanner.merge import Shard
+from scanner.shard import Shard
 from scanner.model import (
     SNAPSHOT_VERSION,
     AccountSnapshot,
@@ -56,6 +56,7 @@ from scanner.model import (
 )
 
 if TYPE_CHECKING:
+    from mypy_boto3_sts.type_defs import AssumeRoleRequestTypeDef
     import boto3
 
 T = TypeVar("T")
@@ -503,7 +504,7 @@ def _management_role(config: Config, clients: Clients, redactor: Redactor) -> Cr
     access = config.management
     if access.role_arn is None:
         return None
-    params = {"RoleArn": access.role_arn, "RoleSessionName": access.session_name}
+    params: AssumeRoleRequestTypeDef = {"RoleArn": access.role_arn, "RoleSessionName": access.session_name}
     if access.external_id:
         params["ExternalId"] = access.external_id
     sts = clients.client("sts")

@@ -56,11 +56,13 @@ class _Tracked:
         return super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _HTTPConnection(_Tracked, AWSHTTPConnection):
+# botocore-stubs declare `send` and `response_class` differently in AWSConnection and http.client's
+# HTTPConnection, which botocore's classes join at run time; the conflict is the stubs', not these classes'.
+class _HTTPConnection(_Tracked, AWSHTTPConnection):  # type: ignore[misc]
     pass
 
 
-class _HTTPSConnection(_Tracked, AWSHTTPSConnection):
+class _HTTPSConnection(_Tracked, AWSHTTPSConnection):  # type: ignore[misc]
     pass
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 from urllib.parse import quote, quote_plus, urlsplit
 
 import boto3
@@ -38,6 +38,16 @@ from scanner.collect.limits import CallStats, Limits, RateLimiter, RetryPolicy, 
 from scanner.config import DEFAULT_MAX_PAGES, Collection, ManagementAccess
 from scanner.errors import CredentialsError
 from scanner.model import JSON, CollectionError
+
+if TYPE_CHECKING:  # the stubs exist for the type checker only (the test extra installs them)
+    from mypy_boto3_artifact import ArtifactClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_securityhub import SecurityHubClient
+    from mypy_boto3_sts import STSClient
+
+# The AWS services the scanner calls: a client for any other is a mistake the type checker names.
+Service = Literal["artifact", "iam", "organizations", "securityhub", "sts"]
 
 T = TypeVar("T")
 
@@ -116,8 +126,9 @@ def assumed_role_credentials(
         first,
         refresh_using=lambda: metadata(assume_again()),
         method="assume-role",
-        advisory_timeout=min(15 * 60, lifetime / 4),
-        mandatory_timeout=min(10 * 60, lifetime / 6),
+        # Whole seconds, as botocore declares them; at least one, so a short-lived answer still refreshes.
+        advisory_timeout=max(1, int(min(15 * 60, lifetime / 4))),
+        mandatory_timeout=max(1, int(min(10 * 60, lifetime / 6))),
     )
 
 
@@ -167,18 +178,19 @@ class ThreadCredentials(Credentials):
     def _current(self) -> Credentials | None:
         return self._context.credentials
 
-    @property  # type: ignore[override]
-    def access_key(self) -> str | None:
+    # botocore declares these as plain attributes; here they answer for the calling thread, read-only.
+    @property
+    def access_key(self) -> str | None:  # type: ignore[override]
         current = self._current()
         return current.access_key if current is not None else None
 
-    @property  # type: ignore[override]
-    def secret_key(self) -> str | None:
+    @property
+    def secret_key(self) -> str | None:  # type: ignore[override]
         current = self._current()
         return current.secret_key if current is not None else None
 
-    @property  # type: ignore[override]
-    def token(self) -> str | None:
+    @property
+    def token(self) -> str | None:  # type: ignore[override]
         current = self._current()
         return current.token if current is not None else None
 
@@ -502,7 +514,23 @@ class Clients:
             except ProfileNotFound as exc:
                 raise profile_not_found(exc) from None
 
-    def client(self, service: str, credentials: Credentials | None = None, region: str | None = None) -> Any:
+    @overload
+    def client(self, service: Literal["artifact"], credentials: Credentials | None = None,
+               region: str | None = None) -> ArtifactClient: ...
+    @overload
+    def client(self, service: Literal["iam"], credentials: Credentials | None = None,
+               region: str | None = None) -> IAMClient: ...
+    @overload
+    def client(self, service: Literal["organizations"], credentials: Credentials | None = None,
+               region: str | None = None) -> OrganizationsClient: ...
+    @overload
+    def client(self, service: Literal["securityhub"], credentials: Credentials | None = None,
+               region: str | None = None) -> SecurityHubClient: ...
+    @overload
+    def client(self, service: Literal["sts"], credentials: Credentials | None = None,
+               region: str | None = None) -> STSClient: ...
+
+    def client(self, service: Service, credentials: Credentials | None = None, region: str | None = None) -> Any:
         """A client for `service`, signing with `credentials` (None: the base session's credentials)."""
         with self._lock:
             try:
@@ -514,7 +542,7 @@ class Clients:
         self.instrumentation.attach(client, service)
         return client
 
-    def account_client(self, service: str) -> Any:
+    def account_client(self, service: Literal["iam"]) -> IAMClient:
         """One client for every account: it signs with the calling thread's account credentials."""
         return self.client(service, ThreadCredentials(self.context))
 

@@ -78,7 +78,7 @@ def _describe_expectation(error: ValidationError) -> str:
     keyword, value = error.validator, error.validator_value
     if keyword == "const":
         return f"exactly {json.dumps(value)}"
-    if keyword == "enum":
+    if keyword == "enum" and isinstance(value, (list, tuple)):
         return "one of " + ", ".join(json.dumps(v) for v in value)
     if keyword == "maxItems" and value == 0:
         return "none"

@@ -30,7 +30,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import botocore.session
@@ -42,6 +42,9 @@ from scanner.config import Collection
 from scanner.errors import ScannerError
 from scanner.model import ScanResult, Status
 from scanner.report import asff
+
+if TYPE_CHECKING:
+    from mypy_boto3_securityhub.type_defs import AwsSecurityFindingTypeDef
 
 MAX_BATCH = 100  # findings per BatchImportFindings request
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # a request's size
@@ -110,6 +113,8 @@ def batches(findings: Sequence[Mapping[str, Any]], *, max_count: int = MAX_BATCH
 def _validator() -> Callable[[Mapping[str, Any]], str | None]:
     model = botocore.session.get_session().get_service_model("securityhub")
     shape = model.operation_model("BatchImportFindings").input_shape
+    if shape is None:  # botocore's model of the operation has its input; without it nothing can be checked
+        raise RuntimeError("botocore has no input shape for securityhub:BatchImportFindings")
 
     def check(finding: Mapping[str, Any]) -> str | None:
         report = ParamValidator().validate({"Findings": [finding]}, shape)
@@ -226,7 +231,9 @@ def publish(scan: ScanResult, session: boto3.Session, *, region: str | None = No
         else:
             sendable.append(finding)
     for batch in batches(sendable):
-        answer = _call("BatchImportFindings", partial(writer_client.batch_import_findings, Findings=batch))
+        answer = _call("BatchImportFindings", partial(writer_client.batch_import_findings,
+                                                          # checked against botocore's model just above
+                                                          Findings=cast("list[AwsSecurityFindingTypeDef]", batch)))
         for item in answer.get("FailedFindings", []):
             failed.append(FailedFinding(str(item.get("Id", "?")), str(item.get("ErrorCode", "?")),
                                         str(item.get("ErrorMessage", ""))))

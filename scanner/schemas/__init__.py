@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -60,18 +60,24 @@ def validate(
         raise error(f"{source}: {len(found)} {noun}:\n" + "\n".join(f"  {p}" for p in found))
 
 
+def _listed(value: object) -> list[Any]:
+    """A keyword's value that the schema gives as a list (`required`, `enum`); jsonschema types it loosely."""
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
 def _explain(error: ValidationError) -> Iterable[tuple[JsonPath, str]]:
     """Turn one jsonschema error into messages a person can act on."""
     path: JsonPath = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = sorted(error.schema.get("properties", {}))
-        extra = [key for key in error.instance if key not in error.schema.get("properties", {})]
+        properties = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
+        allowed = sorted(properties)
+        extra = [key for key in error.instance if key not in properties]
         for key in extra:
             expected = f"one of: {', '.join(allowed)}" if allowed else "no keys here"
             yield (*path, key), f"unknown key '{excerpt(key)}' (expected {expected})"  # a key is text from the file
         return
     if error.validator == "anyOf" and error.context and all(e.validator == "required" for e in error.context):
-        names = sorted({str(name) for e in error.context for name in e.validator_value})
+        names = sorted({str(name) for e in error.context for name in _listed(e.validator_value)})
         yield path, f"needs at least one of: {', '.join(names)}"
         return
     if error.validator in ("oneOf", "anyOf") and error.context:
@@ -82,7 +88,7 @@ def _explain(error: ValidationError) -> Iterable[tuple[JsonPath, str]]:
         yield path, error.message.replace("is a required property", "is required but missing")
         return
     if error.validator == "enum":
-        choices = ", ".join(json.dumps(choice) for choice in error.validator_value)
+        choices = ", ".join(json.dumps(choice) for choice in _listed(error.validator_value))
         yield path, f"{json.dumps(error.instance)} is not one of: {choices}"
         return
     yield path, error.message
@@ -144,7 +150,7 @@ def _is_rule_regex(instance: object) -> bool:
 RULE_FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
 RULE_FORMAT_CHECKER.checks("regex", raises=RulePatternError)(_is_rule_regex)
 
-RuleSchemaValidator = jsonschema.validators.extend(
+RuleSchemaValidator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]  # untyped in types-jsonschema
     jsonschema.Draft202012Validator,
     {"pattern": _pattern_keyword, "patternProperties": _pattern_properties_keyword},
 )
