@@ -9,11 +9,11 @@ try:
 
     terminal.exit_on_interrupt()
 except KeyboardInterrupt:
-    # The instant between the import and the handler: Python's default handler raised. Same line, same code.
-    import os
+    # The instant between the import and the handler: Python's default handler raised. Same line, same code
+    # (a module whose import was interrupted is not kept, so this imports it afresh).
+    from scanner.terminal import exit_interrupted
 
-    os.write(2, b"error: interrupted\n")
-    os._exit(130)
+    exit_interrupted(2, None)
 
 
 def main() -> int:

@@ -59,8 +59,10 @@ SNAPSHOT_EXAMPLES = 200 * SCALE  # cheap, and only a fifth survive the schema to
 WRITER_EXAMPLES = 50 * SCALE
 
 
-def bounded(examples: int, deadline_ms: int | None = 5000) -> Callable[[Any], Any]:
-    """Every property: a fixed budget, no example database, and a deadline that turns a hang into a failure."""
+def bounded(examples: int, deadline_ms: int | None = 60_000) -> Callable[[Any], Any]:
+    """Every property: a fixed budget, no example database, and a deadline that turns a hang into a failure.
+    The deadline is a minute, not seconds: a deeply nested YAML example takes 3-7 s on a loaded 2-core CI
+    machine, while a real hang (the backtracking this suite guards against) never ends."""
     return settings(
         max_examples=examples,
         deadline=None if deadline_ms is None else timedelta(milliseconds=deadline_ms),
