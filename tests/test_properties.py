@@ -658,7 +658,7 @@ TEMPLATE_SCRIPTS = WRITERS["html"].render(SCAN).decode().count("<script")
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
 
 
-@bounded(WRITER_EXAMPLES, deadline_ms=20_000)
+@bounded(WRITER_EXAMPLES)
 @given(hostile_scans())
 def test_writers_on_hostile_aws_strings(case: tuple[ScanResult, str]) -> None:
     scan, account_name = case
