@@ -26,7 +26,8 @@ _WHITESPACE = re.compile(r"\s+")
 
 def unicode_only(text: str) -> str:
     """Lone surrogates replaced by U+FFFD: the text can then be encoded as UTF-8."""
-    return _SURROGATES.sub(REPLACEMENT, text)
+    # Nearly every AWS string is ASCII; isascii() answers in C without a regex scan.
+    return text if text.isascii() else _SURROGATES.sub(REPLACEMENT, text)
 
 
 def clip(text: str, limit: int) -> str:
@@ -51,10 +52,16 @@ def block(text: str, limit: int | None = None, *, empty: str = "-") -> str:
 
 def scrub(value: Any) -> Any:
     """A JSON value with every string (keys too) made valid Unicode; nothing else changes."""
+    kind = type(value)
+    if kind is str:
+        return value if value.isascii() else _SURROGATES.sub(REPLACEMENT, value)
+    if kind is dict or isinstance(value, Mapping):
+        return {
+            (key if type(key) is str and key.isascii() else unicode_only(str(key))): scrub(item)
+            for key, item in value.items()
+        }
+    if kind is list or kind is tuple:
+        return [scrub(item) for item in value]
     if isinstance(value, str):
         return unicode_only(value)
-    if isinstance(value, Mapping):
-        return {unicode_only(str(key)): scrub(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [scrub(item) for item in value]
     return value
