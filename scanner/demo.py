@@ -35,7 +35,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
-from scanner import artifact
+from scanner.catalog import load_catalog
 from scanner.model import Result, Status
 
 SCENARIOS = ("drifted", "disabled", "healthy")
@@ -70,6 +70,29 @@ def service_trust(
     if condition is not None:
         statement["Condition"] = dict(condition)
     return {"Version": "2012-10-17", "Statement": [statement, *extra]}
+
+
+# The demo plants problems for the Artifact rule pack: it names that integration on purpose, and takes its
+# identifiers from the catalog like everything else.
+_ARTIFACT = load_catalog()["artifact"]
+_SLR = _ARTIFACT.service_linked_roles[0]
+_LEGACY = _ARTIFACT.legacy_roles[0]
+
+
+def _known(value: str | None) -> str:
+    if value is None:  # the catalog marks this value unverified: the demo needs it stated
+        raise AssertionError("the catalog's artifact entry lacks a value the demo needs")
+    return value
+
+
+class artifact:  # noqa: N801 - the names the demo used when they were module constants
+    SERVICE_LINKED_ROLE_NAME = _known(_SLR.name)
+    SERVICE_LINKED_ROLE_PATH = _known(_SLR.path)
+    SERVICE_LINKED_ROLE_TRUSTED_SERVICE = _known(_SLR.trusted_principal)
+    SERVICE_LINKED_ROLE_POLICY_ARN = _SLR.managed_policy_arns[0]
+    LEGACY_ROLE_NAME = _LEGACY.name
+    LEGACY_ROLE_PATH = _LEGACY.path
+    LEGACY_ROLE_POLICY_ARN = _LEGACY.managed_policy_arns[0]
 
 
 SERVICE_LINKED_ROLE = RoleSpec(

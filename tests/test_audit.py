@@ -221,11 +221,12 @@ def _enabled_on(snapshot: Snapshot, when: str) -> Snapshot:
 def test_drift_recreated_role_and_reenabled_access() -> None:
     before = _enabled_on(build_snapshot({}), "2024-01-01T00:00:00Z")
     after = _enabled_on(_recreated(build_snapshot({})), "2026-06-02T00:00:00Z")
-    kinds = {d.kind: d for d in drift_between(drift_markers(before), drift_markers(after))}
+    scope = ("artifact",)
+    kinds = {d.kind: d for d in drift_between(drift_markers(before, scope), drift_markers(after, scope))}
     assert set(kinds) == {"service-linked-role-recreated", "trusted-access-re-enabled"}
     assert kinds["service-linked-role-recreated"].after["role_id"] == "AROANEWROLEID0000000"
     assert kinds["service-linked-role-recreated"].account_id == MANAGEMENT
-    assert drift_between(drift_markers(before), drift_markers(before)) == []
+    assert drift_between(drift_markers(before, scope), drift_markers(before, scope)) == []
 
 
 def test_drift_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -121,7 +121,8 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
 
 
 def _target_results(rule: Rule, case: dict[str, Any]) -> list[Result]:
-    results = evaluate_rules([rule], build_inventory(build_snapshot(case)))
+    scope = (rule.integration,) if rule.integration else ()
+    results = evaluate_rules([rule], build_inventory(build_snapshot(case), scope))
     target = case.get("target", {})
     account = MEMBER if target.get("account") == "member" else MANAGEMENT if target.get("account") else None
     if rule.resource == "aws.account":

@@ -1,7 +1,8 @@
 """AWS Artifact reads: the customer agreements visible to the management account.
 
-The Artifact API answers only at its global endpoint (`scanner.artifact.ARTIFACT_API_REGION`); the
-caller creates the client in that region.
+The Artifact integration's own reader: the collector calls it only when a loaded rule applies to
+`INTEGRATION`. The Artifact API answers only at its global endpoint (`API_REGION`); the caller creates
+the client in that region.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from typing import Any
 from scanner.collect.session import jsonable, next_token_field, pages
 from scanner.config import DEFAULT_MAX_PAGES
 
+INTEGRATION = "artifact"  # the catalog id (scanner/catalog/integrations/artifact.yaml)
+
 PERMISSIONS = ("artifact:ListCustomerAgreements",)
+
+# The Artifact API answers only at a global endpoint that every commercial region resolves to.
+API_REGION = "us-east-1"
 
 _PAGE = 300  # the API's maximum
 
