@@ -95,6 +95,19 @@ class artifact:  # noqa: N801 - the names the demo used when they were module co
     LEGACY_ROLE_POLICY_ARN = _LEGACY.managed_policy_arns[0]
 
 
+_SSM = load_catalog()["ssm"]
+_SSM_SLR = _SSM.service_linked_roles[0]
+SSM_SERVICE_LINKED_ROLE = RoleSpec(
+    name=_known(_SSM_SLR.name),
+    path=_known(_SSM_SLR.path),
+    trust=service_trust(_known(_SSM_SLR.trusted_principal)),
+    description="Allows Systems Manager to discover the organization's accounts",
+    managed_policies=_SSM_SLR.managed_policy_arns,
+)
+"""Every scenario's second integration, AWS Systems Manager, is healthy: trusted access on and its role as
+AWS creates it, so that its pack (SSM-001 is informational) plants nothing."""
+
+
 SERVICE_LINKED_ROLE = RoleSpec(
     name=artifact.SERVICE_LINKED_ROLE_NAME,
     path=artifact.SERVICE_LINKED_ROLE_PATH,
@@ -426,7 +439,10 @@ def populate(session: boto3.Session, scenario: str = "drifted", *, endpoint_url:
     organization = orgs.create_organization(FeatureSet="ALL")["Organization"]
     if plan.trusted_access:
         orgs.enable_aws_service_access(ServicePrincipal=TRUSTED_ACCESS_PRINCIPAL)
-    create_roles(session.client("iam", **client_options), management_id, plan.management_roles)
+    orgs.enable_aws_service_access(ServicePrincipal=_SSM.current_principals[0])
+    create_roles(
+        session.client("iam", **client_options), management_id, (*plan.management_roles, SSM_SERVICE_LINKED_ROLE)
+    )
     members = [_build_member(session, orgs, member, client_options) for member in plan.members]
     management = orgs.describe_account(AccountId=management_id)["Account"]
     accounts = (
