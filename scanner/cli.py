@@ -191,7 +191,7 @@ def _rule_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rules", action="append", default=[], metavar="PATH", help="an extra rule pack folder or rule file"
     )
-    parser.add_argument("--no-builtin-rules", action="store_true", help="do not load the built-in Artifact pack")
+    parser.add_argument("--no-builtin-rules", action="store_true", help="do not load the built-in rule packs")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -168,8 +168,10 @@ class _Run:
         scanner = _AccountScanner(config, clients, management, start, self.redactor, self.integrations)
         workers = self.workers = _Workers(config.collection.concurrency)
         workers.submit(lambda: self._read_principals(management))
-        if artifact.INTEGRATION in self.integrations:
-            workers.submit(lambda: self._read_agreements(management))
+        # Read whatever the rules: a snapshot without them counts as incomplete (scanner.snapshot.gaps) and
+        # does not record which integrations it was read for, so skipping the read would fail every scan
+        # whose rules are not Artifact's.
+        workers.submit(lambda: self._read_agreements(management))
         lister = threading.Thread(
             target=workers.guard(lambda: self._list_and_dispatch(scanner, management)),
             name="artifact-scan-lister",
@@ -224,7 +226,7 @@ class _Run:
 
     def _read_agreements(self, management: _ManagementClients) -> None:
         agreements = self.logs["agreements"].attempt(
-            "artifact:ListCustomerAgreements",
+            artifact.API,
             lambda: artifact.customer_agreements(management.artifact, self._max_pages),
         )
         with self.lock:
@@ -447,7 +449,7 @@ class _ManagementClients:
     def __init__(self, clients: Clients, credentials: Credentials | None) -> None:
         self.sts = clients.client("sts", credentials)
         self.organizations = clients.client("organizations", credentials)
-        self.artifact = clients.client("artifact", credentials, region=artifact.API_REGION)
+        self.artifact = clients.client(artifact.SERVICE, credentials, region=artifact.API_REGION)
         self.iam = clients.account_client("iam")
         # What the management account itself is read with: the assumed role's, or the base credentials.
         self.credentials = credentials if credentials is not None else clients.base_credentials()
