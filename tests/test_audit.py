@@ -208,9 +208,9 @@ def test_bad_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def _recreated(snapshot: Snapshot) -> Snapshot:
     management = snapshot.accounts[0]
-    [slr] = management.roles
+    slr, *others = management.roles  # Artifact's role first, then the other integration's, left as it was
     new_role = replace(slr, role={**slr.role, "RoleId": "AROANEWROLEID0000000", "CreateDate": "2026-06-01T00:00:00Z"})
-    return replace(snapshot, accounts=(replace(management, roles=(new_role,)), *snapshot.accounts[1:]))
+    return replace(snapshot, accounts=(replace(management, roles=(new_role, *others)), *snapshot.accounts[1:]))
 
 
 def _enabled_on(snapshot: Snapshot, when: str) -> Snapshot:
