@@ -772,4 +772,7 @@ def _fact_paths(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, str
         items = sub.get("items")
         if isinstance(items, dict) and items.get("properties"):
             rows.extend(_fact_paths(items, f"{path}[]"))
+        keyed = sub.get("additionalProperties")  # facts keyed by integration id
+        if isinstance(keyed, dict) and keyed.get("properties"):
+            rows.extend(_fact_paths(keyed, f"{path}.<integration>"))
     return rows

@@ -29,8 +29,15 @@ def _object(properties: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _per_integration(properties: Mapping[str, Any]) -> dict[str, Any]:
-    """Facts keyed by catalog integration id (`<fact>.integrations.<id>.<name>`), the same facts for each."""
-    return _object({integration_id: _object(properties) for integration_id in integrations.ids()})
+    """Facts keyed by catalog integration id (`<fact>.integrations.<id>.<name>`), the same facts for each.
+
+    One schema for every id: `rules facts` shows it once, and the rule loader refuses an id other than the
+    rule's own integration (scanner.rules), which the collector is sure to have read."""
+    return {
+        "type": "object",
+        "propertyNames": {"enum": list(integrations.ids())},
+        "additionalProperties": _object(properties),
+    }
 
 
 TRUST_FACTS_SCHEMA = _object(
