@@ -133,16 +133,20 @@ def _sort_key(key: FindingKey) -> tuple[str, str, str]:
 def drift_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Drift]:
     """Changes of identity that no single run can see; both sides must have been read."""
     drift = []
-    old_role, new_role = before.get("service_linked_role"), after.get("service_linked_role")
-    if old_role and new_role:
+    old_roles, new_roles = before.get("service_linked_roles") or {}, after.get("service_linked_roles") or {}
+    for integration_id in sorted(set(old_roles) & set(new_roles)):
+        old_role, new_role = old_roles[integration_id], new_roles[integration_id]
+        if not (old_role and new_role):
+            continue
         changed = {k: (old_role.get(k), new_role.get(k)) for k in ("role_id", "create_date")
                    if old_role.get(k) != new_role.get(k)}
         if changed:
+            name = str(new_role.get("arn", "")).rsplit("/", 1)[-1] or integration_id
             drift.append(Drift(
                 kind="service-linked-role-recreated",
                 account_id=str(after.get("management_account_id", "")),
                 resource_arn=str(new_role.get("arn", "")),
-                message="AWSServiceRoleForArtifact was deleted and re-created since the baseline "
+                message=f"{name} was deleted and re-created since the baseline "
                         f"({', '.join(f'{k} {a} -> {b}' for k, (a, b) in changed.items())})",
                 before={k: a for k, (a, _) in changed.items()},
                 after={k: b for k, (_, b) in changed.items()},

@@ -320,7 +320,7 @@ def _rule_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rules", action="append", default=[], metavar="PATH", help="an extra rule pack folder or rule file"
     )
-    parser.add_argument("--no-builtin-rules", action="store_true", help="do not load the built-in Artifact pack")
+    parser.add_argument("--no-builtin-rules", action="store_true", help="do not load the built-in rule packs")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1034,4 +1034,7 @@ def _fact_paths(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, str
         items = sub.get("items")
         if isinstance(items, dict) and items.get("properties"):
             rows.extend(_fact_paths(items, f"{path}[]"))
+        keyed = sub.get("additionalProperties")  # facts keyed by integration id
+        if isinstance(keyed, dict) and keyed.get("properties"):
+            rows.extend(_fact_paths(keyed, f"{path}.<integration>"))
     return rows

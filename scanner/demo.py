@@ -36,7 +36,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from moto import mock_aws
 
-from scanner import artifact
+from scanner.catalog import load_catalog
 from scanner.model import Result, Status
 
 SCENARIOS = ("drifted", "disabled", "healthy")
@@ -71,6 +71,42 @@ def service_trust(
     if condition is not None:
         statement["Condition"] = dict(condition)
     return {"Version": "2012-10-17", "Statement": [statement, *extra]}
+
+
+# The demo plants problems for the Artifact rule pack: it names that integration on purpose, and takes its
+# identifiers from the catalog like everything else.
+_ARTIFACT = load_catalog()["artifact"]
+_SLR = _ARTIFACT.service_linked_roles[0]
+_LEGACY = _ARTIFACT.legacy_roles[0]
+
+
+def _known(value: str | None) -> str:
+    if value is None:  # the catalog marks this value unverified: the demo needs it stated
+        raise AssertionError("the catalog's artifact entry lacks a value the demo needs")
+    return value
+
+
+class artifact:  # noqa: N801 - the names the demo used when they were module constants
+    SERVICE_LINKED_ROLE_NAME = _known(_SLR.name)
+    SERVICE_LINKED_ROLE_PATH = _known(_SLR.path)
+    SERVICE_LINKED_ROLE_TRUSTED_SERVICE = _known(_SLR.trusted_principal)
+    SERVICE_LINKED_ROLE_POLICY_ARN = _SLR.managed_policy_arns[0]
+    LEGACY_ROLE_NAME = _LEGACY.name
+    LEGACY_ROLE_PATH = _LEGACY.path
+    LEGACY_ROLE_POLICY_ARN = _LEGACY.managed_policy_arns[0]
+
+
+_SSM = load_catalog()["ssm"]
+_SSM_SLR = _SSM.service_linked_roles[0]
+SSM_SERVICE_LINKED_ROLE = RoleSpec(
+    name=_known(_SSM_SLR.name),
+    path=_known(_SSM_SLR.path),
+    trust=service_trust(_known(_SSM_SLR.trusted_principal)),
+    description="Allows Systems Manager to discover the organization's accounts",
+    managed_policies=_SSM_SLR.managed_policy_arns,
+)
+"""Every scenario's second integration, AWS Systems Manager, is healthy: trusted access on and its role as
+AWS creates it, so that its pack (SSM-001 is informational) plants nothing."""
 
 
 SERVICE_LINKED_ROLE = RoleSpec(
@@ -413,7 +449,10 @@ def populate(session: boto3.Session, scenario: str = "drifted", *, endpoint_url:
     organization = orgs.create_organization(FeatureSet="ALL")["Organization"]
     if plan.trusted_access:
         orgs.enable_aws_service_access(ServicePrincipal=TRUSTED_ACCESS_PRINCIPAL)
-    create_roles(session.client("iam", **client_options), management_id, plan.management_roles)
+    orgs.enable_aws_service_access(ServicePrincipal=_SSM.current_principals[0])
+    create_roles(
+        session.client("iam", **client_options), management_id, (*plan.management_roles, SSM_SERVICE_LINKED_ROLE)
+    )
     members = [_build_member(session, orgs, member, client_options) for member in plan.members]
     management = orgs.describe_account(AccountId=management_id)["Account"]
     accounts = (

@@ -91,6 +91,8 @@ class Rule:
     source: str = ""  # the rule file as given to the loader; reports show it relative to the pack
     # A failure as one sentence: `{fact.path}` fields, see scanner.evaluate.message; None = a generic one
     message: str | None = None
+    # The catalog integration the rule applies to (its own `integration:` or its pack's); None: every one
+    integration: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,11 @@ class RuleSet:
     @property
     def rules(self) -> tuple[Rule, ...]:
         return tuple(rule for pack in self.packs for rule in pack.rules)
+
+    @property
+    def integrations(self) -> tuple[str, ...]:
+        """The catalog integrations the rules apply to, sorted: what is collected and evaluated for them."""
+        return tuple(sorted({rule.integration for rule in self.rules if rule.integration is not None}))
 
 
 # --------------------------------------------------------------------------------------------

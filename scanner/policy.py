@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import unquote
 
 from scanner import iam_eval
-from scanner.artifact import ARTIFACT_SERVICE_PRINCIPALS, is_artifact_service_principal
 from scanner.iam_eval import Clause, Domain, Principal, Search, Witness
 
 TRUST_ACTIONS = (
@@ -88,8 +87,8 @@ def decode_policy_document(document: object) -> dict[str, Any]:
 
 
 
-def trust_names_artifact_principal(document: Mapping[str, Any]) -> bool:
-    """Whether any statement (Allow or Deny, Principal or NotPrincipal) names an Artifact service principal.
+def trust_names_service_principal(document: Mapping[str, Any], principals: frozenset[str]) -> bool:
+    """Whether any statement (Allow or Deny, Principal or NotPrincipal) names one of `principals` (lower case).
 
     A cheap test for the collector to decide whether a role is of interest; never raises.
     """
@@ -102,12 +101,18 @@ def trust_names_artifact_principal(document: Mapping[str, Any]) -> bool:
                 continue
             for kind, names in value.items():
                 is_service = str(kind).strip().lower() == "service"
-                if is_service and any(is_artifact_service_principal(n) for n in iam_eval._strings(names)[0]):
+                if is_service and any(n.strip().lower() in principals for n in iam_eval._strings(names)[0]):
                     return True
     return False
 
 
-def trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[str, Any]:
+IntegrationPrincipals = Mapping[str, tuple[str, ...]]
+"""integration id -> the service principals a trust policy may name for it (scanner.integrations)."""
+
+
+def trust_facts(
+    document: Mapping[str, Any], org: OrganizationContext, integrations: IntegrationPrincipals
+) -> dict[str, Any]:
     """Facts about a role trust policy, for rules to assert on (JSON-compatible, lists sorted, deterministic).
 
     Answers of scanner.iam_eval's search over request contexts, so a Deny is credited and an Allow that
@@ -119,29 +124,36 @@ def trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[s
       allows_any_action: an Allow that applies to someone uses a wildcard or NotAction (or an unreadable
       Action), so it may allow actions beyond those (an over-approximation: Deny is not subtracted here).
     - uses_not_principal, uses_not_action, has_deny: whether any statement uses these; statement_count.
-    - artifact_principals / trusts_artifact_principal: Artifact service principals that some request can
-      use to assume the role (ASSUME_ACTIONS), whether the policy names them or trusts them as part of "*".
-    - artifact_statements: one entry per Allow through which an Artifact principal can assume the role, in
-      document order: index, sid, principals, pinned (no request on behalf of a source outside this
-      organization is allowed through it), pinning_conditions ("<Operator> <key>" of source-key
-      conditions, of the Allow and of the Deny statements that apply, when pinned), reason (the witness in
-      words, None when pinned) and witness (the request, None when pinned).
-    - artifact_trust_pinned: every artifact statement is pinned (true when there is none).
+    - integrations.<id>, for each integration of `integrations`:
+      principals / trusted: its service principals that some request can use to assume the role
+      (ASSUME_ACTIONS), whether the policy names them or trusts them as part of "*";
+      statements: one entry per Allow through which one of them can assume the role, in document order:
+      index, sid, principals, pinned (no request on behalf of a source outside this organization is
+      allowed through it), pinning_conditions ("<Operator> <key>" of source-key conditions, of the Allow
+      and of the Deny statements that apply, when pinned), reason (the witness in words, None when
+      pinned) and witness (the request, None when pinned);
+      pinned: every one of its statements is pinned (true when there is none).
     - condition_keys: lower-cased condition keys of Allow statements.
     """
-    facts: dict[str, Any] = json.loads(_trust_facts_text(json.dumps(document, sort_keys=True, default=str), org))
+    key = tuple(sorted((i, tuple(p)) for i, p in integrations.items()))
+    text = _trust_facts_text(json.dumps(document, sort_keys=True, default=str), org, key)
+    facts: dict[str, Any] = json.loads(text)
     return facts
 
 
 @lru_cache(maxsize=4096)
-def _trust_facts_text(document_text: str, org: OrganizationContext) -> str:
+def _trust_facts_text(
+    document_text: str, org: OrganizationContext, integrations: tuple[tuple[str, tuple[str, ...]], ...]
+) -> str:
     # Organizations hold many roles with one trust policy (every account's copy of a role): each distinct
     # document is evaluated once per organization. JSON text in and out keeps the cached value immutable.
     document = json.loads(document_text)
-    return json.dumps(_trust_facts(document, org), sort_keys=True)
+    return json.dumps(_trust_facts(document, org, integrations), sort_keys=True)
 
 
-def _trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[str, Any]:
+def _trust_facts(
+    document: Mapping[str, Any], org: OrganizationContext, integrations: tuple[tuple[str, tuple[str, ...]], ...]
+) -> dict[str, Any]:
     policy = iam_eval.parse_policy(document)
     anyone = Search(policy)
     principals: set[str] = set()
@@ -154,15 +166,36 @@ def _trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[
             if anyone.may_apply(principal, action) and anyone.find(principal, [action]) is not None:
                 principals.add(label)
                 actions.add(action)
-    artifact = [Principal("service", name) for name in ARTIFACT_SERVICE_PRINCIPALS]
-    through: dict[int, list[str]] = {}  # Allow index -> Artifact principals that can assume through it
-    for principal in artifact:
+    foreign = Search(policy, _foreign_domains(org), like=anyone)
+    per_integration = {
+        integration_id: _integration_facts(policy, anyone, foreign, names)
+        for integration_id, names in integrations
+    }
+    allows = policy.allows
+    raw = [s.raw for s in policy.statements]
+    return {
+        "allowed_principals": sorted(principals),
+        "allowed_actions": sorted(actions),
+        "allows_any_action": any(_may_allow_other_actions(s, universe) for s in allows),
+        "uses_not_principal": any("NotPrincipal" in s for s in raw),
+        "uses_not_action": any("NotAction" in s for s in raw),
+        "has_deny": bool(policy.denies),
+        "statement_count": policy.statement_count,
+        "integrations": per_integration,
+        "condition_keys": sorted({c.key for s in allows for c in s.conditions}),
+    }
+
+
+def _integration_facts(
+    policy: iam_eval.Policy, anyone: Search, foreign: Search, service_principals: tuple[str, ...]
+) -> dict[str, Any]:
+    through: dict[int, list[str]] = {}  # Allow index -> the integration's principals that can assume through it
+    for principal in (Principal("service", name) for name in service_principals):
         if not anyone.may_apply(principal):
             continue
         for allow in policy.allows:
             if anyone.find(principal, ASSUME_ACTIONS, [allow.index]) is not None:
                 through.setdefault(allow.index, []).append(principal.name)
-    foreign = Search(policy, _foreign_domains(org), like=anyone)
     entries = []
     for allow in policy.allows:
         if allow.index not in through:
@@ -183,21 +216,11 @@ def _trust_facts(document: Mapping[str, Any], org: OrganizationContext) -> dict[
                 "witness": None if witness is None else _witness_fact(witness),
             }
         )
-    allows = policy.allows
-    raw = [s.raw for s in policy.statements]
     return {
-        "allowed_principals": sorted(principals),
-        "allowed_actions": sorted(actions),
-        "allows_any_action": any(_may_allow_other_actions(s, universe) for s in allows),
-        "uses_not_principal": any("NotPrincipal" in s for s in raw),
-        "uses_not_action": any("NotAction" in s for s in raw),
-        "has_deny": bool(policy.denies),
-        "statement_count": policy.statement_count,
-        "artifact_principals": sorted({n for names in through.values() for n in names}),
-        "trusts_artifact_principal": bool(through),
-        "artifact_statements": entries,
-        "artifact_trust_pinned": all(entry["pinned"] for entry in entries),
-        "condition_keys": sorted({c.key for s in allows for c in s.conditions}),
+        "principals": sorted({n for names in through.values() for n in names}),
+        "trusted": bool(through),
+        "statements": entries,
+        "pinned": all(entry["pinned"] for entry in entries),
     }
 
 
@@ -324,7 +347,7 @@ def _key_name(key: str) -> str:
 
 
 def describe(witness: Witness, policy: iam_eval.Policy) -> str:
-    """One sentence: "a request from artifact.amazonaws.com on behalf of account 444455556666 ...
+    """One sentence: "a request from example.amazonaws.com on behalf of account 444455556666 ...
     is allowed by statement 2 (Sid ...)"."""
     statement = f"statement {witness.statement}" + (f" (Sid {witness.sid})" if witness.sid else "")
     who = witness.principal.name if witness.principal.kind == "service" else witness.principal.label

@@ -8,13 +8,14 @@ the file name equals the id, ids are unique across everything loaded, the resour
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from scanner import files, schemas, yamlfile
+from scanner import files, integrations, schemas, yamlfile
 from scanner.errors import RuleError
 from scanner.evaluate import message
 from scanner.evaluate.engine import ITEMS, FactPath, referenced_paths
@@ -116,7 +117,9 @@ def _load_pack(pack_dir: Path, loading: _Loading, display_prefix: str | None) ->
         loading.problems.append(f"{pack_dir}: no rule files (*.yaml) in this folder")
     rules = []
     for path in rule_files:
-        rule = _load_rule(path, loading, pack_id=str(meta["id"]), display=display(path))
+        rule = _load_rule(
+            path, loading, pack_id=str(meta["id"]), display=display(path), integration=meta.get("integration")
+        )
         if rule is not None:
             rules.append(rule)
     if manifest.is_file() and meta["id"] != pack_dir.name:  # filed under the folder's name until now
@@ -141,7 +144,9 @@ def _parse(
         return None
 
 
-def _load_rule(path: Path, loading: _Loading, *, pack_id: str, display: str) -> Rule | None:
+def _load_rule(
+    path: Path, loading: _Loading, *, pack_id: str, display: str, integration: str | None = None
+) -> Rule | None:
     document = _parse(path, "rule file", loading, display, pack_id=pack_id)
     if document is None:
         return None
@@ -151,6 +156,9 @@ def _load_rule(path: Path, loading: _Loading, *, pack_id: str, display: str) -> 
         # Every check whose part of the rule has the right shape runs even when the schema found problems
         # elsewhere: one run reports them all (a wrong id, an unknown fact and a missing title together).
         found += _semantic_problems(path, document)
+        integration = data.get("integration", integration)
+        if integration is None or isinstance(integration, str):
+            found += _integration_problems(document, integration)
     loading.problems.extend(found)
     if found:
         if isinstance(data, dict) and isinstance(data.get("id"), str):
@@ -174,7 +182,46 @@ def _load_rule(path: Path, loading: _Loading, *, pack_id: str, display: str) -> 
         pack=pack_id,
         source=display,
         message=data.get("message"),
+        integration=integration,
     )
+
+
+_MESSAGE_INTEGRATION = re.compile(r"\bintegrations\.([a-z0-9-]+)")
+
+
+def _integration_problems(document: yamlfile.YamlDocument, integration: str | None) -> list[str]:
+    """The integration must be in the catalog, and the rule may use only its own `integrations.<id>` facts:
+    the collector reads only what the loaded rules' integrations need, so another's facts are never there."""
+    data = document.data
+    if integration is not None:
+        try:
+            integrations.known(integration)
+        except integrations.UnknownIntegration:
+            where = ("integration",) if "integration" in data else ()
+            return [f"{document.where(where)}: unknown integration {integration!r} (not in the catalog, "
+                    f"scanner/catalog/integrations/)"]
+    used: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "properties" and isinstance(value, dict) and isinstance(value.get("integrations"), dict):
+                    inner = value["integrations"]
+                    used.update(inner.get("properties", {}) if isinstance(inner.get("properties"), dict) else ())
+                    used.update(i for i in inner.get("required", []) if isinstance(i, str))
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(data.get("where"))
+    walk(data.get("expect"))
+    used.update(_MESSAGE_INTEGRATION.findall(str(data.get("message") or "")))
+    foreign = sorted(used - {integration} if integration else used)
+    if not foreign:
+        return []
+    own = f"its integration is {integration!r}" if integration else "it names no `integration:` (nor does its pack)"
+    return [f"{document.where(())}: uses the facts of integration {', '.join(map(repr, foreign))} but {own}"]
 
 
 def _id_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]:

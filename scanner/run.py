@@ -114,7 +114,8 @@ def collect_snapshot(
 ) -> Snapshot:
     from scanner.collect import collect  # noqa: PLC0415 - keeps boto3 out of offline runs
 
-    return collect(config, rules_sha256=ruleset.sha256, session=session, progress=progress, shard=shard)
+    return collect(config, rules_sha256=ruleset.sha256, session=session, progress=progress, shard=shard,
+                   integrations=ruleset.integrations)
 
 
 def snapshot_facts(snapshot: Snapshot) -> dict[str, Any]:

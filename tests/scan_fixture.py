@@ -12,6 +12,8 @@ the baseline is resolved (its resource name is hostile text too); the service-li
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from scanner.model import (
     AccountSummary,
     CollectionError,
@@ -83,7 +85,9 @@ def _result(rule_id: str, status: Status, severity: Severity, account: str, name
 
 
 def build_scan() -> ScanResult:
+    # The writers' goldens describe a scan of the Artifact pack: another built-in pack must not change them
     ruleset = load_rules()
+    ruleset = replace(ruleset, packs=tuple(pack for pack in ruleset.packs if pack.id == "artifact"))
     locked_error = CollectionError("sts:AssumeRole", "AccessDenied",
                                    "User is not authorized to perform: sts:AssumeRole", LOCKED)
     results = (

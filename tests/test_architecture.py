@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,74 @@ def test_every_error_has_its_exit_code_from_the_one_table() -> None:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(cli, "_dispatch", fail)
             assert cli.main(["rules", "list"]) == code
+
+
+# --------------------------------------------------------------------------------------------
+# Nothing names an integration outside the catalog, its rule pack and its own reader
+# --------------------------------------------------------------------------------------------
+
+# Where an integration may be named, and why:
+NAMING_ALLOWED = {
+    "catalog": "the catalog is where integrations are data",
+    "collect/artifact.py": "Artifact's own reader (organization agreements from the Artifact API)",
+    "demo.py": "the demo plants problems for the built-in packs, so it must say which integration's",
+}
+# String literals that name an integration for another reason than knowing about it, each with its reason.
+# A new one fails the test: move the knowledge into the catalog (or the integration's own reader) instead.
+LITERALS_ALLOWED = {
+    ("cli.py", "Checks AWS Artifact's integration with AWS Organizations across every account."):
+        "the tool's own description (the product is named artifact-scan)",
+    ("report/sarif.py", "https://docs.aws.amazon.com/artifact/latest/ug/what-is-aws-artifact.html"):
+        "the tool's informationUri in SARIF",
+    ("config.py", "artifact"): "a client-side rate limit keyed by AWS API (users set it in config.yaml)",
+    ("collect/answers.py", "artifact:ListCustomerAgreements"):
+        "every API's answer shape is checked in one table, the Artifact reader's among them",
+    ("snapshot.py", "the customer agreements (artifact:ListCustomerAgreements)"):
+        "a snapshot without the agreements is incomplete; snapshots do not record their integrations yet",
+}
+
+
+def _integration_names() -> re.Pattern[str]:
+    from scanner.catalog import load_catalog  # noqa: PLC0415
+
+    names = {"artifact", "Artifact"}
+    for entry in load_catalog().integrations:
+        names.update(p for p in entry.principals() if p.endswith(".amazonaws.com"))
+        names.update(r.name for r in entry.service_linked_roles if r.name)
+        names.update(r.trusted_principal for r in entry.service_linked_roles if r.trusted_principal)
+    # "artifact" only as a word of its own: artifact-scan (the tool), SARIF's artifacts and artifactLocation
+    # are not the integration.
+    words = sorted(names - {"artifact", "Artifact"}, key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(?i:artifact)(?![\w-])|Artifact|(?i:" + "|".join(map(re.escape, words)) + ")")
+
+
+def _string_literals(tree: ast.AST) -> list[str]:
+    """Every string constant except docstrings and other bare string statements (prose, not code)."""
+    prose = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+    return [
+        node.value for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in prose
+    ]
+
+
+def test_nothing_names_an_integration_outside_the_catalog_its_pack_and_its_reader() -> None:
+    pattern = _integration_names()
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if any(relative == allowed or relative.startswith(allowed + "/") for allowed in NAMING_ALLOWED):
+            continue
+        for literal in _string_literals(ast.parse(path.read_text(), str(path))):
+            if pattern.search(literal) and (relative, literal) not in LITERALS_ALLOWED:
+                found.append(f"{relative}: {literal[:100]!r}")
+    assert found == []
+
+
+def test_the_naming_check_finds_what_it_looks_for() -> None:
+    pattern = _integration_names()
+    named = ["artifact.amazonaws.com", "AWSServiceRoleForArtifact", "ssm.amazonaws.com",
+             "AWSServiceRoleForAmazonSSM_AccountDiscovery", "artifact:ListCustomerAgreements", "AWS Artifact"]
+    assert all(pattern.search(text) for text in named)
+    assert not any(pattern.search(text) for text in ["artifact-scan", "artifactLocation", "artifacts", "sts:AssumeRole"])
+    code = 'x = "ssm.amazonaws.com"\ndef f():\n    """Docstrings may say ssm.amazonaws.com."""\n'
+    assert _string_literals(ast.parse(code)) == ["ssm.amazonaws.com"]

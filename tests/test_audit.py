@@ -212,9 +212,9 @@ def test_bad_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def _recreated(snapshot: Snapshot) -> Snapshot:
     management = snapshot.accounts[0]
-    [slr] = management.roles
+    slr, *others = management.roles  # Artifact's role first, then the other integration's, left as it was
     new_role = replace(slr, role={**slr.role, "RoleId": "AROANEWROLEID0000000", "CreateDate": "2026-06-01T00:00:00Z"})
-    return replace(snapshot, accounts=(replace(management, roles=(new_role,)), *snapshot.accounts[1:]))
+    return replace(snapshot, accounts=(replace(management, roles=(new_role, *others)), *snapshot.accounts[1:]))
 
 
 def _enabled_on(snapshot: Snapshot, when: str) -> Snapshot:
@@ -225,11 +225,12 @@ def _enabled_on(snapshot: Snapshot, when: str) -> Snapshot:
 def test_drift_recreated_role_and_reenabled_access() -> None:
     before = _enabled_on(build_snapshot({}), "2024-01-01T00:00:00Z")
     after = _enabled_on(_recreated(build_snapshot({})), "2026-06-02T00:00:00Z")
-    kinds = {d.kind: d for d in drift_between(drift_markers(before), drift_markers(after))}
+    scope = ("artifact",)
+    kinds = {d.kind: d for d in drift_between(drift_markers(before, scope), drift_markers(after, scope))}
     assert set(kinds) == {"service-linked-role-recreated", "trusted-access-re-enabled"}
     assert kinds["service-linked-role-recreated"].after["role_id"] == "AROANEWROLEID0000000"
     assert kinds["service-linked-role-recreated"].account_id == MANAGEMENT
-    assert drift_between(drift_markers(before), drift_markers(before)) == []
+    assert drift_between(drift_markers(before, scope), drift_markers(before, scope)) == []
 
 
 def test_drift_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

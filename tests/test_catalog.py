@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import artifact, yamlfile
+from scanner import integrations, yamlfile
 from scanner.catalog import (
     Catalog,
     CatalogError,
@@ -144,21 +144,26 @@ def test_roles_created_only_when_enabled_from_the_service_console(entry_id: str,
     assert CATALOG[entry_id].role(role_name).created_when == "on-service-console-enable"
 
 
-def test_the_artifact_entry_holds_what_scanner_artifact_holds() -> None:
-    """The later switch of scanner/artifact.py onto the catalog must change no value nor order."""
+def test_the_artifact_entry_holds_what_scanner_artifact_held() -> None:
+    """scanner/artifact.py's constants, now only in the catalog: the switch changed no value nor order."""
     entry = CATALOG["artifact"]
-    assert entry.current_principals == artifact.TRUSTED_ACCESS_PRINCIPALS
-    assert entry.legacy_principals == artifact.LEGACY_TRUSTED_ACCESS_PRINCIPALS
-    assert entry.service_principals == artifact.ARTIFACT_SERVICE_PRINCIPALS
+    assert entry.current_principals == ("aws-artifact-account-sync.amazonaws.com", "artifact.amazonaws.com")
+    assert entry.legacy_principals == ("AWSArtifactAccountSync", "aws-artifact-acount-sync.amazonaws.com")
+    assert entry.service_principals == (
+        "artifact.amazonaws.com", "aws-artifact-account-sync.amazonaws.com", "aws-artifact-acount-sync.amazonaws.com"
+    )
     (role,) = entry.service_linked_roles
-    assert role.name == artifact.SERVICE_LINKED_ROLE_NAME
-    assert role.path == artifact.SERVICE_LINKED_ROLE_PATH
-    assert role.trusted_principal == artifact.SERVICE_LINKED_ROLE_TRUSTED_SERVICE
-    assert role.managed_policy_arns == (artifact.SERVICE_LINKED_ROLE_POLICY_ARN,)
+    assert role.name == "AWSServiceRoleForArtifact"
+    assert role.path == "/aws-service-role/artifact.amazonaws.com/"
+    assert role.trusted_principal == "artifact.amazonaws.com"
+    assert role.managed_policy_arns == ("arn:aws:iam::aws:policy/aws-service-role/AWSArtifactServiceRolePolicy",)
     (legacy,) = entry.legacy_roles
-    assert (legacy.name, legacy.path) == (artifact.LEGACY_ROLE_NAME, artifact.LEGACY_ROLE_PATH)
-    assert legacy.managed_policy_arns == (artifact.LEGACY_ROLE_POLICY_ARN,)
+    assert (legacy.name, legacy.path) == ("AWSArtifactAccountSync", "/service-role/")
+    assert legacy.managed_policy_arns == ("arn:aws:iam::aws:policy/service-role/AWSArtifactAccountSync",)
     assert entry.delegated_administrator.supported is False
+    known = integrations.known("artifact")
+    assert known.service_linked_roles == (("AWSServiceRoleForArtifact", "/aws-service-role/artifact.amazonaws.com/"),)
+    assert known.role_names == {"awsserviceroleforartifact", "awsartifactaccountsync"}
 
 
 TYPOS = {"AWSServiceRoleRorAmazonMacie", "networkmanager.amazon.aws.com", "notifications.amazon.com"}

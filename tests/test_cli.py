@@ -200,7 +200,7 @@ def test_unknown_resource_and_duplicate_id(tmp_path: Path, capsys: pytest.Captur
 
 def test_rules_validate_builtin(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "rules", "validate")
-    assert code == 0 and "ok: 14 rules valid" in out
+    assert code == 0 and "ok: 23 rules valid in 2 pack(s): artifact, ssm" in out
 
 
 def test_rules_list(capsys: pytest.CaptureFixture[str]) -> None:
@@ -211,7 +211,7 @@ def test_rules_list(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_rules_facts(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "rules", "facts", "aws.iam.role")
-    assert code == 0 and "trust.artifact_trust_pinned: boolean" in out
+    assert code == 0 and "trust.integrations.<integration>.pinned: boolean" in out
     assert run(capsys, "rules", "facts", "aws.nope")[0] == 2
 
 

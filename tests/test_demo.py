@@ -77,7 +77,9 @@ def test_drifted_organization_in_detail() -> None:
         snapshot = scan(organization)
     population = organization.population
     management = next(a for a in snapshot.accounts if a.is_management)
-    (impostor,) = management.roles
+    # Besides the planted look-alike, the management account holds the healthy Systems Manager role
+    ssm, impostor = sorted(management.roles, key=lambda r: r.role["RoleName"])
+    assert ssm.role["RoleName"] == demo.SSM_SERVICE_LINKED_ROLE.name
     assert (impostor.role["RoleName"], impostor.role["Path"]) == ("AWSServiceRoleForArtifact", "/")
     locked = by_name(snapshot, population, "locked")
     (error,) = locked.errors
@@ -91,18 +93,21 @@ def test_drifted_organization_in_detail() -> None:
     condition = pinned.role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
     assert condition == {"StringEquals": {"aws:SourceAccount": population.management_account_id}}
     assert [p["ServicePrincipal"] for p in snapshot.organization.enabled_service_principals or ()] == [
-        "aws-artifact-account-sync.amazonaws.com"]
+        "aws-artifact-account-sync.amazonaws.com", "ssm.amazonaws.com"]
     assert len(snapshot.organization.customer_agreements or ()) == 1
 
 
 def test_disabled_organization_keeps_its_role_and_agreement() -> None:
     with demo.simulated_organization("disabled") as organization:
         snapshot = scan(organization)
-    assert snapshot.organization.enabled_service_principals == ()
+    # Artifact's trusted access is off; Systems Manager's, every scenario's healthy second integration, is on
+    enabled = snapshot.organization.enabled_service_principals or ()
+    assert [p["ServicePrincipal"] for p in enabled] == ["ssm.amazonaws.com"]
     (agreement,) = snapshot.organization.customer_agreements or ()
     assert agreement["state"] == "ACTIVE"
     assert agreement["organizationArn"] == organization.population.organization_arn
-    (slr,) = next(a for a in snapshot.accounts if a.is_management).roles
+    ssm, slr = sorted(next(a for a in snapshot.accounts if a.is_management).roles, key=lambda r: r.role["RoleName"])
+    assert ssm.role["RoleName"] == demo.SSM_SERVICE_LINKED_ROLE.name
     assert slr.role["Path"] == "/aws-service-role/artifact.amazonaws.com/"
     assert slr.attached_policies == ({"PolicyName": "AWSArtifactServiceRolePolicy",
                                       "PolicyArn": "arn:aws:iam::aws:policy/aws-service-role/AWSArtifactServiceRolePolicy"},)

@@ -61,7 +61,9 @@ suppressions:
     owner: cloud-security@example.com
     expires: 2999-12-31
 """
-RULE_FILES = sorted(f"run/rules/artifact/{p.name}" for p in (builtin_packs_dir() / "artifact").glob("*.yaml"))
+RULE_FILES = sorted(
+    f"run/rules/{p.parent.name}/{p.name}" for p in builtin_packs_dir().glob("*/*.yaml")
+)
 RUN_FILES = sorted(
     {
         *(f"run/{w.filename}" for w in WRITERS.values()),

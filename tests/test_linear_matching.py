@@ -20,7 +20,8 @@ import yaml
 from scanner import snapshot as snapshots
 from scanner.errors import RuleError
 from scanner.iam_eval import arn_match, wildcard_match
-from scanner.policy import OrganizationContext, trust_facts
+from scanner.policy import OrganizationContext
+from tests.artifact_facts import trust_facts
 from scanner.rules import load_rules
 from tests.test_rule_cases import build_snapshot
 

@@ -41,7 +41,8 @@ from scanner.config import load_config
 from scanner.errors import ConfigError, RuleError, ScannerError, SnapshotError, SuppressionError
 from scanner.evaluate import evaluate
 from scanner.model import CollectionError, ScanResult, Status
-from scanner.policy import OrganizationContext, trust_facts
+from scanner.policy import OrganizationContext
+from tests.artifact_facts import trust_facts
 from scanner.report import WRITERS, table
 from scanner.rules import builtin_packs_dir, load_rules
 from scanner.suppressions import apply_suppressions, is_expired, load_suppressions

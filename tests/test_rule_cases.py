@@ -1,9 +1,9 @@
 """Per-rule pass/fail cases, kept as data in tests/rule_cases/<RULE-ID>.yaml.
 
 Each case describes changes to a small healthy organization (management account 111111111111 with the
-real service-linked role, member 222222222222, trusted access enabled, one active organization
-agreement), runs the built-in rule through the real fact builder and engine, and checks the status of
-the result for the case's target. Test ids read like `ART-006-fail-extra_principal`.
+real service-linked roles of both built-in integrations, member 222222222222, trusted access enabled for
+both, one active organization agreement), runs the built-in rule through the real fact builder and engine,
+and checks the status of the result for the case's target. Test ids read like `ART-006-fail-extra_principal`.
 """
 
 from __future__ import annotations
@@ -41,6 +41,15 @@ SLR_TRUST = {
 }
 SLR_POLICY = "arn:aws:iam::aws:policy/aws-service-role/AWSArtifactServiceRolePolicy"
 SLR_PATH = "/aws-service-role/artifact.amazonaws.com/"
+# The second built-in integration, AWS Systems Manager, is healthy too: trusted access on, its role as AWS makes it
+SSM_SLR = {
+    "name": "AWSServiceRoleForAmazonSSM_AccountDiscovery",
+    "path": "/aws-service-role/accountdiscovery.ssm.amazonaws.com/",
+    "trust": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "accountdiscovery.ssm.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]},
+    "attached": ["arn:aws:iam::aws:policy/aws-service-role/AWSSystemsManagerAccountDiscoveryServicePolicy"],
+}
 STATUSES = ("pass", "fail", "error", "skipped", "not_applicable")
 
 BUILTIN = {rule.id: rule for rule in load_rules().rules}
@@ -75,6 +84,8 @@ def _role(account: str, spec: dict[str, Any]) -> RoleRecord:
 
 def build_snapshot(case: dict[str, Any]) -> Snapshot:
     management_roles = [] if case.get("remove_slr") else [_role(MANAGEMENT, case.get("slr", {}))]
+    if not case.get("remove_ssm_slr"):
+        management_roles.append(_role(MANAGEMENT, SSM_SLR))
     member_roles = []
     for spec in case.get("roles", []):
         target = MANAGEMENT if spec.get("account", "member") == "management" else MEMBER
@@ -86,7 +97,7 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
     )
     org_errors = tuple(CollectionError(api=e["api"], code=e["code"], message=e["message"])
                        for e in case.get("organization_errors", []))
-    enabled = case.get("enabled", ["aws-artifact-account-sync.amazonaws.com"])
+    enabled = case.get("enabled", ["aws-artifact-account-sync.amazonaws.com", "ssm.amazonaws.com"])
     agreements = case.get(
         "agreements",
         [{"id": "agreement-1", "name": "AWS Organization BAA", "state": "ACTIVE",
@@ -121,7 +132,8 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
 
 
 def _target_results(rule: Rule, case: dict[str, Any]) -> list[Result]:
-    results = evaluate_rules([rule], build_inventory(build_snapshot(case)))
+    scope = (rule.integration,) if rule.integration else ()
+    results = evaluate_rules([rule], build_inventory(build_snapshot(case), scope))
     target = case.get("target", {})
     account = MEMBER if target.get("account") == "member" else MANAGEMENT if target.get("account") else None
     if rule.resource == "aws.account":

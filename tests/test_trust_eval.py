@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from scanner.evaluate.engine import evaluate_rules
 from scanner.evaluate.resources import build_inventory
 from scanner.iam_eval import Outcome, Principal, Request, Search, decide, parse_policy
-from scanner.policy import OrganizationContext, _foreign_domains, trust_facts
+from scanner.policy import OrganizationContext, _foreign_domains
+from tests.artifact_facts import trust_facts
 from scanner.report import html as html_report
 from tests.test_rule_cases import BUILTIN, MEMBER, build_snapshot
 
@@ -347,7 +348,7 @@ def test_html_marks_the_statement_the_witness_names() -> None:
     pinned = {**OPEN, "Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"}}}
     trust = {"Version": "2012-10-17", "Statement": [pinned, {**OPEN, "Sid": "Open"}]}
     case = {"roles": [{"name": "ArtifactReader", "path": "/", "trust": trust}]}
-    results = evaluate_rules([BUILTIN["ART-012"]], build_inventory(build_snapshot(case)))
+    results = evaluate_rules([BUILTIN["ART-012"]], build_inventory(build_snapshot(case), ("artifact",)))
     (result,) = [r for r in results if r.account_id == MEMBER and r.resource_name == "ArtifactReader"]
     assert result.status.value == "fail"
     assert "allowed by statement 1 (Sid Open)" in result.message

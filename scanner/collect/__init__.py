@@ -27,7 +27,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
 from scanner import __version__
-from scanner import artifact as artifact_ids
+from scanner import integrations as integration_ids
 from scanner.collect import artifact, iam, organizations
 from scanner.collect.session import (
     RECORDED_FAILURES,
@@ -90,14 +90,19 @@ def collect(
     progress: Progress | None = None,
     clock: Callable[[], datetime] = utc_now,
     shard: Shard | None = None,
+    integrations: tuple[str, ...] | None = None,
 ) -> Snapshot:
     """Read the organization and every account in scope (of `shard`, when given).
+
+    `integrations`: the catalog integrations the loaded rules apply to (RuleSet.integrations): roles are
+    kept for those only, and an integration's own reader runs only for it. None: the built-in packs'.
 
     Raises `CredentialsError` before reading anything when the credentials are missing, name an
     unknown profile, or do not belong to an organization's management account. Raises
     `ScanInterrupted` (holding the snapshot of what was read) when interrupted by KeyboardInterrupt.
     """
-    run = _Run(config, rules_sha256=rules_sha256, progress=progress, clock=clock, shard=shard)
+    run = _Run(config, rules_sha256=rules_sha256, progress=progress, clock=clock, shard=shard,
+               integrations=integration_ids.builtin_pack_integrations() if integrations is None else integrations)
     try:
         run.execute(session)
     except KeyboardInterrupt:
@@ -123,8 +128,10 @@ class _Run:
         progress: Progress | None,
         clock: Callable[[], datetime],
         shard: Shard | None,
+        integrations: tuple[str, ...],
     ) -> None:
         self.config = config
+        self.integrations = integrations
         self.rules_sha256 = rules_sha256
         self.clock = clock
         self.shard = shard
@@ -159,9 +166,12 @@ class _Run:
         )
         start, management = _wait_for(lambda: _start(config, clients, self.redactor, self.logs["start"]))
         self.start = start
-        scanner = _AccountScanner(config, clients, management, start, self.redactor)
+        scanner = _AccountScanner(config, clients, management, start, self.redactor, self.integrations)
         workers = self.workers = _Workers(config.collection.concurrency)
         workers.submit(lambda: self._read_principals(management))
+        # Read whatever the rules: a snapshot without them counts as incomplete (scanner.snapshot.gaps) and
+        # does not record which integrations it was read for, so skipping the read would fail every scan
+        # whose rules are not Artifact's.
         workers.submit(lambda: self._read_agreements(management))
         lister = threading.Thread(
             target=workers.guard(lambda: self._list_and_dispatch(scanner, management)),
@@ -217,7 +227,7 @@ class _Run:
 
     def _read_agreements(self, management: _ManagementClients) -> None:
         agreements = self.logs["agreements"].attempt(
-            "artifact:ListCustomerAgreements",
+            artifact.API,
             lambda: artifact.customer_agreements(management.artifact, self._max_pages),
         )
         with self.lock:
@@ -440,7 +450,7 @@ class _ManagementClients:
     def __init__(self, clients: Clients, credentials: Credentials | None) -> None:
         self.sts = clients.client("sts", credentials)
         self.organizations = clients.client("organizations", credentials)
-        self.artifact = clients.client("artifact", credentials, region=artifact_ids.ARTIFACT_API_REGION)
+        self.artifact = clients.client(artifact.SERVICE, credentials, region=artifact.API_REGION)
         self.iam = clients.account_client("iam")
         # What the management account itself is read with: the assumed role's, or the base credentials.
         self.credentials = credentials if credentials is not None else clients.base_credentials()
@@ -625,8 +635,15 @@ class _AccountScanner:
     thread's account and credentials live in `Clients.context` while the account is read)."""
 
     def __init__(
-        self, config: Config, clients: Clients, management: _ManagementClients, start: _Start, redactor: Redactor
+        self,
+        config: Config,
+        clients: Clients,
+        management: _ManagementClients,
+        start: _Start,
+        redactor: Redactor,
+        scope: tuple[str, ...],
     ) -> None:
+        self._interest = iam.Interest.of(integration_ids.scope(scope))
         self._access = config.member_accounts
         self._collection = config.collection
         self._clients = clients
@@ -652,7 +669,9 @@ class _AccountScanner:
                 return self._snapshot(listing, scanned=True, errors=log.errors)
         try:
             with self._clients.context.account(account_id, credentials):
-                roles_listed, roles = iam.read_roles(self._management.iam, log, self._collection.max_pages_per_listing)
+                roles_listed, roles = iam.read_roles(
+                    self._management.iam, log, self._collection.max_pages_per_listing, self._interest
+                )
         finally:
             self._clients.limits.release(account_id)
         return self._snapshot(listing, scanned=True, roles_listed=roles_listed, roles=roles, errors=log.errors)

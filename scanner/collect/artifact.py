@@ -1,7 +1,7 @@
 """AWS Artifact reads: the customer agreements visible to the management account.
 
-The Artifact API answers only at its global endpoint (`scanner.artifact.ARTIFACT_API_REGION`); the
-caller creates the client in that region.
+The Artifact integration's own reader (scanner/catalog/integrations/artifact.yaml). The Artifact API
+answers only at its global endpoint (`API_REGION`); the caller creates the client in that region.
 """
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ from typing import Any
 from scanner.collect.session import jsonable, next_token_field, pages
 from scanner.config import DEFAULT_MAX_PAGES
 
-PERMISSIONS = ("artifact:ListCustomerAgreements",)
+SERVICE = "artifact"  # the boto3 client
+API = "artifact:ListCustomerAgreements"
+PERMISSIONS = (API,)
+POLICY_SID = "ReadArtifactAgreements"  # its statement in `artifact-scan permissions --management`
+
+# The Artifact API answers only at a global endpoint that every commercial region resolves to.
+API_REGION = "us-east-1"
 
 _PAGE = 300  # the API's maximum
 

@@ -2,19 +2,22 @@
 
 An account holds up to 5,000 roles, so reading each one would cost thousands of calls per account.
 ListRoles already carries each role's name, path and trust policy, which is all it takes to decide
-whether a role concerns AWS Artifact; only those roles cost further calls. A healthy account thus
+whether a role concerns one of the integrations the loaded rules apply to (one listing serves them
+all); only those roles cost further calls. A healthy account thus
 costs one ListRoles call per 1,000 roles.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from scanner import artifact, policy
+from scanner import policy
 from scanner.collect.session import ErrorLog, iam_marker, jsonable, pages
 from scanner.config import DEFAULT_MAX_PAGES
+from scanner.integrations import Known
 from scanner.model import JSON, RoleRecord
 
 PERMISSIONS = (
@@ -28,14 +31,31 @@ PERMISSIONS = (
 _PAGE = 1000  # IAM's maximum MaxItems
 
 
+@dataclass(frozen=True, slots=True)
+class Interest:
+    """What makes a role worth reading for a set of integrations: a name (any letter case) or a service
+    principal its trust policy names, both lower case (from the catalog, scanner.integrations)."""
+
+    role_names: frozenset[str]
+    service_principals: frozenset[str]
+
+    @classmethod
+    def of(cls, integrations: Iterable[Known]) -> Interest:
+        known = tuple(integrations)
+        return cls(
+            frozenset(n for k in known for n in k.role_names),
+            frozenset(p.lower() for k in known for p in k.service_principals),
+        )
+
+
 def read_roles(
-    client: Any, log: ErrorLog, max_pages: int = DEFAULT_MAX_PAGES
+    client: Any, log: ErrorLog, max_pages: int, interest: Interest
 ) -> tuple[int | None, tuple[RoleRecord, ...]]:
     """(how many roles were listed, a record for each role of interest); (None, ()) when the listing failed."""
     listed = log.attempt("iam:ListRoles", lambda: list_roles(client, max_pages))
     if listed is None:
         return None, ()
-    records = tuple(_role_record(client, item, log, max_pages) for item in listed if is_of_interest(item))
+    records = tuple(_role_record(client, item, log, max_pages) for item in listed if is_of_interest(item, interest))
     return len(listed), tuple(sorted(records, key=lambda r: (str(r.role.get("Path")), str(r.role.get("RoleName")))))
 
 
@@ -46,17 +66,19 @@ def list_roles(client: Any, max_pages: int = DEFAULT_MAX_PAGES) -> list[dict[str
     return [item for page in listing for item in page["Roles"]]
 
 
-def is_of_interest(item: Mapping[str, Any]) -> bool:
-    """A role named like an Artifact role, or whose trust names an Artifact principal."""
-    if artifact.is_role_name_of_interest(str(item.get("RoleName", ""))):
+def is_of_interest(item: Mapping[str, Any], interest: Interest) -> bool:
+    """A role named like one of the integrations' roles, or whose trust names one of their principals."""
+    if not interest.role_names and not interest.service_principals:
+        return False
+    if str(item.get("RoleName", "")).lower() in interest.role_names:
         return True
     try:
         document = policy.decode_policy_document(item.get("AssumeRolePolicyDocument"))
     except policy.PolicyDocumentError:
-        # A trust policy that cannot be read might name Artifact; reading the role lets the rules
+        # A trust policy that cannot be read might name an integration; reading the role lets the rules
         # report it as unreadable instead of silently passing over it.
         return True
-    return policy.trust_names_artifact_principal(document)
+    return policy.trust_names_service_principal(document, interest.service_principals)
 
 
 def _role_record(client: Any, item: Mapping[str, Any], log: ErrorLog, max_pages: int) -> RoleRecord:

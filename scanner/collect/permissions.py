@@ -44,7 +44,7 @@ def management_policy(config: Config) -> dict[str, Any]:
         "Statement": [
             _statement("ReadOrganization", ORGANIZATION_ACTIONS, "*"),
             _statement("ReadRoles", MEMBER_ACTIONS, "*"),
-            _statement("ReadArtifactAgreements", ARTIFACT_ACTIONS, "*"),
+            _statement(artifact.POLICY_SID, ARTIFACT_ACTIONS, "*"),
             _statement("AssumeMemberReadRole", ASSUME_ACTIONS, member_role_arn_pattern(config)),
         ],
     }

@@ -5,18 +5,19 @@ Never imports boto3: any past snapshot can be re-evaluated offline and give the 
 
 from __future__ import annotations
 
-from scanner import snapshot as snapshots
-from scanner.evaluate.engine import evaluate_rules
 from typing import Any
 
-from scanner.evaluate.resources import RESOURCE_TYPES, build_inventory, is_service_linked_role
+from scanner import integrations
+from scanner import snapshot as snapshots
+from scanner.evaluate.engine import evaluate_rules
+from scanner.evaluate.resources import RESOURCE_TYPES, build_inventory, service_linked_role
 from scanner.model import AccountSummary, RuleSet, RunInfo, ScanResult, Snapshot
 
 __all__ = ["RESOURCE_TYPES", "evaluate"]
 
 
 def evaluate(ruleset: RuleSet, snapshot: Snapshot, *, run_id: str, evaluated_at: str | None = None) -> ScanResult:
-    inventory = build_inventory(snapshot)
+    inventory = build_inventory(snapshot, ruleset.integrations)
     results = evaluate_rules(ruleset.rules, inventory)
     description = snapshot.organization.description or {}
     meta = snapshot.metadata
@@ -54,12 +55,15 @@ def evaluate(ruleset: RuleSet, snapshot: Snapshot, *, run_id: str, evaluated_at:
         results=results,
         accounts=accounts,
         errors=snapshot.errors,
-        markers=drift_markers(snapshot),
+        markers=drift_markers(snapshot, ruleset.integrations),
     )
 
 
-def drift_markers(snapshot: Snapshot) -> dict[str, Any]:
-    """Identity facts a later run compares with (scanner.baseline): only what was actually read."""
+def drift_markers(snapshot: Snapshot, integration_ids: tuple[str, ...]) -> dict[str, Any]:
+    """Identity facts a later run compares with (scanner.baseline): only what was actually read.
+
+    `service_linked_roles` holds, per integration the rules apply to, its service-linked role in the
+    management account (None: absent)."""
     description = snapshot.organization.description or {}
     markers: dict[str, Any] = {
         "management_account_id": description.get("MasterAccountId"),
@@ -72,10 +76,13 @@ def drift_markers(snapshot: Snapshot) -> dict[str, Any]:
         }
     management = next((a for a in snapshot.accounts if a.is_management), None)
     if management is not None and management.roles_listed is not None:
-        role = next((r.role for r in management.roles if is_service_linked_role(r.role)), None)
-        markers["service_linked_role"] = (
-            {"arn": role.get("Arn"), "role_id": role.get("RoleId"), "create_date": role.get("CreateDate")}
-            if role
-            else None
-        )
+        roles = {}
+        for known in integrations.scope(integration_ids):
+            role = service_linked_role(management.roles, known)
+            roles[known.id] = (
+                {"arn": role.get("Arn"), "role_id": role.get("RoleId"), "create_date": role.get("CreateDate")}
+                if role
+                else None
+            )
+        markers["service_linked_roles"] = roles
     return markers

@@ -11,7 +11,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scanner import artifact, policy
+from scanner.integrations import Known
+
+from scanner import integrations, policy
 from scanner.model import AccountSnapshot, CollectionError, Resource, RoleRecord, Snapshot
 
 ORGANIZATION = "aws.organizations.organization"
@@ -26,6 +28,18 @@ def _object(properties: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": dict(properties), "additionalProperties": False}
 
 
+def _per_integration(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """Facts keyed by catalog integration id (`<fact>.integrations.<id>.<name>`), the same facts for each.
+
+    One schema for every id: `rules facts` shows it once, and the rule loader refuses an id other than the
+    rule's own integration (scanner.rules), which the collector is sure to have read."""
+    return {
+        "type": "object",
+        "propertyNames": {"enum": list(integrations.ids())},
+        "additionalProperties": _object(properties),
+    }
+
+
 TRUST_FACTS_SCHEMA = _object(
     {
         "allowed_principals": _STRINGS,
@@ -35,34 +49,38 @@ TRUST_FACTS_SCHEMA = _object(
         "uses_not_action": {"type": "boolean"},
         "has_deny": {"type": "boolean"},
         "statement_count": {"type": "integer"},
-        "artifact_principals": _STRINGS,
-        "trusts_artifact_principal": {"type": "boolean"},
-        "artifact_statements": {
-            "type": "array",
-            "items": _object(
-                {
-                    "index": {"type": "integer"},
-                    "sid": _NULLABLE_STRING,
-                    "principals": _STRINGS,
-                    "pinned": {"type": "boolean"},
-                    "pinning_conditions": _STRINGS,
-                    "reason": _NULLABLE_STRING,
-                    # The request that shows the statement open (None when pinned): which statement
-                    # allows it (the HTML report marks that one), who, for what, and the source keys.
-                    "witness": {
-                        "type": ["object", "null"],
-                        "properties": {
-                            "statement": {"type": "integer"},
-                            "principal": {"type": "string"},
-                            "action": {"type": "string"},
-                            "context": {"type": "object", "additionalProperties": {"type": ["array", "null"]}},
-                        },
-                        "additionalProperties": False,
-                    },
-                }
-            ),
-        },
-        "artifact_trust_pinned": {"type": "boolean"},
+        "integrations": _per_integration(
+            {
+                "principals": _STRINGS,
+                "trusted": {"type": "boolean"},
+                "pinned": {"type": "boolean"},
+                "statements": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "index": {"type": "integer"},
+                            "sid": _NULLABLE_STRING,
+                            "principals": _STRINGS,
+                            "pinned": {"type": "boolean"},
+                            "pinning_conditions": _STRINGS,
+                            "reason": _NULLABLE_STRING,
+                            # The request that shows the statement open (None when pinned): which statement
+                            # allows it (the HTML report marks that one), who, for what, and the source keys.
+                            "witness": {
+                                "type": ["object", "null"],
+                                "properties": {
+                                    "statement": {"type": "integer"},
+                                    "principal": {"type": "string"},
+                                    "action": {"type": "string"},
+                                    "context": {"type": "object", "additionalProperties": {"type": ["array", "null"]}},
+                                },
+                                "additionalProperties": False,
+                            },
+                        }
+                    ),
+                },
+            }
+        ),
         "condition_keys": _STRINGS,
     }
 )
@@ -77,12 +95,13 @@ FACT_SCHEMAS: dict[str, dict[str, Any]] = {
             "trusted_access": _object(
                 {
                     "enabled_principals": _STRINGS,
-                    "artifact_enabled": {"type": "boolean"},
-                    "artifact_principals": _STRINGS,
-                    "legacy_principals": _STRINGS,
+                    "integrations": _per_integration(
+                        {"enabled": {"type": "boolean"}, "principals": _STRINGS, "legacy_principals": _STRINGS}
+                    ),
                 }
             ),
-            "service_linked_role": _object(
+            # In the management account: each integration's service-linked role (its first, when it has more)
+            "service_linked_roles": _per_integration(
                 {
                     "present": {"type": "boolean"},
                     "arn": _NULLABLE_STRING,
@@ -122,9 +141,16 @@ FACT_SCHEMAS: dict[str, dict[str, Any]] = {
             "description": _NULLABLE_STRING,
             "in_management_account": {"type": "boolean"},
             "service_linked": {"type": "boolean"},
-            "at_service_linked_role_path": {"type": "boolean"},
-            "named_like_service_linked_role": {"type": "boolean"},
-            "named_like_legacy_role": {"type": "boolean"},
+            # What the role is to each integration: its service-linked role (name and path), named like it
+            # (in any letter case), at its path, or named like its legacy role
+            "integrations": _per_integration(
+                {
+                    "service_linked_role": {"type": "boolean"},
+                    "named_like_service_linked_role": {"type": "boolean"},
+                    "at_service_linked_role_path": {"type": "boolean"},
+                    "named_like_legacy_role": {"type": "boolean"},
+                }
+            ),
             "trust": TRUST_FACTS_SCHEMA,
             "attached_policy_arns": _STRINGS,
             "inline_policy_names": _STRINGS,
@@ -161,7 +187,9 @@ class Inventory:
     unlisted: tuple[CollectionError, ...] = ()
 
 
-def build_inventory(snapshot: Snapshot) -> Inventory:
+def build_inventory(snapshot: Snapshot, integration_ids: tuple[str, ...] = ()) -> Inventory:
+    """Facts keyed by integration are computed for `integration_ids` (those the loaded rules apply to)."""
+    scope = integrations.scope(integration_ids)
     org_context = _organization_context(snapshot)
     roles: list[Resource] = []
     unread: dict[tuple[str, str], tuple[CollectionError, ...]] = {}
@@ -171,10 +199,10 @@ def build_inventory(snapshot: Snapshot) -> Inventory:
         if account.roles_listed is None:
             unread[(ROLE, account.id)] = _listing_errors(account)
             continue
-        roles.extend(_role_resource(account, record, org_context) for record in account.roles)
+        roles.extend(_role_resource(account, record, org_context, scope) for record in account.roles)
     return Inventory(
         resources={
-            ORGANIZATION: tuple(_organization_resources(snapshot)),
+            ORGANIZATION: tuple(_organization_resources(snapshot, scope)),
             ACCOUNT: tuple(_account_resource(account) for account in snapshot.accounts),
             ROLE: tuple(roles),
         },
@@ -224,7 +252,7 @@ def _reasons(errors: tuple[CollectionError, ...], *apis: str) -> str:
     return "; ".join(matching) or "not read"
 
 
-def _organization_resources(snapshot: Snapshot) -> Iterator[Resource]:
+def _organization_resources(snapshot: Snapshot, scope: tuple[Known, ...]) -> Iterator[Resource]:
     org = snapshot.organization
     description = org.description
     if description is None:
@@ -243,16 +271,19 @@ def _organization_resources(snapshot: Snapshot) -> Iterator[Resource]:
     if org.enabled_service_principals is None:
         unknown["trusted_access"] = _reasons(org.errors, "organizations:ListAWSServiceAccessForOrganization")
     else:
-        facts["trusted_access"] = _trusted_access_facts(org.enabled_service_principals)
+        facts["trusted_access"] = _trusted_access_facts(org.enabled_service_principals, scope)
     management = _management(snapshot)
     if management is None or management.roles_listed is None:
-        unknown["service_linked_role"] = (
+        unknown["service_linked_roles"] = (
             _reasons(management.errors, "iam:ListRoles") if management else "the management account was not listed"
         )
     else:
-        facts["service_linked_role"] = _service_linked_role_facts(management.roles)
+        facts["service_linked_roles"] = {k.id: _service_linked_role_facts(management.roles, k) for k in scope}
     if org.customer_agreements is None:
-        unknown["customer_agreements"] = _reasons(org.errors, "artifact:ListCustomerAgreements")
+        # Read by one integration's own reader (scanner.collect's agreements): whatever that call was named
+        unknown["customer_agreements"] = _reasons(
+            org.errors, *{e.api for e in org.errors if e.api.endswith(":ListCustomerAgreements")}
+        )
     else:
         facts["customer_agreements"] = _agreement_facts(org.customer_agreements)
     yield Resource(
@@ -265,24 +296,35 @@ def _organization_resources(snapshot: Snapshot) -> Iterator[Resource]:
     )
 
 
-def _trusted_access_facts(enabled: tuple[Mapping[str, Any], ...]) -> dict[str, Any]:
+def _trusted_access_facts(enabled: tuple[Mapping[str, Any], ...], scope: tuple[Known, ...]) -> dict[str, Any]:
     principals = sorted({str(item.get("ServicePrincipal", "")) for item in enabled})
     return {
         "enabled_principals": principals,
-        "artifact_enabled": any(p in artifact.TRUSTED_ACCESS_PRINCIPALS for p in principals),
-        "artifact_principals": [p for p in principals if p in artifact.TRUSTED_ACCESS_PRINCIPALS],
-        "legacy_principals": [p for p in principals if p in artifact.LEGACY_TRUSTED_ACCESS_PRINCIPALS],
+        "integrations": {
+            k.id: {
+                "enabled": any(p in k.trusted_access_principals for p in principals),
+                "principals": [p for p in principals if p in k.trusted_access_principals],
+                "legacy_principals": [p for p in principals if p in k.legacy_trusted_access_principals],
+            }
+            for k in scope
+        },
     }
 
 
-def is_service_linked_role(role: Mapping[str, Any]) -> bool:
-    return role.get("RoleName") == artifact.SERVICE_LINKED_ROLE_NAME and role.get("Path") == (
-        artifact.SERVICE_LINKED_ROLE_PATH
+def service_linked_role(records: tuple[RoleRecord, ...], integration: Known) -> Mapping[str, Any] | None:
+    """The integration's (first) service-linked role among `records`, as read."""
+    return next(
+        (
+            r.role
+            for r in records
+            if integration.is_service_linked_role(str(r.role.get("RoleName")), str(r.role.get("Path")))
+        ),
+        None,
     )
 
 
-def _service_linked_role_facts(records: tuple[RoleRecord, ...]) -> dict[str, Any]:
-    role = next((r.role for r in records if is_service_linked_role(r.role)), None)
+def _service_linked_role_facts(records: tuple[RoleRecord, ...], integration: Known) -> dict[str, Any]:
+    role = service_linked_role(records, integration)
     return {
         "present": role is not None,
         "arn": role.get("Arn") if role else None,
@@ -321,7 +363,7 @@ def _account_resource(account: AccountSnapshot) -> Resource:
 
 
 def _role_resource(
-    account: AccountSnapshot, record: RoleRecord, org_context: policy.OrganizationContext
+    account: AccountSnapshot, record: RoleRecord, org_context: policy.OrganizationContext, scope: tuple[Known, ...]
 ) -> Resource:
     role = record.role
     name = str(role.get("RoleName", ""))
@@ -338,15 +380,21 @@ def _role_resource(
         "role_id": role.get("RoleId"),
         "create_date": role.get("CreateDate"),
         "in_management_account": account.is_management,
-        "service_linked": path.startswith("/aws-service-role/"),
-        "at_service_linked_role_path": path == artifact.SERVICE_LINKED_ROLE_PATH,
-        "named_like_service_linked_role": name.lower() == artifact.SERVICE_LINKED_ROLE_NAME.lower(),
-        "named_like_legacy_role": name.lower() == artifact.LEGACY_ROLE_NAME.lower(),
+        "service_linked": integrations.at_service_linked_role_path(path),
+        "integrations": {
+            k.id: {
+                "service_linked_role": k.is_service_linked_role(name, path),
+                "named_like_service_linked_role": name.lower() in {n.lower() for n, _ in k.service_linked_roles},
+                "at_service_linked_role_path": path in {p for _, p in k.service_linked_roles},
+                "named_like_legacy_role": name.lower() in {n.lower() for n in k.legacy_role_names},
+            }
+            for k in scope
+        },
     }
     trust_document: Mapping[str, Any] | None = None
     try:
         trust_document = policy.decode_policy_document(role.get("AssumeRolePolicyDocument"))
-        facts["trust"] = policy.trust_facts(trust_document, org_context)
+        facts["trust"] = policy.trust_facts(trust_document, org_context, integrations.principals_by_integration(scope))
     except policy.PolicyDocumentError as exc:
         unknown["trust"] = f"the trust policy could not be read: {exc}"
     if record.detail_read:

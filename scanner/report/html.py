@@ -29,7 +29,7 @@ from typing import Any, Literal
 import jinja2
 from markupsafe import Markup, escape
 
-from scanner import artifact
+from scanner import integrations
 from scanner.model import Drift, ResolvedFinding, Result, ScanResult, Severity, Status, Suppression
 from scanner.report import grouping, writer
 from scanner.report.json_report import result_document, rule_document, summary
@@ -410,7 +410,7 @@ def render(scan: ScanResult) -> bytes:
     text = _ENV.get_template("report.html.j2").render(
         info=scan.info,
         management_name=names.get(scan.info.management_account_id or "", ""),
-        trusted_access=artifact.trusted_access_seen(scan.markers),
+        trusted_access=integrations.headers(scan.markers, (r.integration for r in scan.rules)),
         started=_utc(scan.info.started_at),
         finished=_utc(scan.info.finished_at),
         summary=counts,

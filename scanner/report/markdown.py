@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scanner import artifact
+from scanner import integrations
 from scanner.model import ResolvedFinding, Result, ScanResult, Status, Suppression
 from scanner.report import grouping, writer
 from scanner.report.json_report import summary
@@ -178,8 +178,11 @@ def to_markdown(scan: ScanResult) -> str:
         f"{accounts['with_errors']} with errors) · collection errors: {counts['collection_errors']} · "
         f"run {cell(info.run_id, 64)} · artifact-scan {cell(info.tool_version, 40)}"
     )
-    trusted_access = f"AWS Artifact trusted access: {cell(artifact.trusted_access_seen(scan.markers), MAX_REASON)}"
-    lines = [f"### artifact-scan: {organization}, {state}: {tally}", "", accounts_line, "", trusted_access]
+    trusted_access = [
+        f"{label}: {cell(seen, MAX_REASON)}"
+        for label, seen in integrations.headers(scan.markers, (r.integration for r in scan.rules))
+    ]
+    lines = [f"### artifact-scan: {organization}, {state}: {tally}", "", accounts_line, "", *trusted_access]
     if scan.baseline_run_id is not None:
         unchanged = sum(1 for r in scan.results if r.baseline == "unchanged")
         lines += ["", (f"Since baseline {cell(scan.baseline_run_id, 64)}: **{counts['new_findings']} new** · "

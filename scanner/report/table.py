@@ -22,7 +22,7 @@ from typing import IO
 
 from tabulate import tabulate
 
-from scanner import artifact
+from scanner import integrations
 from scanner.terminal import escape, excerpt
 from scanner.model import Result, ScanResult, Severity, Status, Suppression
 from scanner.report import grouping
@@ -91,7 +91,8 @@ def render(scan: ScanResult, *, colour: bool = False, width: int = DEFAULT_WIDTH
     skipped = [a for a in scan.accounts if not a.scanned]
     lines += [
         "",
-        f"AWS Artifact trusted access: {_shorten(artifact.trusted_access_seen(scan.markers), 200)}",
+        *(f"{label}: {_shorten(seen, 200)}"
+          for label, seen in integrations.headers(scan.markers, (r.integration for r in scan.rules))),
         f"Accounts: {accounts['total']} listed, {accounts['scanned']} scanned, {accounts['skipped']} skipped"
         + (f" ({', '.join(_shorten(f'{a.id} {a.skip_reason}', 60) for a in skipped[:5])}"
            + (", …" if len(skipped) > 5 else "") + ")" if skipped else ""),

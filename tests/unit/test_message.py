@@ -41,11 +41,12 @@ def render(text: str, facts: dict[str, object]) -> str:
          "trusts aws:1, service:x"),
         ("has {inline_policy_names}", {"inline_policy_names": []}, "has none"),
         ("boundary {permissions_boundary}", {"permissions_boundary": None}, "boundary none"),
-        ("pinned {trust.artifact_trust_pinned}", {"trust": {"artifact_trust_pinned": False}}, "pinned no"),
+        ("pinned {trust.integrations.artifact.pinned}", {"trust": {"integrations": {"artifact": {"pinned": False}}}},
+         "pinned no"),
         ("{a}", {"a": [str(i) for i in range(8)]}, "0, 1, 2, 3, 4 and 3 more"),
         # Through an array: every item's fact, the absent ones (null) left out
-        ("why: {trust.artifact_statements.reason}",
-         {"trust": {"artifact_statements": [{"reason": None}, {"reason": "no Condition block"}]}},
+        ("why: {trust.integrations.artifact.statements.reason}",
+         {"trust": {"integrations": {"artifact": {"statements": [{"reason": None}, {"reason": "no Condition block"}]}}}},
          "why: no Condition block"),
         ("{{literal}} {name}", {"name": "x"}, "{literal} x"),
         ("{missing}", {}, "unknown"),
@@ -69,10 +70,10 @@ def test_anything_but_a_dotted_fact_path_is_refused(template: str) -> None:
 
 def test_fields_are_checked_against_the_resource_types_facts() -> None:
     schema = FACT_SCHEMAS[ROLE]
-    good = message.parse("{name} {account_id} {trust.allowed_principals} {trust.artifact_statements.reason} {tags.env}")
+    good = message.parse("{name} {account_id} {trust.allowed_principals} {trust.integrations.artifact.statements.reason} {tags.env}")
     assert message.check(good, schema) == []
-    bad = message.parse("{nmae} {trust.allowed_principal} {trust.artifact_statements.nope}")
-    assert message.check(bad, schema) == ["nmae", "trust.allowed_principal", "trust.artifact_statements.nope"]
+    bad = message.parse("{nmae} {trust.allowed_principal} {trust.integrations.artifact.statements.nope}")
+    assert message.check(bad, schema) == ["nmae", "trust.allowed_principal", "trust.integrations.artifact.statements.nope"]
 
 
 def test_context_fields_are_not_facts() -> None:

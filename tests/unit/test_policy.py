@@ -14,9 +14,14 @@ from scanner.policy import (
     OrganizationContext,
     PolicyDocumentError,
     decode_policy_document,
-    trust_facts,
-    trust_names_artifact_principal,
+    trust_names_service_principal,
 )
+from tests.artifact_facts import ARTIFACT as ARTIFACT_INTEGRATION
+from tests.artifact_facts import trust_facts
+
+
+def trust_names_artifact_principal(document: Any) -> bool:
+    return trust_names_service_principal(document, frozenset(p.lower() for p in ARTIFACT_INTEGRATION.service_principals))
 
 ORG_ID = "o-abc123"
 MGMT = "111111111111"

@@ -43,9 +43,45 @@ def test_builtin_pack_loads() -> None:
     ruleset = load_rules()
     ids = [rule.id for rule in ruleset.rules]
     assert ids == sorted(ids) and len(ids) == len(set(ids)) >= 14
-    assert ruleset.packs[0].id == "artifact" and ruleset.packs[0].version == "1.0.0"
-    assert all(rule.source.startswith("rules/artifact/") for rule in ruleset.rules)
+    assert [(p.id, p.version) for p in ruleset.packs] == [("artifact", "1.0.0"), ("ssm", "1.0.0")]
+    assert all(rule.source.startswith(f"rules/{rule.pack}/") for rule in ruleset.rules)
+    # every built-in rule applies to its pack's integration, declared once in pack.yaml
+    assert all(rule.integration == rule.pack for rule in ruleset.rules)
+    assert ruleset.integrations == ("artifact", "ssm")
     assert len(ruleset.sha256) == 64
+
+
+INTEGRATION_RULE = VALID.replace(
+    "    name: {{const: Foo}}",
+    "    integrations:\n      properties:\n        {uses}:\n          properties:\n"
+    "            service_linked_role: {{const: true}}",
+)
+
+
+@pytest.mark.parametrize(("pack_integration", "rule_integration", "uses", "problem"), [
+    ("ssm", None, "ssm", None),
+    (None, "ssm", "ssm", None),
+    ("artifact", "ssm", "ssm", None),  # the rule's own wins over its pack's
+    ("ssm", None, "artifact", "uses the facts of integration 'artifact' but its integration is 'ssm'"),
+    (None, None, "ssm", "uses the facts of integration 'ssm' but it names no `integration:`"),
+    ("nosuch", None, "ssm", "unknown integration 'nosuch'"),
+])
+def test_a_rule_uses_only_its_own_integrations_facts(
+    tmp_path: Path, pack_integration: str | None, rule_integration: str | None, uses: str, problem: str | None
+) -> None:
+    text = INTEGRATION_RULE.format(id="T-001", uses=uses)
+    if rule_integration:
+        text += f"integration: {rule_integration}\n"
+    pack = make_pack(tmp_path, {"T-001.yaml": text})
+    if pack_integration:
+        (pack / "pack.yaml").write_text(f"id: test\ntitle: Test pack\nversion: 1.0.0\nintegration: {pack_integration}\n")
+    if problem is None:
+        (rule,) = load_rules([pack], builtin=False).rules
+        assert rule.integration == (rule_integration or pack_integration)
+    else:
+        with pytest.raises(RuleError) as raised:
+            load_rules([pack], builtin=False)
+        assert problem in str(raised.value)
 
 
 def test_builtin_remediation_uses_the_correct_flag() -> None:
@@ -140,6 +176,8 @@ def test_missing_path_and_empty_pack(tmp_path: Path) -> None:
 
 
 def test_a_copy_of_the_builtin_pack_validates(tmp_path: Path) -> None:
-    copy = tmp_path / "artifact"
-    shutil.copytree(builtin_packs_dir() / "artifact", copy)
-    assert len(load_rules([copy], builtin=False).rules) == len(load_rules().rules)
+    copies = []
+    for pack in ("artifact", "ssm"):
+        copies.append(tmp_path / pack)
+        shutil.copytree(builtin_packs_dir() / pack, copies[-1])
+    assert len(load_rules(copies, builtin=False).rules) == len(load_rules().rules)

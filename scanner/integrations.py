@@ -1,0 +1,129 @@
+"""What the scan needs to know about each integration, derived from the catalog (scanner.catalog) only.
+
+No integration is named in code: the rules name the integrations they apply to (`integration:` in a rule
+or its pack.yaml), and everything else (which roles the collector keeps, which facts the evaluator
+computes, what a report's header says) follows from those ids and the catalog's entries for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from scanner.catalog import Integration, load_catalog
+from scanner.catalog.loader import catalog_dir
+from scanner.catalog.model import SERVICE_LINKED_ROLE_PATH_PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """One integration's identifiers as the collector and the evaluator use them (all from its catalog entry)."""
+
+    id: str
+    name: str
+    trusted_access_principals: tuple[str, ...]  # current ones, in catalog order
+    legacy_trusted_access_principals: tuple[str, ...]  # legacy and misspelt: enabled, either is a finding
+    service_principals: tuple[str, ...]  # every service principal a trust policy may name for it
+    # (name, path) of each service-linked role it owns whose name and trusted principal are known
+    service_linked_roles: tuple[tuple[str, str], ...]
+    legacy_role_names: tuple[str, ...]
+
+    @property
+    def role_names(self) -> frozenset[str]:
+        """Lower-cased names of its roles: IAM role names are unique case-insensitively."""
+        return frozenset(n.lower() for n, _ in self.service_linked_roles) | {n.lower() for n in self.legacy_role_names}
+
+    def is_service_linked_role(self, name: str, path: str) -> bool:
+        return (name, path) in self.service_linked_roles
+
+    def names_service_principal(self, principal: str) -> bool:
+        return principal.strip().lower() in self._lower_principals
+
+    @property
+    def _lower_principals(self) -> frozenset[str]:
+        return frozenset(p.lower() for p in self.service_principals)
+
+
+def _known(entry: Integration) -> Known:
+    return Known(
+        id=entry.id,
+        name=entry.name,
+        trusted_access_principals=entry.current_principals,
+        legacy_trusted_access_principals=entry.legacy_principals,
+        service_principals=entry.service_principals,
+        service_linked_roles=tuple(
+            (r.name, r.path) for r in entry.service_linked_roles if r.name is not None and r.path is not None
+        ),
+        legacy_role_names=tuple(r.name for r in entry.legacy_roles),
+    )
+
+
+class UnknownIntegration(KeyError):
+    """An id the catalog does not hold."""
+
+
+@cache
+def known(integration_id: str) -> Known:
+    entry = load_catalog().get(integration_id)
+    if entry is None or entry.kind != "integration":
+        raise UnknownIntegration(integration_id)
+    return _known(entry)
+
+
+def ids() -> tuple[str, ...]:
+    """Every entry id of the catalog, sorted: the keys facts per integration may have.
+
+    Read from the file names (the loader holds each file's id to its name), so that building the fact
+    schemas at import costs no YAML parsing; `known` loads and checks the catalog when an id is used."""
+    return tuple(sorted(path.stem for path in catalog_dir().glob("*.yaml")))
+
+
+def builtin_pack_integrations() -> tuple[str, ...]:
+    """The integrations the built-in rule packs declare in their pack.yaml (for callers with no rule set)."""
+    found = set()
+    for manifest in Path(str(resources.files("scanner").joinpath("builtin_rules"))).glob("*/pack.yaml"):
+        data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("integration"), str):
+            found.add(data["integration"])
+    return tuple(sorted(found))
+
+
+def scope(integration_ids: Iterable[str | None]) -> tuple[Known, ...]:
+    """The integrations named (None and repeats ignored), sorted by id: what a run collects and evaluates."""
+    return tuple(known(i) for i in sorted({i for i in integration_ids if i is not None}))
+
+
+def at_service_linked_role_path(path: str) -> bool:
+    return path.startswith(SERVICE_LINKED_ROLE_PATH_PREFIX)
+
+
+def principals_by_integration(integrations: Iterable[Known]) -> Mapping[str, tuple[str, ...]]:
+    return {k.id: k.service_principals for k in integrations}
+
+
+def trusted_access_seen(markers: Mapping[str, object], integration: Known) -> str:
+    """Which of an integration's principals have trusted access, with when each was enabled, for a header.
+
+    `markers` is `ScanResult.markers`: its `trusted_access` (principal -> DateEnabled) is there only when
+    ListAWSServiceAccessForOrganization was read, so an unread list never reads as "not enabled".
+    """
+    enabled = markers.get("trusted_access")
+    if not isinstance(enabled, Mapping):
+        return "not read"
+    seen = []
+    for principal in (*integration.trusted_access_principals, *integration.legacy_trusted_access_principals):
+        if principal in enabled:
+            legacy = " (legacy or misspelt)" if principal in integration.legacy_trusted_access_principals else ""
+            since = f", enabled {enabled[principal]}" if enabled[principal] else ""
+            seen.append(f"{principal}{legacy}{since}")
+    return "; ".join(seen) or f"not enabled for any {integration.name} principal"
+
+
+def headers(markers: Mapping[str, object], integration_ids: Iterable[str | None]) -> tuple[tuple[str, str], ...]:
+    """("<name> trusted access", what was seen) for each integration the rules apply to: the reports' header lines."""
+    return tuple((f"{k.name} trusted access", trusted_access_seen(markers, k)) for k in scope(integration_ids))
