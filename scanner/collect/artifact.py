@@ -6,12 +6,12 @@ answers only at its global endpoint (`API_REGION`); the caller creates the clien
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from scanner.collect.session import jsonable, next_token_field, pages
 from scanner.config import DEFAULT_MAX_PAGES
 
-SERVICE = "artifact"  # the boto3 client
+SERVICE: Final = "artifact"  # the boto3 client
 API = "artifact:ListCustomerAgreements"
 PERMISSIONS = (API,)
 POLICY_SID = "ReadArtifactAgreements"  # its statement in `artifact-scan permissions --management`
