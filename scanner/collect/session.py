@@ -126,9 +126,11 @@ def assumed_role_credentials(
         first,
         refresh_using=lambda: metadata(assume_again()),
         method="assume-role",
-        # Whole seconds, as botocore declares them; at least one, so a short-lived answer still refreshes.
-        advisory_timeout=max(1, int(min(15 * 60, lifetime / 4))),
-        mandatory_timeout=max(1, int(min(10 * 60, lifetime / 6))),
+        # Fractions of the lifetime, in seconds. botocore only compares them with the time left, so a float is
+        # what it uses at run time; its stubs say int, and rounding to whole seconds would refresh credentials
+        # that live a second (the benchmark's and tests' short lifetimes) on every call.
+        advisory_timeout=min(15 * 60, lifetime / 4),  # type: ignore[arg-type]
+        mandatory_timeout=min(10 * 60, lifetime / 6),  # type: ignore[arg-type]
     )
 
 
