@@ -94,7 +94,7 @@ def ideal_seconds(
         available = start + page_time(index // PAGE + 1)
         free = heapq.heappop(workers)
         heapq.heappush(workers, max(free, available) + calls * latency)
-    latency_bound = max(max(workers), start + page_time(pages))
+    latency_bound = max(*workers, start + page_time(pages))
     bounds = {"latency": latency_bound}
     for service, rate in rates.items():
         if service in ("iam", "organizations") or not rate:
@@ -114,13 +114,13 @@ def run_simulated(args: argparse.Namespace, accounts: int) -> dict[str, Any]:
     import boto3
 
     from bench.simulator import BASE_ACCESS_KEY, BASE_SECRET_KEY, MANAGEMENT_ID, SimulatedOrganization
+    from scanner import run as pipeline
     from scanner.collect import collect
     from scanner.config import Collection, Config, ManagementAccess
     from scanner.evaluate import evaluate
     from scanner.model import Status
     from scanner.report import WRITERS
     from scanner.rules import load_rules
-    from scanner import run as pipeline
     from scanner.snapshot import dumps
 
     sim = SimulatedOrganization(
@@ -385,10 +385,10 @@ def print_moto(rows: Sequence[Mapping[str, Any]], out: Any = sys.stdout) -> None
 
 def _table(header: Sequence[str], lines: Sequence[Sequence[str]], out: Any) -> None:
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    out.write("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |\n")
+    out.write("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)) + " |\n")
     out.write("|" + "|".join("-" * (w + 2) for w in widths) + "|\n")
     for line in lines:
-        out.write("| " + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths))) + " |\n")
+        out.write("| " + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths, strict=False))) + " |\n")
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
+import boto3
+from moto import mock_aws
 
-from bench.html_report import synthetic_scan  # noqa: E402
-from scanner.model import ScanResult, Status  # noqa: E402
-from scanner.publish import securityhub  # noqa: E402
-from scanner.report import asff  # noqa: E402
+from bench.html_report import synthetic_scan
+from scanner.model import ScanResult, Status
+from scanner.publish import securityhub
+from scanner.report import asff
 
 MOTO_ACCOUNT = "123456789012"  # the account moto's fake credentials belong to
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from scanner import files
 from scanner.errors import ScannerError
-from scanner.terminal import excerpt
 from scanner.model import Drift, FindingKey, ResolvedFinding, Result, ScanResult, Severity, Status
+from scanner.terminal import excerpt
 
 FINDING_STATUSES = (Status.FAIL, Status.SUPPRESSED)
 

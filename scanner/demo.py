@@ -86,7 +86,7 @@ def _known(value: str | None) -> str:
     return value
 
 
-class artifact:  # noqa: N801 - the names the demo used when they were module constants
+class artifact:
     SERVICE_LINKED_ROLE_NAME = _known(_SLR.name)
     SERVICE_LINKED_ROLE_PATH = _known(_SLR.path)
     SERVICE_LINKED_ROLE_TRUSTED_SERVICE = _known(_SLR.trusted_principal)
@@ -188,7 +188,7 @@ def install_aws_managed_policies(account_id: str, arns: Iterable[str]) -> None:
     with MOTO_IAM_LOAD_MANAGED_POLICIES=true).
     """
     try:
-        from moto.iam.models import AWSManagedPolicy, iam_backends
+        from moto.iam.models import AWSManagedPolicy, iam_backends  # noqa: PLC0415 - moto only when simulating
 
         backend = iam_backends[account_id]["aws"]
     except (ImportError, KeyError, AttributeError):
@@ -204,7 +204,7 @@ def install_aws_managed_policies(account_id: str, arns: Iterable[str]) -> None:
 
 @cache
 def _aws_managed_policy_documents() -> dict[str, Any]:
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.aws_managed_policies import aws_managed_policies_data  # noqa: PLC0415 - moto only when simulating
 
     documents: dict[str, Any] = json.loads(aws_managed_policies_data)
     return documents

@@ -974,7 +974,7 @@ def _manifest_check(
     canonical = canonical_json(manifest)
     if canonical != manifest_bytes:
         first = next(
-            (i for i, (a, b) in enumerate(zip(canonical, manifest_bytes)) if a != b),
+            (i for i, (a, b) in enumerate(zip(canonical, manifest_bytes, strict=False)) if a != b),
             min(len(canonical), len(manifest_bytes)),
         )
         problems.append(f"{MANIFEST}: not in canonical form (first difference at byte {first} of {MANIFEST})")
@@ -1122,7 +1122,7 @@ def _reevaluation_checks(run_files: Mapping[str, bytes]) -> list[Check]:
         return [*checks, Check("re-evaluation", False, "the bundled rules do not load", details)]
     except ScannerError as exc:
         return [*checks, Check("re-evaluation", False, "cannot evaluate the bundled inputs", (_reason(str(exc)),))]
-    except Exception as exc:  # noqa: BLE001 - crafted inputs must fail verification, never crash it
+    except Exception as exc:
         return [*checks, Check(
             "re-evaluation", False, "cannot evaluate the bundled inputs", (_reason(f"{type(exc).__name__}: {exc}"),)
         )]
@@ -1174,7 +1174,7 @@ def _stored_facts_problems(data: bytes, snapshot: Any) -> tuple[str, ...]:
 
 
 def _first_difference(actual: bytes, expected: bytes) -> str:
-    index = next((i for i, (a, b) in enumerate(zip(actual, expected)) if a != b), min(len(actual), len(expected)))
+    index = next((i for i, (a, b) in enumerate(zip(actual, expected, strict=False)) if a != b), min(len(actual), len(expected)))
     line = actual[:index].count(b"\n") + 1
     return f"first difference at byte {index} (line {line}); {len(actual)} bytes, derived {len(expected)}"
 

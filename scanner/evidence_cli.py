@@ -120,7 +120,6 @@ def prepare_scan(args: argparse.Namespace) -> None:
     """Before `scan` reads anything: a bad signing key exits 2 before any AWS call, --sign-key implies
     --evidence, and an evidence run writes every report format so the bundle holds them all."""
     from scanner import evidence  # noqa: PLC0415
-
     from scanner.report import WRITERS  # noqa: PLC0415
 
     if args.sign_key is not None:

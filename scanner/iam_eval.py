@@ -679,7 +679,7 @@ class GlobAtom(Atom):
         exact = not ignore_case and all(k == LITERAL for k, _ in self.tokens)
         self.literal = "".join(c or "" for _, c in self.tokens) if exact else None
         # Without exclusions (and so without a literal `*` or `?`) it is an IAM wildcard pattern.
-        plain = all(k == LITERAL and c not in ("*", "?") or k != LITERAL and c is None for k, c in self.tokens)
+        plain = all((k == LITERAL and c not in ("*", "?")) or (k != LITERAL and c is None) for k, c in self.tokens)
         self.pattern = "".join(c if k == LITERAL and c else k for k, c in self.tokens) if plain else None
 
     def matches(self, text: str) -> bool:
@@ -838,7 +838,7 @@ def _solve_string(clauses: Sequence[Clause], examples: Iterable[str]) -> str | N
         position += len(clause.atoms)
     alphabet = set().union(*(atom.chars() for atom in atoms)) if atoms else set()
     fresh = next(c for c in _FRESH if c not in alphabet and c.swapcase() not in alphabet)
-    letters = sorted(alphabet) + [fresh]
+    letters = [*sorted(alphabet), fresh]
 
     def satisfied(state: tuple[Any, ...]) -> bool:
         return all(

@@ -16,6 +16,7 @@ so a long scan is never lost to where its folder is mounted.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -52,10 +53,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:  # a full disk, or an interrupt: never leave the temporary file behind
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp_name)
-        except OSError:
-            pass
         raise
 
 

@@ -311,7 +311,7 @@ def _foreign_domains(org: OrganizationContext) -> dict[str, Domain]:
     org_id = org.organization_id
     other_org = "o-unnamed0000" if org_id != "o-unnamed0000" else "o-unnamed0001"
     own_id = iam_eval.GlobAtom(iam_eval.literal_tokens(org_id or ""), ignore_case=True)
-    own_path = iam_eval.GlobAtom(iam_eval.literal_tokens(f"{org_id}/") + [(iam_eval.ANY_RUN, None)], ignore_case=True)
+    own_path = iam_eval.GlobAtom([*iam_eval.literal_tokens(f"{org_id}/"), (iam_eval.ANY_RUN, None)], ignore_case=True)
     domains["aws:sourceorgid"] = Domain((Clause((own_id,), False),) if org_id else (), (other_org,))
     domains["aws:sourceorgpaths"] = Domain(
         (Clause((own_path,), False),) if org_id else (), (f"{other_org}/r-unnamed/ou-unnamed/",)

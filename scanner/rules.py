@@ -252,9 +252,9 @@ def _semantic_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]
             continue
         schema = data[key]
         invalid = schemas.rule_schema_problems(schema)
-        for inner, message in invalid:
+        for inner, reason in invalid:
             where = document.where((key, *inner))
-            problems.append(f"{where}: {yamlfile.format_json_path((key, *inner))}: {message}")
+            problems.append(f"{where}: {yamlfile.format_json_path((key, *inner))}: {reason}")
         if invalid:
             continue
         references = _references(schema, (key,))

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner import snapshot as snapshots
+from scanner.baseline import apply_baseline, parse_baseline
 from scanner.config import Config
+from scanner.errors import ExitCode, RuleError, ScanInterrupted, ScannerError
 from scanner.evaluate import evaluate
 from scanner.evaluate.resources import ACCOUNT, build_inventory
-from scanner.baseline import apply_baseline, parse_baseline
-from scanner.errors import ExitCode, RuleError, ScanInterrupted, ScannerError
 from scanner.model import SEVERITY_LABELS, Paper, RuleSet, ScanResult, Severity, Snapshot, Status, Suppression
 from scanner.output import RunFolder, new_run_id
 from scanner.report import WRITERS

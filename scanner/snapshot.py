@@ -15,7 +15,6 @@ from typing import Any
 
 from scanner import files, schemas
 from scanner.errors import SnapshotError
-from scanner.shard import Shard
 from scanner.model import (
     SNAPSHOT_VERSION,
     AccountSnapshot,
@@ -26,6 +25,7 @@ from scanner.model import (
     Snapshot,
     SnapshotMetadata,
 )
+from scanner.shard import Shard
 
 
 def gaps(snapshot: Snapshot) -> tuple[str, ...]:

@@ -18,7 +18,6 @@ from scanner import files, schemas, yamlfile
 from scanner.errors import SuppressionError
 from scanner.model import Result, ScanResult, Status, Suppression
 
-
 WHAT = "suppressions file"
 
 

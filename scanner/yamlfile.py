@@ -133,12 +133,12 @@ def _construct(
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise error(f"{source}:{key_node.start_mark.line + 1}: {what}: YAML merge keys (<<) are not supported")
             key = str(_SCALAR_LOADER.construct_scalar(key_node))
+            child = (*path, key)
             if key in result:
                 raise error(
                     f"{source}:{key_node.start_mark.line + 1}: {what}: duplicate key {key!r} "
-                    f"at {format_json_path(path)} (first at line {lines[path + (key,)]})"
+                    f"at {format_json_path(path)} (first at line {lines[child]})"
                 )
-            child = (*path, key)
             result[key] = _construct(value_node, child, lines, seen, source, what, error)
             lines[child] = key_node.start_mark.line + 1
         return result

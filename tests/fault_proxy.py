@@ -71,10 +71,10 @@ class FaultProxy:
             def log_message(self, *_: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 proxy._handle(self)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 proxy._handle(self)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

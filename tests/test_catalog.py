@@ -171,7 +171,7 @@ TYPOS = {"AWSServiceRoleRorAmazonMacie", "networkmanager.amazon.aws.com", "notif
 
 def test_documentation_typos_are_recorded_and_never_used_as_values() -> None:
     recorded = {t.value for t in CATALOG.documentation_typos}
-    assert TYPOS <= recorded
+    assert recorded >= TYPOS
     # Read the raw files, not the typed entries, so that a field the loader's check forgets is still covered.
     for path in FILES:
         document = yamlfile.load(path, what="catalog file", error=CatalogError)

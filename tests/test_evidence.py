@@ -610,7 +610,7 @@ def no_manifest(data: bytes) -> bytes:
         (lambda data: b"", "an empty file"),
         (lambda data: b'{"manifest_version": 1}\n' * 40, "not a tar archive"),
         (lambda data: os.urandom(4096), "not a tar archive"),
-        (lambda data: gzip.compress(data), "a compressed file"),
+        (gzip.compress, "a compressed file"),
         (not_json_manifest, "manifest.json: not JSON"),
         (no_manifest, "no manifest.json in the archive"),
     ],

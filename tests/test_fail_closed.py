@@ -82,13 +82,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     iam.put_role_policy(RoleName="ArtifactReader", PolicyName="read", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "artifact:Get*", "Resource": "*"}]}))
     agreements = [dict(a) for a in population.customer_agreements]
-    with fp.FaultProxy(moto, FAKE_ACCESS_KEY_ID, MANAGEMENT_ACCOUNT_ID, agreements) as proxy:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("AWS_ENDPOINT_URL", proxy.url)
-            building = Lab(population, proxy, moto, tmp_path_factory.mktemp("fail-closed"), None)  # type: ignore[arg-type]
-            building.clean = building.scan("clean", None)
-            assert building.clean.scan.info.complete, building.clean.scan.errors
-            yield building
+    with (fp.FaultProxy(moto, FAKE_ACCESS_KEY_ID, MANAGEMENT_ACCOUNT_ID, agreements) as proxy,
+          pytest.MonkeyPatch.context() as patch):
+        patch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        building = Lab(population, proxy, moto, tmp_path_factory.mktemp("fail-closed"), None)  # type: ignore[arg-type]
+        building.clean = building.scan("clean", None)
+        assert building.clean.scan.info.complete, building.clean.scan.errors
+        yield building
     server.stop()
 
 
@@ -402,6 +402,6 @@ def test_collect_help_shows_its_own_exit_codes() -> None:
     from scanner.cli import build_parser
 
     parser = build_parser()
-    collect = parser._subparsers._group_actions[0].choices["collect"]  # noqa: SLF001 - argparse keeps them here
+    collect = parser._subparsers._group_actions[0].choices["collect"]
     text = collect.format_help()
     assert "--fail-on" not in text and "the snapshot is complete" in text

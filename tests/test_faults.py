@@ -50,10 +50,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
+from scanner import cli as cli_module
 from scanner import demo, output, run
 from scanner import snapshot as snapshots
 from scanner.cli import main
-from scanner import cli as cli_module
 from scanner.config import Collection, Config
 from scanner.errors import ScanInterrupted
 from scanner.model import Result, RuleSet, Snapshot, Status

@@ -21,8 +21,8 @@ from scanner import snapshot as snapshots
 from scanner.errors import RuleError
 from scanner.iam_eval import arn_match, wildcard_match
 from scanner.policy import OrganizationContext
-from tests.artifact_facts import trust_facts
 from scanner.rules import load_rules
+from tests.artifact_facts import trust_facts
 from tests.test_rule_cases import build_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -80,7 +80,7 @@ _CloudFormationLoader.add_multi_constructor("!", _tag)
 
 
 def _template(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load((TEMPLATES / name).read_text(), Loader=_CloudFormationLoader)  # noqa: S506
+    loaded: dict[str, Any] = yaml.load((TEMPLATES / name).read_text(), Loader=_CloudFormationLoader)
     return loaded
 
 

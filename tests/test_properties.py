@@ -42,10 +42,10 @@ from scanner.errors import ConfigError, RuleError, ScannerError, SnapshotError, 
 from scanner.evaluate import evaluate
 from scanner.model import CollectionError, ScanResult, Status
 from scanner.policy import OrganizationContext
-from tests.artifact_facts import trust_facts
 from scanner.report import WRITERS, table
 from scanner.rules import builtin_packs_dir, load_rules
 from scanner.suppressions import apply_suppressions, is_expired, load_suppressions
+from tests.artifact_facts import trust_facts
 from tests.scan_fixture import build_scan
 from tests.test_report_sarif import ALL_FORMATS
 from tests.test_rule_cases import build_snapshot
@@ -282,7 +282,7 @@ def test_adding_an_allow_never_narrows_what_is_allowed(policy: list[dict[str, An
 
 # Nine levels of nine aliases each: 9**9 "lol"s once expanded, from 500 bytes.
 BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n" for previous, name in zip("abcdefgh", "bcdefghi")
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n" for previous, name in zip("abcdefgh", "bcdefghi", strict=False)
 )
 HOSTILE_YAML = [
     BILLION_LAUGHS,

@@ -38,9 +38,9 @@ from scanner.config import Collection, Config, ManagementAccess, load_config
 from scanner.errors import ScanInterrupted
 from scanner.evaluate import evaluate
 from scanner.merge import MergeError, merge
-from scanner.shard import Shard, shard_of
 from scanner.model import Snapshot
 from scanner.rules import load_rules
+from scanner.shard import Shard, shard_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = load_rules([], builtin=True)

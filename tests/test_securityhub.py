@@ -141,7 +141,7 @@ def answer(status: int, code: str, message: str) -> AWSResponse:
     body = json.dumps({"__type": code, "message": message, "Message": message}).encode()
     response = AWSResponse("https://securityhub.us-east-1.amazonaws.com", status,
                            {"Content-Type": "application/json", "x-amzn-ErrorType": code}, None)
-    response._content = body  # noqa: SLF001 - botocore reads the body from here
+    response._content = body
     return response
 
 

@@ -25,8 +25,8 @@ from scanner.evaluate.engine import evaluate_rules
 from scanner.evaluate.resources import build_inventory
 from scanner.iam_eval import Outcome, Principal, Request, Search, decide, parse_policy
 from scanner.policy import OrganizationContext, _foreign_domains
-from tests.artifact_facts import trust_facts
 from scanner.report import html as html_report
+from tests.artifact_facts import trust_facts
 from tests.test_rule_cases import BUILTIN, MEMBER, build_snapshot
 
 DOCS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/"
@@ -51,7 +51,7 @@ def decision(condition: Any, context: dict[str, Any], **statement: Any) -> Outco
     return decide(parse_policy({"Statement": [raw]}), Request.of(ARTIFACT, ASSUME, context)).outcome
 
 
-A, D, I = Outcome.ALLOWED, Outcome.EXPLICIT_DENY, Outcome.IMPLICIT_DENY
+A, D, I = Outcome.ALLOWED, Outcome.EXPLICIT_DENY, Outcome.IMPLICIT_DENY  # noqa: E741 - the tables read A/D/I
 K = "aws:SourceAccount"
 P = "aws:SourceOrgPaths"
 

@@ -198,7 +198,7 @@ CRAFTED = [
 
 
 def test_the_crafted_cases_cover_every_input_kind() -> None:
-    from scanner import run  # noqa: PLC0415
+    from scanner import run
 
     touched = " ".join(case.id for case in CRAFTED)
     for kind in ("settings", "rule", "suppressions", "snapshot", "baseline", "report", "results", "extra"):
@@ -226,7 +226,7 @@ def tar_with(data: bytes, extra: list[tarfile.TarInfo], contents: list[bytes]) -
             tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
         for info in source.getmembers():
             archive.addfile(info, source.extractfile(info))
-        for info, content in zip(extra, contents):
+        for info, content in zip(extra, contents, strict=False):
             info.size = len(content) if info.isreg() else 0
             archive.addfile(info, io.BytesIO(content) if info.isreg() else None)
     return buffer.getvalue()
@@ -289,7 +289,7 @@ def test_a_snapshot_with_the_facts_an_earlier_version_stored_still_verifies(
 ) -> None:
     """Snapshots are saved without derived facts now; one written by an earlier version carries them, and
     verify checks them against the raw answers: the right ones verify (the wrong ones are a Craft above)."""
-    from scanner import run  # noqa: PLC0415
+    from scanner import run
 
     top, mtime, files = run_files(genuine["bundle"].read_bytes())
     assert "facts" not in json.loads(files["snapshot.json"])
@@ -416,7 +416,7 @@ def test_completeness_is_derived_from_the_content(
 
 
 def test_a_shard_needs_only_its_own_listed_accounts() -> None:
-    from scanner.shard import Shard, shard_of  # noqa: PLC0415
+    from scanner.shard import Shard, shard_of
 
     snapshot = build_snapshot({})
     other = next(str(n) for n in range(100000000000, 100000001000) if shard_of(str(n), 2) == 2)

@@ -124,7 +124,7 @@ def load_catalog_dir(directory: Path, *, display_prefix: str | None = None) -> C
         if not found:
             documents.append((path, document))
     entries = [_build(document) for _, document in documents]
-    problems.extend(_cross_problems(entries, {e.id: doc for e, (_, doc) in zip(entries, documents)}))
+    problems.extend(_cross_problems(entries, {e.id: doc for e, (_, doc) in zip(entries, documents, strict=False)}))
     if problems:
         raise CatalogError(problems)
     return Catalog(entries)

@@ -44,7 +44,6 @@ from scanner.collect.session import (
 )
 from scanner.config import Config, Scope
 from scanner.errors import CredentialsError, EndpointUnreachable, ScanInterrupted
-from scanner.shard import Shard
 from scanner.model import (
     SNAPSHOT_VERSION,
     AccountSnapshot,
@@ -54,10 +53,11 @@ from scanner.model import (
     Snapshot,
     SnapshotMetadata,
 )
+from scanner.shard import Shard
 
 if TYPE_CHECKING:
-    from mypy_boto3_sts.type_defs import AssumeRoleRequestTypeDef
     import boto3
+    from mypy_boto3_sts.type_defs import AssumeRoleRequestTypeDef
 
 T = TypeVar("T")
 
@@ -318,7 +318,7 @@ def _wait_for(call: Callable[[], T]) -> T:
     def run() -> None:
         try:
             outcome.append((True, call()))
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+        except BaseException as exc:
             outcome.append((False, exc))
         finally:
             done.set()
@@ -366,7 +366,7 @@ class _Workers:
         def run() -> None:
             try:
                 task()
-            except BaseException as exc:  # noqa: BLE001 - raised again by wait()
+            except BaseException as exc:
                 self._fail(exc)
 
         return run
@@ -403,7 +403,7 @@ class _Workers:
                 return
             try:
                 task()
-            except BaseException as exc:  # noqa: BLE001 - raised again by wait()
+            except BaseException as exc:
                 self._fail(exc)
             finally:
                 with self._condition:

@@ -20,6 +20,7 @@ too.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -97,11 +98,11 @@ class Watchdog:
     ) -> None:
         """Bound every exchange of `client`: `deadline()` gives (monotonic deadline, why) on the calling
         thread; `expired(why)` is the exception raised when it passes."""
-        http_session = client._endpoint.http_session  # noqa: SLF001 - see the module docstring
+        http_session = client._endpoint.http_session
         manager = getattr(http_session, "_manager", None)
         if manager is None or not hasattr(http_session, "_pool_classes_by_scheme"):
             raise RuntimeError("this botocore has no URLLib3Session._manager; artifact-scan cannot bound its calls")
-        http_session._pool_classes_by_scheme = dict(_POOLS)  # noqa: SLF001 - proxy managers made later
+        http_session._pool_classes_by_scheme = dict(_POOLS)
         manager.pool_classes_by_scheme = dict(_POOLS)
         send = http_session.send
 
@@ -156,7 +157,5 @@ def _shut(connection: Any) -> None:
     sock = getattr(connection, "sock", None)
     if sock is None:
         return  # still connecting: connect_timeout bounds that
-    try:
+    with contextlib.suppress(OSError):  # already closed
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed

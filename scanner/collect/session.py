@@ -173,7 +173,7 @@ class ThreadCredentials(Credentials):
     6 ms of CPU each (10,000 accounts: a minute of the GIL) and a new TLS connection each.
     """
 
-    def __init__(self, context: CallContext) -> None:  # noqa: D107 - no super().__init__: nothing is stored
+    def __init__(self, context: CallContext) -> None:
         self._context = context
         self.method = "artifact-scan-account"
 
@@ -463,7 +463,7 @@ def use_fast_timestamps(session: boto3.Session) -> None:
     ResponseParserFactory.set_parser_defaults is botocore's documented knob for this; boto3 keeps its
     botocore session in `_session`.
     """
-    factory = session._session.get_component("response_parser_factory")  # noqa: SLF001 - see the docstring
+    factory = session._session.get_component("response_parser_factory")
     factory.set_parser_defaults(timestamp_parser=parse_timestamp)
 
 
@@ -476,7 +476,7 @@ def sign_with(client: Any, credentials: Credentials) -> None:
     signer = getattr(client, "_request_signer", None)
     if signer is None or not hasattr(signer, "_credentials"):
         raise RuntimeError("this botocore version has no RequestSigner._credentials; artifact-scan needs botocore 1.x")
-    signer._credentials = credentials  # noqa: SLF001 - see the docstring
+    signer._credentials = credentials
 
 
 class Clients:

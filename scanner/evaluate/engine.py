@@ -98,9 +98,8 @@ def _evidence(rule: Rule, facts: Mapping[str, Any]) -> tuple[Evidence, ...]:
         return (Evidence("$", "no such resource", _summary(facts)),)
     errors = list(_compiled(rule.expect).iter_errors(facts))
     evidence = []
-    for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
-        if error.validator in ("anyOf", "oneOf") and error.context:
-            error = best_match(error.context)
+    for found in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
+        error = best_match(found.context) if found.validator in ("anyOf", "oneOf") and found.context else found
         evidence.append(
             Evidence(error.json_path, _describe_expectation(error), error.instance, _reason_beside(facts, error))
         )

@@ -11,9 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.integrations import Known
-
 from scanner import integrations, policy
+from scanner.integrations import Known
 from scanner.model import AccountSnapshot, CollectionError, Resource, RoleRecord, Snapshot
 
 ORGANIZATION = "aws.organizations.organization"

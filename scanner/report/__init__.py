@@ -38,13 +38,15 @@ def writer(name: str, filename: str) -> Callable[[Render], Render]:
 
 # Imported for their registration; explicit so that the registry's content is visible here.
 # One line per writer module (keep them sorted).
-from scanner.report import asff  # noqa: E402,F401
-from scanner.report import html  # noqa: E402,F401
-from scanner.report import json_report  # noqa: E402,F401
-from scanner.report import junit  # noqa: E402,F401
-from scanner.report import markdown  # noqa: E402,F401
-from scanner.report import ocsf  # noqa: E402,F401
-from scanner.report import oscal  # noqa: E402,F401
-from scanner.report import sarif  # noqa: E402,F401
+from scanner.report import (  # noqa: E402 - after the registry they register into
+    asff,  # noqa: F401
+    html,  # noqa: F401
+    json_report,  # noqa: F401
+    junit,  # noqa: F401
+    markdown,  # noqa: F401
+    ocsf,  # noqa: F401
+    oscal,  # noqa: F401
+    sarif,  # noqa: F401
+)
 
 __all__ = ["WRITERS", "Writer", "writer"]

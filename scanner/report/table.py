@@ -23,10 +23,10 @@ from typing import IO
 from tabulate import tabulate
 
 from scanner import integrations
-from scanner.terminal import escape, excerpt
 from scanner.model import Result, ScanResult, Severity, Status, Suppression
 from scanner.report import grouping
 from scanner.report.json_report import summary
+from scanner.terminal import escape, excerpt
 
 _COLOURS = {
     Status.FAIL: "\033[31m",
@@ -201,7 +201,7 @@ def columns(rows: list[list[str]], headers: list[str], width: int) -> str:
     room = max(20, width - lead)
 
     def line(cells: list[str], last: str) -> str:
-        return ("".join(str(c).ljust(w + 2) for c, w in zip(cells, fixed)) + last).rstrip()
+        return ("".join(str(c).ljust(w + 2) for c, w in zip(cells, fixed, strict=False)) + last).rstrip()
 
     out = [line(headers[:-1], headers[-1]), line(["-" * w for w in fixed], "-" * min(room, max(
         [len(headers[-1]), *(len(r[-1]) for r in rows)])))]
@@ -281,8 +281,8 @@ def _row(status: str, state: Status, account: str, text: str, colour: bool, stat
         if len(line) > text_width:
             # One identifier longer than the column (an ARN): on a line of its own, whole if the terminal
             # is wide enough, ending at the right edge; otherwise cut with a visible "…".
-            line = line if len(line) <= width - 2 else line[: width - 3] + "…"
-            lines.append(" " * (width - len(line)) + line)
+            shown = line if len(line) <= width - 2 else line[: width - 3] + "…"
+            lines.append(" " * (width - len(shown)) + shown)
         elif index == 0:
             lines[0] += line
         else:
