@@ -127,13 +127,14 @@ class RuleSet:
 
 SNAPSHOT_VERSION = 1
 
+# The integration whose own reader reads the customer agreements (scanner.collect.artifact, which the
+# snapshot and the evaluator may not import: it needs boto3): the read is made, and its absence is a gap,
+# only for a collection that integration is among.
+AGREEMENTS_INTEGRATION = "artifact"
+
 # What a snapshot without `metadata.integrations` was collected for: every version before the field existed
 # kept only Artifact's roles (and read the customer agreements), so such a snapshot answers for Artifact alone.
-LEGACY_INTEGRATIONS: tuple[str, ...] = ("artifact",)
-
-# The integration whose own reader reads the customer agreements (scanner.collect.artifact): the read is
-# made, and its absence is a gap, only for a collection that integration is among.
-AGREEMENTS_INTEGRATION = "artifact"
+LEGACY_INTEGRATIONS: tuple[str, ...] = (AGREEMENTS_INTEGRATION,)
 
 
 @dataclass(frozen=True, slots=True)

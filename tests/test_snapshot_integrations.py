@@ -14,8 +14,8 @@ import pytest
 
 from scanner import demo
 from scanner import snapshot as snapshots
-from scanner.evaluate import evaluate
 from scanner.errors import ExitCode
+from scanner.evaluate import evaluate
 from scanner.model import Result, RuleSet, Snapshot, Status
 from scanner.rules import builtin_packs_dir, load_rules
 from scanner.run import Gate, exit_code
