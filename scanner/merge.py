@@ -46,7 +46,7 @@ class MergeError(SnapshotError):
 
 
 _ORGANIZATION_FIELDS = ("description", "enabled_service_principals", "customer_agreements")
-_SAME_EVERYWHERE = ("tool_version", "config_sha256", "rules_sha256", "endpoint_url")
+_SAME_EVERYWHERE = ("tool_version", "config_sha256", "rules_sha256", "endpoint_url", "integrations")
 
 
 def merge(shards: Sequence[tuple[str, Snapshot]]) -> Snapshot:
@@ -256,4 +256,5 @@ def _merge_metadata(ordered: Sequence[tuple[str, Snapshot]]) -> SnapshotMetadata
         interrupted=False,
         stats=merge_stats(*(m.stats for m in metas)),
         listed_accounts=None,
+        integrations=first.integrations,
     )

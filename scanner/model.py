@@ -127,6 +127,15 @@ class RuleSet:
 
 SNAPSHOT_VERSION = 1
 
+# The integration whose own reader reads the customer agreements (scanner.collect.artifact, which the
+# snapshot and the evaluator may not import: it needs boto3): the read is made, and its absence is a gap,
+# only for a collection that integration is among.
+AGREEMENTS_INTEGRATION = "artifact"
+
+# What a snapshot without `metadata.integrations` was collected for: every version before the field existed
+# kept only Artifact's roles (and read the customer agreements), so such a snapshot answers for Artifact alone.
+LEGACY_INTEGRATIONS: tuple[str, ...] = (AGREEMENTS_INTEGRATION,)
+
 
 @dataclass(frozen=True, slots=True)
 class CollectionError:
@@ -208,6 +217,9 @@ class SnapshotMetadata:
     stats: Mapping[str, Mapping[str, int]] | None = None
     # Shard runs only: every account id the listing returned (all shards'), so a merge can check coverage
     listed_accounts: tuple[str, ...] | None = None
+    # The catalog integrations the collection kept data for (sorted): a rule of any other integration was
+    # never given its data, so evaluating it gives `error`, never a pass (scanner.evaluate.engine).
+    integrations: tuple[str, ...] = LEGACY_INTEGRATIONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ from typing import Any
 from scanner import files, schemas
 from scanner.errors import SnapshotError
 from scanner.model import (
+    AGREEMENTS_INTEGRATION,
+    LEGACY_INTEGRATIONS,
     SNAPSHOT_VERSION,
     AccountSnapshot,
     CallerIdentity,
@@ -40,13 +42,15 @@ def gaps(snapshot: Snapshot) -> tuple[str, ...]:
     errors = snapshot.errors
     if errors:
         reasons.append(f"{len(errors)} read{'s' if len(errors) != 1 else ''} failed")
-    for what, value in (
-        ("the organization (organizations:DescribeOrganization)", organization.description),
+    for what, value, needed in (
+        ("the organization (organizations:DescribeOrganization)", organization.description, True),
         ("trusted access (organizations:ListAWSServiceAccessForOrganization)",
-         organization.enabled_service_principals),
-        ("the customer agreements (artifact:ListCustomerAgreements)", organization.customer_agreements),
+         organization.enabled_service_principals, True),
+        # Read only for a collection of its integration: unread otherwise, and no rule of that run needs it.
+        ("the customer agreements (artifact:ListCustomerAgreements)", organization.customer_agreements,
+         AGREEMENTS_INTEGRATION in meta.integrations),
     ):
-        if value is None:
+        if needed and value is None:
             reasons.append(f"{what} was not read")
     for account in snapshot.accounts:
         if not account.scanned:
@@ -216,6 +220,8 @@ def _from_document(document: Mapping[str, Any]) -> Snapshot:
             interrupted=meta.get("interrupted", False),
             stats=meta.get("stats"),
             listed_accounts=_optional_tuple(meta.get("listed_accounts")),
+            # Absent: written before the field existed, when every collection was Artifact's alone.
+            integrations=tuple(meta.get("integrations", LEGACY_INTEGRATIONS)),
         ),
         organization=OrganizationSnapshot(
             description=org["description"],

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from scanner import integrations
 from scanner.evaluate.engine import evaluate_rules
 from scanner.evaluate.resources import build_inventory
 from scanner.model import (
@@ -112,7 +113,8 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
     return Snapshot(
         version=1,
         metadata=SnapshotMetadata("test", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", None, "r", "c",
-                                  complete=not (member_errors or org_errors)),
+                                  complete=not (member_errors or org_errors),
+                                  integrations=integrations.builtin_pack_integrations()),
         organization=OrganizationSnapshot(
             description=description,
             enabled_service_principals=None if enabled is None else tuple({"ServicePrincipal": p} for p in enabled),

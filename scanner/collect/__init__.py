@@ -45,6 +45,7 @@ from scanner.collect.session import (
 from scanner.config import Config, Scope
 from scanner.errors import CredentialsError, EndpointUnreachable, ScanInterrupted
 from scanner.model import (
+    AGREEMENTS_INTEGRATION,
     SNAPSHOT_VERSION,
     AccountSnapshot,
     CallerIdentity,
@@ -169,10 +170,10 @@ class _Run:
         scanner = _AccountScanner(config, clients, management, start, self.redactor, self.integrations)
         workers = self.workers = _Workers(config.collection.concurrency)
         workers.submit(lambda: self._read_principals(management))
-        # Read whatever the rules: a snapshot without them counts as incomplete (scanner.snapshot.gaps) and
-        # does not record which integrations it was read for, so skipping the read would fail every scan
-        # whose rules are not Artifact's.
-        workers.submit(lambda: self._read_agreements(management))
+        # The snapshot records the integrations it was collected for, so agreements left unread by a run
+        # without Artifact's rules are no gap (scanner.snapshot.gaps) and no rule reads them.
+        if AGREEMENTS_INTEGRATION in self.integrations:
+            workers.submit(lambda: self._read_agreements(management))
         lister = threading.Thread(
             target=workers.guard(lambda: self._list_and_dispatch(scanner, management)),
             name="artifact-scan-lister",
@@ -212,6 +213,7 @@ class _Run:
             interrupted=interrupted,
             stats=self.clients.stats.as_dict() if self.clients else None,
             listed_accounts=listed if self.shard else None,
+            integrations=tuple(sorted(set(self.integrations))),
         )
         return Snapshot(SNAPSHOT_VERSION, metadata, organization, tuple(accounts))
 

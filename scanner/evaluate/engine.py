@@ -168,6 +168,13 @@ class _RuleRun:
         self.where_paths = referenced_paths(rule.where)
         self.expect_paths = referenced_paths(rule.expect)
         self.names = {account.id: account.name for account in inventory.accounts}
+        integration = rule.integration
+        # Data a collection was not made for was never read (its roles were not kept): fail closed.
+        self.uncollected = (
+            f"the snapshot was not collected for integration {integration}: run collect with this rule pack loaded"
+            if integration is not None and integration not in inventory.collected
+            else None
+        )
 
     def result(
         self,
@@ -243,6 +250,9 @@ class _RuleRun:
         resources = self.inventory.resources.get(self.rule.resource, ())
         if self.rule.resource not in ACCOUNT_SCOPED_TYPES:
             for resource in resources:
+                if self.uncollected is not None:
+                    yield self.result(Status.ERROR, resource.account_id, resource.arn, resource.name, self.uncollected)
+                    continue
                 result = self.on_resource(resource)
                 # One result per organization-wide rule, so every rule shows in every report.
                 yield result or self.result(
@@ -280,6 +290,9 @@ class _RuleRun:
 
     def run_account(self, account: AccountSnapshot, resources: list[Resource]) -> Iterator[Result]:
         arn = str(account.listing.get("Arn") or f"arn:aws:organizations:::account/{account.id}")
+        if self.uncollected is not None and account.scanned:
+            yield self.result(Status.ERROR, account.id, arn, account.name, self.uncollected)
+            return
         causes = self.inventory.unread.get((self.rule.resource, account.id))
         if causes:
             reason = "; ".join(e.describe() for e in causes)

@@ -184,6 +184,8 @@ class Inventory:
     organization: policy.OrganizationContext
     # Why the account list may be incomplete (failed listing reads); empty when every account was listed
     unlisted: tuple[CollectionError, ...] = ()
+    # The integrations the snapshot was collected for (metadata.integrations): only their data was kept
+    collected: tuple[str, ...] = ()
 
 
 def build_inventory(snapshot: Snapshot, integration_ids: tuple[str, ...] = ()) -> Inventory:
@@ -209,6 +211,7 @@ def build_inventory(snapshot: Snapshot, integration_ids: tuple[str, ...] = ()) -
         unread=unread,
         organization=org_context,
         unlisted=_unlisted(snapshot),
+        collected=snapshot.metadata.integrations,
     )
 
 
