@@ -28,12 +28,11 @@ Hostile AWS text is made plain Unicode without control characters (scanner.repor
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from scanner.model import ResolvedFinding, Result, Rule, ScanResult, Severity, Status
-from scanner.report import writer
+from scanner.report import jsontext, writer
 from scanner.report.sarif import TOOL_NAME, order_key
 from scanner.report.textsafe import block, clip, line, scrub
 
@@ -215,7 +214,7 @@ def findings(scan: ScanResult, *, account_id: str | None = None, region: str = D
 
 
 def dumps(documents: list[dict[str, Any]]) -> bytes:
-    return (json.dumps(documents, sort_keys=True, indent=2, ensure_ascii=True) + "\n").encode("ascii")
+    return (jsontext.dumps(documents) + "\n").encode("ascii")
 
 
 @writer("asff", "results.asff.json")

@@ -30,15 +30,17 @@ Pure and deterministic: no clock, no randomness; events sorted as SARIF sorts re
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 from scanner.model import Result, Rule, ScanResult, Severity, Status
 from scanner.report import writer
 from scanner.report.sarif import INFORMATION_URI, TOOL_NAME, fingerprint, order_key
-from scanner.report.textsafe import scrub
+from scanner.report.textsafe import scrub, unicode_only
 
 OCSF_VERSION = "1.8.0"
 CLASS_UID = 2003
@@ -112,88 +114,162 @@ def _run_properties(scan: ScanResult) -> dict[str, Any]:
     }
 
 
-def event(scan: ScanResult, result: Result, rule: Rule | None, run: dict[str, Any]) -> dict[str, Any]:
-    info = scan.info
+class _Shared:
+    """The parts every event of one export shares (the run, the product) or every event of one rule shares,
+    built and made valid Unicode once: json.dumps writes a shared dict as often as it is referenced, so an
+    event holds references to these instead of copies, and only its result's own text is scrubbed per event."""
+
+    def __init__(self, scan: ScanResult) -> None:
+        info = scan.info
+        self.info = info
+        self.run: dict[str, Any] = scrub(_run_properties(scan))
+        self.rules = {rule.id: rule for rule in scan.rules}
+        self.now = epoch_ms(info.evaluated_at) or epoch_ms(info.finished_at) or epoch_ms(info.started_at) or 0
+        self.start, self.end = epoch_ms(info.started_at), epoch_ms(info.finished_at)
+        self.run_id = unicode_only(info.run_id)
+        self.organization_id = unicode_only(info.organization_id) if info.organization_id else None
+        self.finding_product: dict[str, Any] = scrub(
+            {"name": TOOL_NAME, "vendor_name": TOOL_NAME, "version": info.tool_version})
+        self.metadata_product: dict[str, Any] = scrub({
+            "name": TOOL_NAME, "vendor_name": TOOL_NAME, "version": info.tool_version, "url_string": INFORMATION_URI,
+        })
+        self._rule_parts: dict[str, dict[str, Any]] = {}
+        self._checks: dict[tuple[str, Severity, Status], list[dict[str, Any]]] = {}
+        self._first_seen: dict[str | None, int | None] = {}
+
+    def rule_parts(self, rule: Rule) -> dict[str, Any]:
+        """What an event takes from its rule alone, scrubbed."""
+        parts = self._rule_parts.get(rule.id)
+        if parts is None:
+            remediation: dict[str, Any] = {"desc": f"{rule.remediation.text}\n\n{rule.remediation.command}".strip()}
+            if rule.references:
+                remediation["references"] = [ref.url for ref in rule.references]
+            parts = scrub({
+                "title": rule.title,
+                "tags": [{"name": "tag", "value": tag} for tag in rule.tags],
+                "standards": sorted(rule.compliance) if rule.compliance else [TOOL_NAME],
+                "requirements": requirements(rule),
+                "desc": rule.description,
+                "remediation": remediation,
+            })
+            self._rule_parts[rule.id] = parts
+        return parts
+
+    def checks(self, result: Result, rule: Rule, compliance_id: int, compliance_status: str) -> list[dict[str, Any]]:
+        key = (rule.id, result.severity, result.status)
+        checks = self._checks.get(key)
+        if checks is None:
+            info = self.info
+            checks = scrub([{
+                "uid": result.rule_id,
+                "name": rule.title,
+                "desc": rule.rationale,
+                "severity": result.severity.label,
+                "severity_id": _SEVERITY_ID[result.severity],
+                "status": compliance_status,
+                "status_id": compliance_id,
+                "standards": sorted(rule.compliance) or [TOOL_NAME],
+                "version": next((version for pack, version in info.rule_packs if pack == rule.pack), None)
+                or "unknown",
+            }])
+            self._checks[key] = checks
+        return checks
+
+    def first_seen(self, text: str | None) -> int | None:
+        if text not in self._first_seen:
+            self._first_seen[text] = epoch_ms(text)
+        return self._first_seen[text]
+
+
+def event(shared: _Shared, result: Result) -> dict[str, Any]:
+    """The event of one result, with valid Unicode only (lone surrogates in AWS text replaced)."""
+    rule = shared.rules.get(result.rule_id)
+    parts = shared.rule_parts(rule) if rule is not None else None
     uid = fingerprint(result.rule_id, result.account_id, result.resource_arn)
     activity_id = 2 if result.baseline == "unchanged" else 1
     severity_id = _SEVERITY_ID[result.severity]
     compliance_id, compliance_status = _COMPLIANCE[result.status]
     status_id, status = _FINDING_STATUS[result.status]
-    now = epoch_ms(info.evaluated_at) or epoch_ms(info.finished_at) or epoch_ms(info.started_at) or 0
-    first_seen = epoch_ms(result.first_seen)
-    title = f"{result.rule_id}: {rule.title}" if rule is not None else result.rule_id
+    now = shared.now
+    first_seen = shared.first_seen(result.first_seen)
+    rule_id = unicode_only(result.rule_id)
+    account_id = unicode_only(result.account_id)
+    arn = unicode_only(result.resource_arn)
+    message = unicode_only(result.message)
+    title = f"{rule_id}: {parts['title']}" if parts is not None else rule_id
 
     finding_info: dict[str, Any] = {
         "uid": uid,
-        "uid_alt": f"{result.rule_id}/{result.account_id}/{result.resource_arn}",
+        "uid_alt": f"{rule_id}/{account_id}/{arn}",
         "title": title,
-        "desc": result.message,
+        "desc": message,
         "types": ["Compliance"],
-        "analytic": {"uid": result.rule_id, "name": title, "type_id": 1, "type": "Rule"},
-        "product": {"name": TOOL_NAME, "vendor_name": TOOL_NAME, "version": info.tool_version},
+        "analytic": {"uid": rule_id, "name": title, "type_id": 1, "type": "Rule"},
+        "product": shared.finding_product,
         "last_seen_time": now,
     }
     if first_seen is not None:
         finding_info["first_seen_time"] = first_seen
         finding_info["created_time"] = first_seen
-    if rule is not None and rule.tags:
-        finding_info["tags"] = [{"name": "tag", "value": tag} for tag in rule.tags]
+    if parts is not None and parts["tags"]:
+        finding_info["tags"] = parts["tags"]
 
     compliance: dict[str, Any] = {
-        "control": result.rule_id,
+        "control": rule_id,
         "status_id": compliance_id,
         "status": compliance_status,
-        "status_detail": result.message,
-        "standards": sorted(rule.compliance) if rule is not None and rule.compliance else [TOOL_NAME],
-        "requirements": requirements(rule) or [result.rule_id],
+        "status_detail": message,
+        "standards": parts["standards"] if parts is not None else [TOOL_NAME],
+        "requirements": (parts["requirements"] if parts is not None else None) or [rule_id],
     }
-    if rule is not None:
-        compliance["desc"] = rule.description
-        compliance["checks"] = [{
-            "uid": result.rule_id,
-            "name": rule.title,
-            "desc": rule.rationale,
-            "severity": result.severity.label,
-            "severity_id": severity_id,
-            "status": compliance_status,
-            "status_id": compliance_id,
-            "standards": sorted(rule.compliance) or [TOOL_NAME],
-            "version": next((version for pack, version in info.rule_packs if pack == rule.pack), None) or "unknown",
-        }]
+    if rule is not None and parts is not None:
+        compliance["desc"] = parts["desc"]
+        compliance["checks"] = shared.checks(result, rule, compliance_id, compliance_status)
 
-    partition = partition_of(result.resource_arn)
-    account: dict[str, Any] = {"uid": result.account_id, "type": "AWS Account", "type_id": _ACCOUNT_TYPE_AWS}
+    partition = unicode_only(partition_of(result.resource_arn))
+    account: dict[str, Any] = {"uid": account_id, "type": "AWS Account", "type_id": _ACCOUNT_TYPE_AWS}
     if result.account_name:
-        account["name"] = result.account_name
+        account["name"] = unicode_only(result.account_name)
     cloud: dict[str, Any] = {"provider": "AWS", "account": account, "cloud_partition": partition}
-    if info.organization_id:
-        cloud["org"] = {"uid": info.organization_id}
+    if shared.organization_id:
+        cloud["org"] = {"uid": shared.organization_id}
     resource = {
-        "uid": result.resource_arn,
-        "name": result.resource_name or result.resource_arn,
-        "type": result.resource_type,
+        "uid": arn,
+        "name": unicode_only(result.resource_name) if result.resource_name else arn,
+        "type": unicode_only(result.resource_type),
         "cloud_partition": partition,
         "owner": {"account": account},
     }
 
-    unmapped: dict[str, Any] = {"run": run, "result_status": result.status.value}
+    unmapped: dict[str, Any] = {"run": shared.run, "result_status": result.status.value}
     if result.evidence:
-        unmapped["evidence"] = [
+        unmapped["evidence"] = scrub([
             {"path": e.path, "expected": e.expected, "found": e.found, "note": e.note} for e in result.evidence
-        ]
+        ])
     if result.causes:
-        unmapped["causes"] = [
+        unmapped["causes"] = scrub([
             {"api": c.api, "code": c.code, "message": c.message, "account_id": c.account_id, "resource": c.resource}
             for c in result.causes
-        ]
+        ])
     if result.suppression is not None:
         s = result.suppression
-        unmapped["suppression"] = {"reason": s.reason, "owner": s.owner, "expires": s.expires, "source": s.source}
+        unmapped["suppression"] = scrub({"reason": s.reason, "owner": s.owner, "expires": s.expires,
+                                         "source": s.source})
     if result.expired_suppression is not None:
         s = result.expired_suppression
-        unmapped["expired_suppression"] = {"reason": s.reason, "owner": s.owner, "expires": s.expires,
-                                           "source": s.source}
+        unmapped["expired_suppression"] = scrub({"reason": s.reason, "owner": s.owner, "expires": s.expires,
+                                                 "source": s.source})
 
+    metadata: dict[str, Any] = {
+        "version": OCSF_VERSION,
+        "uid": str(uuid.uuid5(_EVENT_NAMESPACE, f"{shared.info.run_id}\0{uid}")),
+        "correlation_uid": shared.run_id,
+        "profiles": list(PROFILES),
+        "product": shared.metadata_product,
+        "log_name": "compliance",
+    }
+    if shared.organization_id:
+        metadata["tenant_uid"] = shared.organization_id
     document: dict[str, Any] = {
         "activity_id": activity_id,
         "activity_name": _ACTIVITY[activity_id],
@@ -208,58 +284,51 @@ def event(scan: ScanResult, result: Result, rule: Rule | None, run: dict[str, An
         "status_id": status_id,
         "status": status,
         "time": now,
-        "message": result.message,
+        "message": message,
         "finding_info": finding_info,
         "compliance": compliance,
         "resources": [resource],
         "cloud": cloud,
-        "metadata": {
-            "version": OCSF_VERSION,
-            "uid": str(uuid.uuid5(_EVENT_NAMESPACE, f"{info.run_id}\0{uid}")),
-            "correlation_uid": info.run_id,
-            "profiles": list(PROFILES),
-            "product": {
-                "name": TOOL_NAME,
-                "vendor_name": TOOL_NAME,
-                "version": info.tool_version,
-                "url_string": INFORMATION_URI,
-            },
-            "log_name": "compliance",
-        },
+        "metadata": metadata,
         "unmapped": {TOOL_NAME: unmapped},
     }
-    if info.organization_id:
-        document["metadata"]["tenant_uid"] = info.organization_id
-    start, end = epoch_ms(info.started_at), epoch_ms(info.finished_at)
-    if start is not None:
-        document["start_time"] = start
-    if end is not None:
-        document["end_time"] = end
-    if rule is not None:
-        remediation: dict[str, Any] = {"desc": f"{rule.remediation.text}\n\n{rule.remediation.command}".strip()}
-        if rule.references:
-            remediation["references"] = [ref.url for ref in rule.references]
-        document["remediation"] = remediation
+    if shared.start is not None:
+        document["start_time"] = shared.start
+    if shared.end is not None:
+        document["end_time"] = shared.end
+    if parts is not None:
+        document["remediation"] = parts["remediation"]
     return document
 
 
-def events(scan: ScanResult, *, include_passes: bool = False) -> list[dict[str, Any]]:
-    rules = {rule.id: rule for rule in scan.rules}
-    run = _run_properties(scan)
+def iter_events(scan: ScanResult, *, include_passes: bool = False) -> Iterator[dict[str, Any]]:
+    """The events one at a time, in report order: a writer need not hold them all."""
+    shared = _Shared(scan)
     chosen = (r for r in scan.results if include_passes or r.status is not Status.PASS)
-    return [scrub(event(scan, r, rules.get(r.rule_id), run)) for r in sorted(chosen, key=order_key)]
+    for result in sorted(chosen, key=order_key):
+        yield event(shared, result)
 
 
-def dumps_lines(documents: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(d, sort_keys=True, ensure_ascii=True, separators=(",", ":")) + "\n"
-                   for d in documents).encode("ascii")
+def events(scan: ScanResult, *, include_passes: bool = False) -> list[dict[str, Any]]:
+    return list(iter_events(scan, include_passes=include_passes))
+
+
+def dumps_lines(documents: Iterable[dict[str, Any]]) -> bytes:
+    # One line at a time into one growing buffer: neither every event nor every line is held at once, and
+    # getvalue() hands over the buffer without a copy.
+    encode = json.JSONEncoder(sort_keys=True, ensure_ascii=True, separators=(",", ":")).encode
+    out = io.BytesIO()
+    for document in documents:
+        out.write(encode(document).encode("ascii"))
+        out.write(b"\n")
+    return out.getvalue()
 
 
 @writer("ocsf", "results.ocsf.jsonl")
 def render(scan: ScanResult) -> bytes:
-    return dumps_lines(events(scan))
+    return dumps_lines(iter_events(scan))
 
 
 @writer("ocsf-all", "results-all.ocsf.jsonl")
 def render_all(scan: ScanResult) -> bytes:
-    return dumps_lines(events(scan, include_passes=True))
+    return dumps_lines(iter_events(scan, include_passes=True))

@@ -25,7 +25,6 @@ fields on one line): scanner.report.textsafe. Pure: no clock, no randomness; key
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import uuid
 from collections import defaultdict
@@ -34,7 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 from scanner.model import Result, ScanResult, Status
-from scanner.report import writer
+from scanner.report import jsontext, writer
 from scanner.report.sarif import TOOL_NAME, order_key
 from scanner.report.textsafe import block, line, scrub
 
@@ -303,4 +302,12 @@ def to_document(scan: ScanResult) -> dict[str, Any]:
 
 @writer("oscal", "results.oscal.json")
 def render(scan: ScanResult) -> bytes:
-    return (json.dumps(to_document(scan), sort_keys=True, indent=2, ensure_ascii=True) + "\n").encode("ascii")
+    # Every string of the document already went through line(), block(), token() or timestamp(), so the
+    # scrub of the whole document changes nothing unless a lone surrogate slipped through some other field.
+    # With ensure_ascii any surrogate is written as `\udXXX`: without that text (also absent for astral
+    # characters, written as surrogate pairs) the unscrubbed document gives the scrubbed one's bytes, and
+    # otherwise the scrubbed document is written, as before.
+    text = jsontext.dumps(_Document(scan).build())
+    if "\\ud" in text:
+        text = jsontext.dumps(to_document(scan))
+    return (text + "\n").encode("ascii")
