@@ -8,6 +8,7 @@ This module imports nothing heavy: the CLI reads its exit codes before it import
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 
 class ExitCode(enum.IntEnum):
@@ -33,14 +34,29 @@ class ConfigError(ScannerError):
     """The configuration file is unreadable or breaks its schema."""
 
 
-class RuleError(ScannerError):
-    """One or more rule files are invalid; `problems` lists every one of them."""
+class ProblemsError(ScannerError):
+    """Every problem found in a set of files at once; `problems` lists them, `subject` says in what."""
 
-    def __init__(self, problems: list[str] | str) -> None:
+    subject = "the input"
+
+    def __init__(self, problems: Iterable[str] | str) -> None:
+        # yamlfile raises with one message, the loaders with every problem they found
         self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
         count = len(self.problems)
-        header = f"{count} problem{'s' if count != 1 else ''} in the rules:"
+        header = f"{count} problem{'s' if count != 1 else ''} in {self.subject}:"
         super().__init__("\n".join([header, *(f"  {p}" for p in self.problems)]))
+
+
+class RuleError(ProblemsError):
+    """One or more rule files are invalid."""
+
+    subject = "the rules"
+
+
+class CatalogError(ProblemsError):
+    """One or more files of the integrations catalog are invalid."""
+
+    subject = "the integrations catalog"
 
 
 class SnapshotError(ScannerError):
@@ -77,7 +93,9 @@ class EndpointUnreachable(ScannerError):
 EXIT_CODES: dict[type[ScannerError], ExitCode] = {
     ScannerError: ExitCode.USAGE,
     ConfigError: ExitCode.USAGE,
+    ProblemsError: ExitCode.USAGE,
     RuleError: ExitCode.USAGE,
+    CatalogError: ExitCode.USAGE,
     SnapshotError: ExitCode.USAGE,
     SuppressionError: ExitCode.USAGE,
     CredentialsError: ExitCode.USAGE,

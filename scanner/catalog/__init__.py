@@ -4,7 +4,7 @@ Data, not code: one YAML file per integration under `integrations/`, validated b
 `schemas/catalog.schema.json` and cross-checked when loaded. See the README's "Integrations catalog".
 """
 
-from scanner.catalog.loader import SHARED_PRINCIPALS, Catalog, CatalogError, load_catalog, load_catalog_dir
+from scanner.catalog.loader import SHARED_PRINCIPALS, Catalog, load_catalog, load_catalog_dir
 from scanner.catalog.model import (
     DelegatedAdministrator,
     DocumentationTypo,
@@ -16,6 +16,7 @@ from scanner.catalog.model import (
     Source,
     service_linked_role_path,
 )
+from scanner.errors import CatalogError  # the catalog's own error, kept with the others
 
 __all__ = [
     "SHARED_PRINCIPALS",

@@ -25,22 +25,11 @@ from scanner.catalog.model import (
     ServiceLinkedRole,
     Source,
 )
-from scanner.errors import ScannerError
+from scanner.errors import CatalogError
 
 # A trusted-access principal two entries may both claim, with the entries that may. None is known today;
 # a new one must be named here, so that a copy-paste slip between files is never taken for a fact.
 SHARED_PRINCIPALS: Mapping[str, frozenset[str]] = {}
-
-
-class CatalogError(ScannerError):
-    """One or more catalog files are invalid; `problems` lists every one of them."""
-
-    def __init__(self, problems: Iterable[str] | str) -> None:
-        # yamlfile raises with one message, the loader with every problem it found
-        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
-        count = len(self.problems)
-        header = f"{count} problem{'s' if count != 1 else ''} in the integrations catalog:"
-        super().__init__("\n".join([header, *(f"  {p}" for p in self.problems)]))
 
 
 class Catalog:
