@@ -18,7 +18,7 @@ from typing import Any
 from scanner import files, integrations, schemas, yamlfile
 from scanner.errors import RuleError
 from scanner.evaluate import message
-from scanner.evaluate.engine import ITEMS, FactPath, referenced_paths
+from scanner.evaluate.engine import ITEMS, referenced_paths
 from scanner.evaluate.resources import FACT_SCHEMAS, RESOURCE_TYPES
 from scanner.model import Reference, Remediation, Rule, RulePack, RuleSet, Severity
 
@@ -267,7 +267,7 @@ def _semantic_problems(path: Path, document: yamlfile.YamlDocument) -> list[str]
         if references:
             continue
         for fact_path in sorted(referenced_paths(schema)):
-            if not _fact_exists(FACT_SCHEMAS[resource], fact_path):
+            if not message.schema_has(FACT_SCHEMAS[resource], fact_path, items=ITEMS):
                 shown = ".".join(fact_path)
                 problems.append(
                     f"{document.where((key,))}: $.{key}: {resource} has no fact {shown!r} "
@@ -306,26 +306,6 @@ def _references(schema: Any, path: yamlfile.JsonPath) -> list[tuple[yamlfile.Jso
         if isinstance(value, dict):
             found += [((*inner, keyword), value[keyword]) for keyword in _REFERENCE_KEYWORDS if keyword in value]
     return found
-
-
-def _fact_exists(schema: Mapping[str, Any], path: FactPath) -> bool:
-    node: Any = schema
-    for part in path:
-        if not isinstance(node, dict):
-            return False
-        if part == ITEMS:
-            node = node.get("items")
-            if node is None:
-                return False
-            continue
-        properties = node.get("properties", {})
-        if part in properties:
-            node = properties[part]
-        elif isinstance(node.get("additionalProperties"), dict):
-            node = node["additionalProperties"]
-        else:
-            return False
-    return True
 
 
 def _check_unique(packs: Sequence[RulePack], loading: _Loading) -> None:

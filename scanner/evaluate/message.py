@@ -11,7 +11,7 @@ writer escapes the sentence as it escapes any other text.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,18 +82,27 @@ def check(template: Template, fact_schema: Mapping[str, Any]) -> list[str]:
     for path in template.fields:
         if len(path) == 1 and path[0] in CONTEXT_FIELDS:
             continue
-        if not _schema_has(fact_schema, path):
+        if not schema_has(fact_schema, path):
             problems.append(".".join(path))
     return problems
 
 
-def _schema_has(schema: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+def schema_has(schema: Mapping[str, Any], path: Sequence[object], *, items: object = None) -> bool:
+    """Whether the fact `path` exists in a resource type's fact schema: the one walk for templates and rules.
+
+    `items` is the path part a rule writes to step into an array (the engine's ITEMS); a template names no
+    such part, so without it arrays are stepped through: `statements.sid` is every sid."""
     node: Any = schema
     for part in path:
-        while isinstance(node, dict) and "items" in node and "properties" not in node:
-            node = node["items"]  # a fact path steps through arrays: `statements.sid` is every sid
+        while items is None and isinstance(node, dict) and "items" in node and "properties" not in node:
+            node = node["items"]
         if not isinstance(node, dict):
             return False
+        if items is not None and part == items:
+            node = node.get("items")
+            if node is None:
+                return False
+            continue
         properties = node.get("properties", {})
         if part in properties:
             node = properties[part]
