@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from scanner import schemas, yamlfile
 from scanner.errors import ConfigError
@@ -91,6 +91,21 @@ class OutputConfig:
     formats: tuple[str, ...] = ("json", "sarif", "html")
 
 
+OthersPolicy = Literal["allow", "deny", "report"]
+"""What an enabled integration the config neither requires nor forbids is: fine, a finding, or a line to read."""
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationPolicy:
+    """The desired state of the organization's integrations with AWS services (catalog ids, scanner.catalog)."""
+
+    require: tuple[str, ...] = ()  # must have trusted access enabled
+    forbid: tuple[str, ...] = ()  # must not
+    others: OthersPolicy = "report"  # every other integration, and any principal no catalog entry knows
+    # integration id -> the account that must be its delegated administrator
+    delegated_administrators: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     management: ManagementAccess = ManagementAccess()
@@ -101,6 +116,7 @@ class Config:
     output: OutputConfig = OutputConfig()
     fail_on: Severity = Severity.HIGH
     suppressions: str | None = None  # a suppressions file; --suppressions overrides
+    integrations: IntegrationPolicy = IntegrationPolicy()
     source: str | None = None  # the file it came from; None for the defaults
 
     def public_settings(self) -> dict[str, Any]:
@@ -161,6 +177,7 @@ def _from_document(doc: Mapping[str, Any], source: str) -> Config:
     rules = section("rules")
     overrides = rules.pop("severity_overrides", {}) or {}
     output = section("output")
+    integration_policy = dict(doc.get("integrations") or {})
     return Config(
         management=ManagementAccess(**section("management")),
         member_accounts=MemberAccess(**section("member_accounts")),
@@ -172,6 +189,12 @@ def _from_document(doc: Mapping[str, Any], source: str) -> Config:
         output=OutputConfig(**output),
         fail_on=Severity.parse(doc.get("fail_on", "high")),
         suppressions=_relative_to(doc.get("suppressions"), source),
+        integrations=IntegrationPolicy(
+            require=tuple(integration_policy.get("require", ())),
+            forbid=tuple(integration_policy.get("forbid", ())),
+            others=integration_policy.get("others", "report"),
+            delegated_administrators=dict(integration_policy.get("delegated_administrators") or {}),
+        ),
         source=source,
     )
 

@@ -192,6 +192,11 @@ class OrganizationSnapshot:
     enabled_service_principals: tuple[Mapping[str, JSON], ...] | None
     customer_agreements: tuple[Mapping[str, JSON], ...] | None  # artifact:ListCustomerAgreements
     errors: tuple[CollectionError, ...] = ()
+    # organizations:ListDelegatedAdministrators items as received; None = not read
+    delegated_administrators: tuple[Mapping[str, JSON], ...] | None = None
+    # delegated administrator account id -> its organizations:ListDelegatedServicesForAccount items;
+    # None = not read; an account whose read failed is absent (its error is in `errors`, resource = the id)
+    delegated_services: Mapping[str, tuple[Mapping[str, JSON], ...]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
