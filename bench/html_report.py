@@ -32,6 +32,7 @@ from scanner.model import (
     AccountSummary,
     CollectionError,
     Evidence,
+    Markers,
     Result,
     RunInfo,
     ScanResult,
@@ -241,7 +242,7 @@ def synthetic_scan(n_accounts: int, seed: int = 7) -> ScanResult:
         results=tuple(results),
         accounts=tuple(accounts),
         errors=tuple(errors),
-        markers={"trusted_access": {"aws-artifact-account-sync.amazonaws.com": "2024-03-05T09:12:44Z"}},
+        markers=Markers(trusted_access={"aws-artifact-account-sync.amazonaws.com": "2024-03-05T09:12:44Z"}),
     )
 
 

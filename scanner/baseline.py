@@ -4,7 +4,7 @@ Each finding (fail or suppressed) is marked `new` or `unchanged`, with `first_se
 the earlier findings that are gone are listed as resolved. A finding is resolved only when this run
 could check it: if its rule gave `error` on that account now, it is not known to be fixed.
 
-Drift beyond the rules compares the markers each run records: the service-linked role deleted and
+Drift beyond the rules compares the markers each run records (scanner.model.Markers): the service-linked role deleted and
 re-created (new RoleId or CreateDate), or trusted access disabled and re-enabled (new DateEnabled).
 """
 
@@ -14,11 +14,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from scanner import files
 from scanner.errors import ScannerError
-from scanner.model import Drift, FindingKey, ResolvedFinding, Result, ScanResult, Severity, Status
+from scanner.model import Drift, FindingKey, Markers, ResolvedFinding, Result, ScanResult, Severity, Status
 from scanner.terminal import excerpt
 
 FINDING_STATUSES = (Status.FAIL, Status.SUPPRESSED)
@@ -33,7 +32,7 @@ class Baseline:
     run_id: str
     started_at: str
     findings: Mapping[FindingKey, ResolvedFinding]  # the baseline's findings; resolved if gone now
-    markers: Mapping[str, Any]
+    markers: Markers
     organization_id: str | None = None  # None when that run could not read the organization
 
 
@@ -73,7 +72,7 @@ def parse_baseline(raw: bytes, path: str) -> Baseline:
                 item.get("first_seen") or run["started_at"],
             )
         organization = run.get("organization_id")
-        return Baseline(run["run_id"], run["started_at"], findings, document.get("markers", {}),
+        return Baseline(run["run_id"], run["started_at"], findings, Markers.from_json(document.get("markers", {})),
                         organization if isinstance(organization, str) else None)
     except (KeyError, TypeError, ValueError) as exc:
         raise BaselineError(f"{path}: not a complete results.json: missing or wrong {exc}") from None
@@ -130,35 +129,37 @@ def _sort_key(key: FindingKey) -> tuple[str, str, str]:
     return (key.rule_id, key.account_id, key.resource_arn)
 
 
-def drift_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Drift]:
+def drift_between(before: Markers, after: Markers) -> list[Drift]:
     """Changes of identity that no single run can see; both sides must have been read."""
     drift = []
-    old_roles, new_roles = before.get("service_linked_roles") or {}, after.get("service_linked_roles") or {}
+    management = after.management_account_id or ""
+    old_roles, new_roles = before.service_linked_roles or {}, after.service_linked_roles or {}
     for integration_id in sorted(set(old_roles) & set(new_roles)):
         old_role, new_role = old_roles[integration_id], new_roles[integration_id]
-        if not (old_role and new_role):
+        if old_role is None or new_role is None:
             continue
-        changed = {k: (old_role.get(k), new_role.get(k)) for k in ("role_id", "create_date")
-                   if old_role.get(k) != new_role.get(k)}
+        pairs = (("role_id", old_role.role_id, new_role.role_id),
+                 ("create_date", old_role.create_date, new_role.create_date))
+        changed = {k: (a, b) for k, a, b in pairs if a != b}
         if changed:
-            name = str(new_role.get("arn", "")).rsplit("/", 1)[-1] or integration_id
+            name = (new_role.arn or "").rsplit("/", 1)[-1] or integration_id
             drift.append(Drift(
                 kind="service-linked-role-recreated",
-                account_id=str(after.get("management_account_id", "")),
-                resource_arn=str(new_role.get("arn", "")),
+                account_id=management,
+                resource_arn=new_role.arn or "",
                 message=f"{name} was deleted and re-created since the baseline "
                         f"({', '.join(f'{k} {a} -> {b}' for k, (a, b) in changed.items())})",
                 before={k: a for k, (a, _) in changed.items()},
                 after={k: b for k, (_, b) in changed.items()},
             ))
-    old_access, new_access = before.get("trusted_access"), after.get("trusted_access")
+    old_access, new_access = before.trusted_access, after.trusted_access
     if old_access is not None and new_access is not None:
         for principal in sorted(set(old_access) & set(new_access)):
             if old_access[principal] != new_access[principal]:
                 drift.append(Drift(
                     kind="trusted-access-re-enabled",
-                    account_id=str(after.get("management_account_id", "")),
-                    resource_arn=str(after.get("organization_arn", "")),
+                    account_id=management,
+                    resource_arn=after.organization_arn or "",
                     message=f"trusted access for {principal} was disabled and re-enabled since the baseline "
                             f"(DateEnabled {old_access[principal]} -> {new_access[principal]})",
                     before=old_access[principal],

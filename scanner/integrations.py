@@ -18,6 +18,7 @@ import yaml
 from scanner.catalog import Integration, load_catalog
 from scanner.catalog.loader import catalog_dir
 from scanner.catalog.model import SERVICE_LINKED_ROLE_PATH_PREFIX
+from scanner.model import Markers
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +107,14 @@ def principals_by_integration(integrations: Iterable[Known]) -> Mapping[str, tup
     return {k.id: k.service_principals for k in integrations}
 
 
-def trusted_access_seen(markers: Mapping[str, object], integration: Known) -> str:
+def trusted_access_seen(markers: Markers, integration: Known) -> str:
     """Which of an integration's principals have trusted access, with when each was enabled, for a header.
 
-    `markers` is `ScanResult.markers`: its `trusted_access` (principal -> DateEnabled) is there only when
-    ListAWSServiceAccessForOrganization was read, so an unread list never reads as "not enabled".
+    `markers.trusted_access` (principal -> DateEnabled) is None when ListAWSServiceAccessForOrganization
+    was not read, so an unread list never reads as "not enabled".
     """
-    enabled = markers.get("trusted_access")
-    if not isinstance(enabled, Mapping):
+    enabled = markers.trusted_access
+    if enabled is None:
         return "not read"
     seen = []
     for principal in (*integration.trusted_access_principals, *integration.legacy_trusted_access_principals):
@@ -124,6 +125,6 @@ def trusted_access_seen(markers: Mapping[str, object], integration: Known) -> st
     return "; ".join(seen) or f"not enabled for any {integration.name} principal"
 
 
-def headers(markers: Mapping[str, object], integration_ids: Iterable[str | None]) -> tuple[tuple[str, str], ...]:
+def headers(markers: Markers, integration_ids: Iterable[str | None]) -> tuple[tuple[str, str], ...]:
     """("<name> trusted access", what was seen) for each integration the rules apply to: the reports' header lines."""
     return tuple((f"{k.name} trusted access", trusted_access_seen(markers, k)) for k in scope(integration_ids))

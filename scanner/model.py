@@ -367,6 +367,85 @@ class Drift:
 
 
 @dataclass(frozen=True, slots=True)
+class RoleIdentity:
+    """What tells one service-linked role from its re-created twin: a new RoleId and CreateDate."""
+
+    arn: str | None
+    role_id: str | None
+    create_date: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Markers:
+    """Identity facts of a run that a later run's drift check (scanner.baseline) compares with its own.
+
+    Only what was actually read: a `None` field was not read, which is never the same as empty (trusted
+    access read and enabled for nobody is `{}`). Written to results.json as `markers` (`to_json`), and read
+    back from a baseline's (`from_json`), so the shape lives here alone."""
+
+    management_account_id: str | None = None
+    organization_arn: str | None = None
+    # principal -> its DateEnabled, for every principal with trusted access; None = the list was not read
+    trusted_access: Mapping[str, str | None] | None = None
+    # integration id -> its service-linked role in the management account (None: absent there), for each
+    # integration the rules apply to; None = the management account's roles were not listed
+    service_linked_roles: Mapping[str, RoleIdentity | None] | None = None
+
+    def to_json(self) -> dict[str, JSON]:
+        document: dict[str, JSON] = {
+            "management_account_id": self.management_account_id,
+            "organization_arn": self.organization_arn,
+        }
+        if self.trusted_access is not None:
+            document["trusted_access"] = dict(self.trusted_access)
+        if self.service_linked_roles is not None:
+            document["service_linked_roles"] = {
+                integration: None if role is None else
+                {"arn": role.arn, "role_id": role.role_id, "create_date": role.create_date}
+                for integration, role in self.service_linked_roles.items()
+            }
+        return document
+
+    @classmethod
+    def from_json(cls, document: JSON) -> Markers:
+        """Markers as `to_json` wrote them (a results.json of any earlier version: absent keys were not
+        read). Raises ValueError naming the first value of the wrong shape."""
+        if not isinstance(document, Mapping):
+            raise ValueError("markers: not an object")
+        access = document.get("trusted_access")
+        roles = document.get("service_linked_roles")
+        if access is not None and not (
+            isinstance(access, Mapping) and all(_optional_text(v) for v in access.values())
+        ):
+            raise ValueError("markers.trusted_access: not an object of dates")
+        if roles is not None and not (
+            isinstance(roles, Mapping) and all(r is None or isinstance(r, Mapping) for r in roles.values())
+        ):
+            raise ValueError("markers.service_linked_roles: not an object of roles")
+        return cls(
+            management_account_id=_text(document, "management_account_id"),
+            organization_arn=_text(document, "organization_arn"),
+            trusted_access=None if access is None else {str(k): v for k, v in access.items()},
+            service_linked_roles=None if roles is None else {
+                str(integration): None if role is None else RoleIdentity(
+                    _text(role, "arn"), _text(role, "role_id"), _text(role, "create_date"))
+                for integration, role in roles.items()
+            },
+        )
+
+
+def _optional_text(value: JSON) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _text(document: Mapping[str, JSON], key: str) -> str | None:
+    value = document.get(key)
+    if not _optional_text(value):
+        raise ValueError(f"markers: {key} is not a string")
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     info: RunInfo
     rules: tuple[Rule, ...]
@@ -377,7 +456,7 @@ class ScanResult:
     baseline_run_id: str | None = None
     resolved: tuple[ResolvedFinding, ...] = ()
     drift: tuple[Drift, ...] = ()
-    markers: Mapping[str, JSON] = field(default_factory=dict)  # facts a later run's drift check compares
+    markers: Markers = Markers()  # identity facts a later run's drift check compares
     paper: Paper = "A4"  # the printed HTML report's page size (a presentation choice)
 
     def counts(self) -> dict[Status, int]:

@@ -14,7 +14,7 @@ from scanner import snapshot as snapshots
 from scanner.baseline import drift_between
 from scanner.cli import main
 from scanner.evaluate import drift_markers
-from scanner.model import Snapshot
+from scanner.model import Markers, Snapshot
 from tests.test_rule_cases import MANAGEMENT, MEMBER, build_snapshot
 
 TODAY = date.today().isoformat()
@@ -231,6 +231,40 @@ def test_drift_recreated_role_and_reenabled_access() -> None:
     assert kinds["service-linked-role-recreated"].after["role_id"] == "AROANEWROLEID0000000"
     assert kinds["service-linked-role-recreated"].account_id == MANAGEMENT
     assert drift_between(drift_markers(before, scope), drift_markers(before, scope)) == []
+
+
+@pytest.mark.parametrize("edit", ["none", "no-access-list", "no-roles-listed", "role-absent"])
+def test_markers_read_back_as_written(edit: str) -> None:
+    """results.json's `markers` is what a later run's baseline reads: what one run writes, the next reads."""
+    snapshot = build_snapshot({"remove_slr": True} if edit == "role-absent" else {})
+    if edit == "no-access-list":
+        snapshot = replace(snapshot, organization=replace(snapshot.organization, enabled_service_principals=None))
+    if edit == "no-roles-listed":
+        management = replace(snapshot.accounts[0], roles_listed=None, roles=())
+        snapshot = replace(snapshot, accounts=(management, *snapshot.accounts[1:]))
+    markers = drift_markers(snapshot, ("artifact",))
+    assert Markers.from_json(json.loads(json.dumps(markers.to_json()))) == markers
+    assert (markers.trusted_access is None) == (edit == "no-access-list")
+    assert (markers.service_linked_roles is None) == (edit == "no-roles-listed")
+    if edit == "role-absent":
+        assert markers.service_linked_roles == {"artifact": None}
+
+
+@pytest.mark.parametrize("markers", [[], {"trusted_access": ["artifact.amazonaws.com"]},
+                                     {"trusted_access": {"artifact.amazonaws.com": 5}},
+                                     {"service_linked_roles": {"artifact": "AROA"}},
+                                     {"management_account_id": 123456789012}])
+def test_a_baseline_with_unreadable_markers_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], markers: Any
+) -> None:
+    snapshot = write(tmp_path, "s.json", build_snapshot({}))
+    run(capsys, "scan", "--snapshot", str(snapshot), "--out", str(tmp_path / "r1"))
+    document = results(tmp_path / "r1")
+    document["markers"] = markers
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps(document))
+    code, err = run(capsys, "scan", "--snapshot", str(snapshot), "--baseline", str(baseline))
+    assert code == 2 and "not a complete results.json" in err and "markers" in err
 
 
 def test_drift_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

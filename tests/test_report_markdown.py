@@ -11,6 +11,7 @@ import pytest
 from scanner.model import (
     Drift,
     FindingKey,
+    Markers,
     ResolvedFinding,
     Result,
     ScanResult,
@@ -225,15 +226,15 @@ def test_cell_is_bounded_and_never_cuts_an_escape() -> None:
 
 
 @pytest.mark.parametrize(("markers", "shown"), [
-    ({}, "not read"),
-    ({"trusted_access": {}}, "not enabled for any AWS Artifact principal"),
-    ({"trusted_access": {"aws-artifact-account-sync.amazonaws.com": "2024-05-01T10:00:00Z",
-                         "config.amazonaws.com": "2023-01-01T00:00:00Z"}},
+    (Markers(), "not read"),
+    (Markers(trusted_access={}), "not enabled for any AWS Artifact principal"),
+    (Markers(trusted_access={"aws-artifact-account-sync.amazonaws.com": "2024-05-01T10:00:00Z",
+                             "config.amazonaws.com": "2023-01-01T00:00:00Z"}),
      "aws-artifact-account-sync.amazonaws.com, enabled 2024-05-01T10:00:00Z"),
-    ({"trusted_access": {"AWSArtifactAccountSync": None, "artifact.amazonaws.com": "2025-02-03T04:05:06Z"}},
+    (Markers(trusted_access={"AWSArtifactAccountSync": None, "artifact.amazonaws.com": "2025-02-03T04:05:06Z"}),
      "artifact.amazonaws.com, enabled 2025-02-03T04:05:06Z; AWSArtifactAccountSync (legacy or misspelt)"),
 ])
 def test_the_header_says_which_artifact_principal_has_trusted_access(
-    scan: ScanResult, markers: dict[str, Any], shown: str
+    scan: ScanResult, markers: Markers, shown: str
 ) -> None:
     assert f"\nAWS Artifact trusted access: {shown}\n" in text_of(replace(scan, markers=markers))

@@ -9,7 +9,16 @@ from dataclasses import replace
 
 import pytest
 
-from scanner.model import Drift, FindingKey, ResolvedFinding, ScanResult, Severity, Status, Suppression
+from scanner.model import (
+    Drift,
+    FindingKey,
+    Markers,
+    ResolvedFinding,
+    ScanResult,
+    Severity,
+    Status,
+    Suppression,
+)
 from scanner.report import table
 from tests.scan_fixture import BASELINE_RUN, HOSTILE, build_scan
 
@@ -188,7 +197,7 @@ def test_control_characters_in_the_data_never_reach_the_terminal(scan: ScanResul
 def test_the_console_and_the_html_header_say_which_artifact_principal_has_trusted_access(scan: ScanResult) -> None:
     from scanner.report import html
 
-    enabled = replace(scan, markers={"trusted_access": {"artifact.amazonaws.com": "2025-02-03T04:05:06Z"}})
+    enabled = replace(scan, markers=Markers(trusted_access={"artifact.amazonaws.com": "2025-02-03T04:05:06Z"}))
     line = "AWS Artifact trusted access: artifact.amazonaws.com, enabled 2025-02-03T04:05:06Z"
     assert line in table.render(enabled).splitlines()
     assert "AWS Artifact trusted access: not read" in table.render(scan).splitlines()

@@ -5,13 +5,11 @@ Never imports boto3: any past snapshot can be re-evaluated offline and give the 
 
 from __future__ import annotations
 
-from typing import Any
-
 from scanner import integrations
 from scanner import snapshot as snapshots
 from scanner.evaluate.engine import evaluate_rules
 from scanner.evaluate.resources import RESOURCE_TYPES, build_inventory, service_linked_role
-from scanner.model import AccountSummary, RuleSet, RunInfo, ScanResult, Snapshot
+from scanner.model import AccountSummary, Markers, RoleIdentity, RuleSet, RunInfo, ScanResult, Snapshot
 
 __all__ = ["RESOURCE_TYPES", "evaluate"]
 
@@ -59,30 +57,32 @@ def evaluate(ruleset: RuleSet, snapshot: Snapshot, *, run_id: str, evaluated_at:
     )
 
 
-def drift_markers(snapshot: Snapshot, integration_ids: tuple[str, ...]) -> dict[str, Any]:
+def drift_markers(snapshot: Snapshot, integration_ids: tuple[str, ...]) -> Markers:
     """Identity facts a later run compares with (scanner.baseline): only what was actually read.
 
-    `service_linked_roles` holds, per integration the rules apply to, its service-linked role in the
-    management account (None: absent)."""
+    The service-linked role of each integration the rules apply to is the one in the management account."""
     description = snapshot.organization.description or {}
-    markers: dict[str, Any] = {
-        "management_account_id": description.get("MasterAccountId"),
-        "organization_arn": description.get("Arn"),
-    }
     enabled = snapshot.organization.enabled_service_principals
-    if enabled is not None:
-        markers["trusted_access"] = {
-            str(item.get("ServicePrincipal")): item.get("DateEnabled") for item in enabled
-        }
+    trusted_access = None if enabled is None else {
+        str(item.get("ServicePrincipal")): _text(item.get("DateEnabled")) for item in enabled
+    }
     management = next((a for a in snapshot.accounts if a.is_management), None)
+    roles: dict[str, RoleIdentity | None] | None = None
     if management is not None and management.roles_listed is not None:
         roles = {}
         for known in integrations.scope(integration_ids):
             role = service_linked_role(management.roles, known)
-            roles[known.id] = (
-                {"arn": role.get("Arn"), "role_id": role.get("RoleId"), "create_date": role.get("CreateDate")}
-                if role
-                else None
-            )
-        markers["service_linked_roles"] = roles
-    return markers
+            roles[known.id] = RoleIdentity(
+                _text(role.get("Arn")), _text(role.get("RoleId")), _text(role.get("CreateDate"))
+            ) if role else None
+    return Markers(
+        management_account_id=_text(description.get("MasterAccountId")),
+        organization_arn=_text(description.get("Arn")),
+        trusted_access=trusted_access,
+        service_linked_roles=roles,
+    )
+
+
+def _text(value: object) -> str | None:
+    """A recorded answer's value as text (dates are ISO 8601 strings in a snapshot), None when absent."""
+    return None if value is None else str(value)

@@ -92,7 +92,7 @@ def to_document(scan: ScanResult) -> dict[str, Any]:
             "resolved": [{**asdict(r), "severity": r.severity.label} for r in scan.resolved],
             "drift": [asdict(d) for d in scan.drift],
         },
-        "markers": dict(scan.markers),
+        "markers": scan.markers.to_json(),
     }
 
 
