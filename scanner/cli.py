@@ -407,16 +407,24 @@ def build_parser() -> argparse.ArgumentParser:
         "permissions",
         help="print the least-privilege IAM policies the scanner needs",
         description="Prints the IAM policy for the identity that runs the scan in the management account and "
-        "the policy for the read-only role in each member account, derived from what the collector calls. "
-        "Every action is read-only (List, Get, Describe) apart from sts:AssumeRole into the member role.",
+        "the policy for the read-only role in each member account, derived from what the collector calls for "
+        "the rules that would be loaded (the same --config, --rules and --no-builtin-rules as `scan`): a call "
+        "only some integration's rules need is allowed only when such rules are loaded. "
+        "Every action is read-only (List, Get, Describe) apart from sts:AssumeRole into the member role. "
+        "A third policy, `security_hub_publishing`, is what `scan --security-hub` needs in addition.",
         epilog="examples:\n  artifact-scan permissions --management --config config.yaml > management-policy.json\n"
-        "  artifact-scan permissions --member > member-policy.json",
+        "  artifact-scan permissions --member > member-policy.json\n"
+        "  artifact-scan permissions --security-hub > security-hub-policy.json",
         formatter_class=_Formatter,
     )
     which = permissions.add_mutually_exclusive_group()
     which.add_argument("--management", action="store_true", help="only the management account's policy")
     which.add_argument("--member", action="store_true", help="only the member role's policy")
-    permissions.add_argument("--config", type=Path, metavar="FILE", help="takes the member role's name from it")
+    which.add_argument("--security-hub", action="store_true",
+                       help="only the policy for importing findings into Security Hub (scan --security-hub)")
+    permissions.add_argument("--config", type=Path, metavar="FILE",
+                             help="takes the member role's name and the rule packs from it")
+    _rule_options(permissions)
     _common(permissions)
 
     rules = commands.add_parser("rules", help="validate or list rules", formatter_class=_Formatter)
@@ -940,16 +948,19 @@ def _demo(args: argparse.Namespace) -> ExitCode:
 
 def _permissions(args: argparse.Namespace) -> ExitCode:
     from scanner.collect import permissions  # noqa: PLC0415
+    from scanner.publish import securityhub  # noqa: PLC0415
 
     config = _load_config(args.config)
+    integrations = _load_ruleset(config, args.rules, builtin=not args.no_builtin_rules).integrations
     policies = {
-        "management_account": permissions.management_policy(config),
-        "member_accounts": permissions.member_policy(),
+        "management_account": permissions.management_policy(config, integrations),
+        "member_accounts": permissions.member_policy(integrations),
+        "security_hub_publishing": permissions.policy((securityhub.CALLS,)),
     }
-    if args.management or args.member:
-        document: Any = policies["management_account" if args.management else "member_accounts"]
-    else:
-        document = policies
+    chosen = {"management_account": args.management, "member_accounts": args.member,
+              "security_hub_publishing": args.security_hub}
+    picked = [name for name, wanted in chosen.items() if wanted]
+    document: Any = policies[picked[0]] if picked else policies
     terminal.out(json.dumps(document, indent=2))
     return ExitCode.OK
 

@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from scanner import __version__
 from scanner import integrations as integration_ids
-from scanner.collect import artifact, iam, organizations
+from scanner.collect import artifact, iam, organizations, permissions
 from scanner.collect.session import (
     RECORDED_FAILURES,
     Clients,
@@ -69,14 +69,8 @@ Progress = Callable[[int, int], None]
 object that also has a `retrying(api, attempt, max_attempts, why)` method is told of every retry before
 its wait, so that a scan waiting on backoff never looks stalled."""
 
-PERMISSIONS: tuple[str, ...] = (
-    "sts:GetCallerIdentity",
-    "sts:AssumeRole",
-    *organizations.PERMISSIONS,
-    *iam.PERMISSIONS,
-    *artifact.PERMISSIONS,
-)
-"""Every action the collector calls: the basis of the documented least-privilege policy."""
+PERMISSIONS: tuple[str, ...] = ("sts:GetCallerIdentity", *permissions.every_action())
+"""Every action the collector may call, from the readers' declarations (scanner.collect.permissions)."""
 
 
 def utc_now() -> datetime:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from scanner.collect.calls import Calls
 from scanner.collect.session import jsonable, next_token_field, pages
 from scanner.config import DEFAULT_MAX_PAGES
+from scanner.model import AGREEMENTS_INTEGRATION
 
 SERVICE: Final = "artifact"  # the boto3 client
 API = "artifact:ListCustomerAgreements"
 PERMISSIONS = (API,)
-POLICY_SID = "ReadArtifactAgreements"  # its statement in `artifact-scan permissions --management`
+# Read (and allowed by `artifact-scan permissions --management`) only when the rules apply to Artifact.
+CALLS = Calls("ReadArtifactAgreements", PERMISSIONS, "management", frozenset({AGREEMENTS_INTEGRATION}))
 
 # The Artifact API answers only at a global endpoint that every commercial region resolves to.
 API_REGION = "us-east-1"

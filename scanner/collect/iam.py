@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from scanner import policy
+from scanner.collect.calls import Calls
 from scanner.collect.session import ErrorLog, iam_marker, jsonable, pages
 from scanner.config import DEFAULT_MAX_PAGES
 from scanner.integrations import Known
@@ -27,6 +28,8 @@ PERMISSIONS = (
     "iam:ListRolePolicies",
     "iam:GetRolePolicy",
 )
+# One ListRoles pass serves every integration, so the reads are the same whichever rules are loaded.
+CALLS = Calls("ReadRoles", PERMISSIONS, "every account")
 
 _PAGE = 1000  # IAM's maximum MaxItems
 

@@ -1,27 +1,34 @@
-"""The least-privilege IAM policies the scanner needs, derived from what the collector calls.
+"""The least-privilege IAM policies the scanner needs, derived from what its callers declare they call.
 
-Each collector module declares the actions it calls (`PERMISSIONS`); this module only groups them by
-where they are called. A test records every call of a full moto scan and checks that each one is in
-these policies and is read-only, and the CloudFormation examples are checked against them, so the
-documentation cannot drift from the code.
+Each reader declares its calls (`CALLS`, a scanner.collect.calls.Calls: the actions, where they are made,
+and for which integrations); this module only selects the declarations the loaded rules need and groups
+them by where they are called. Artifact's customer agreements, for instance, are read (and allowed) only
+when the rules apply to the Artifact integration. A test records every call of moto scans for a rule set and
+checks that the calls are exactly the derived policy's actions, and the CloudFormation examples are checked
+against it, so the documentation cannot drift from the code.
+
+Publishing to Security Hub (`scan --security-hub`) is not collection: its calls (writes among them) are
+declared in scanner.publish.securityhub and printed as a policy of their own (`policy`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from scanner import integrations as integration_ids
 from scanner.collect import artifact, iam, organizations
+from scanner.collect.calls import Calls
 from scanner.config import Config
 
-# Called in every scanned account with the member role's credentials (and in the management account
-# with the scanner's own).
-MEMBER_ACTIONS: tuple[str, ...] = tuple(sorted(iam.PERMISSIONS))
-
-# Called only from the management account. sts:GetCallerIdentity needs no permission and cannot be
-# denied, so it is not listed.
-ORGANIZATION_ACTIONS: tuple[str, ...] = tuple(sorted(organizations.PERMISSIONS))
-ARTIFACT_ACTIONS: tuple[str, ...] = tuple(sorted(artifact.PERMISSIONS))
+# organizations.PERMISSIONS is that reader's own list; its calls are made for any rule set, from the
+# management account only. sts:GetCallerIdentity needs no permission and cannot be denied: not listed.
+ORGANIZATION_CALLS = Calls("ReadOrganization", tuple(organizations.PERMISSIONS), "management")
+ASSUME_SID = "AssumeMemberReadRole"
 ASSUME_ACTIONS: tuple[str, ...] = ("sts:AssumeRole",)
+
+# Every collector declaration, in the order of the printed policy's statements.
+READERS: tuple[Calls, ...] = (ORGANIZATION_CALLS, iam.CALLS, artifact.CALLS)
 
 READ_ONLY_PREFIXES = ("List", "Get", "Describe")
 
@@ -37,27 +44,37 @@ def member_role_arn_pattern(config: Config) -> str:
     return f"arn:aws:iam::*:role{access.role_path}{access.role_name}"
 
 
-def management_policy(config: Config) -> dict[str, Any]:
-    """For the identity that runs the scan in (or assumes into) the management account."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            _statement("ReadOrganization", ORGANIZATION_ACTIONS, "*"),
-            _statement("ReadRoles", MEMBER_ACTIONS, "*"),
-            _statement(artifact.POLICY_SID, ARTIFACT_ACTIONS, "*"),
-            _statement("AssumeMemberReadRole", ASSUME_ACTIONS, member_role_arn_pattern(config)),
-        ],
-    }
+def _scope(rule_integrations: Iterable[str] | None) -> tuple[str, ...]:
+    """The integrations the rules apply to; None: the built-in packs' (what `collect` reads by default)."""
+    if rule_integrations is None:
+        return integration_ids.builtin_pack_integrations()
+    return tuple(rule_integrations)
 
 
-def member_policy() -> dict[str, Any]:
+def collector_calls(config: Config, rule_integrations: Iterable[str] | None = None) -> tuple[Calls, ...]:
+    """The declarations a collection for rules of these integrations makes use of, AssumeRole included."""
+    scope = _scope(rule_integrations)
+    assume = Calls(ASSUME_SID, ASSUME_ACTIONS, "management", resource=member_role_arn_pattern(config))
+    return (*(c for c in READERS if c.needed_for(scope)), assume)
+
+
+def management_policy(config: Config, rule_integrations: Iterable[str] | None = None) -> dict[str, Any]:
+    """For the identity that runs the scan in (or assumes into) the management account: every call it makes."""
+    return policy(collector_calls(config, rule_integrations))
+
+
+def member_policy(rule_integrations: Iterable[str] | None = None) -> dict[str, Any]:
     """For the read-only role assumed in each member account."""
-    return {"Version": "2012-10-17", "Statement": [_statement("ReadRoles", MEMBER_ACTIONS, "*")]}
+    return policy(c for c in collector_calls(Config(), rule_integrations) if c.where == "every account")
 
 
 def every_action() -> tuple[str, ...]:
-    return tuple(sorted({*MEMBER_ACTIONS, *ORGANIZATION_ACTIONS, *ARTIFACT_ACTIONS, *ASSUME_ACTIONS}))
+    """Every action the collector may call, for any rule set."""
+    return tuple(sorted({a for c in READERS for a in c.actions} | set(ASSUME_ACTIONS)))
 
 
-def _statement(sid: str, actions: tuple[str, ...], resource: str) -> dict[str, Any]:
-    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resource}
+def policy(calls: Iterable[Calls]) -> dict[str, Any]:
+    statements = [
+        {"Sid": c.sid, "Effect": "Allow", "Action": sorted(c.actions), "Resource": c.resource} for c in calls
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}

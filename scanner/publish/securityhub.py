@@ -37,6 +37,7 @@ import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.validate import ParamValidator
 
+from scanner.collect.calls import Calls
 from scanner.collect.session import Clients, error_code_and_message, no_credentials
 from scanner.config import Collection
 from scanner.errors import ScannerError
@@ -59,8 +60,12 @@ REFUSALS = {
     "InvalidAccessException": "Security Hub is not enabled in this account and region",
     "ResourceNotFoundException": "Security Hub is not enabled in this account and region",
 }
+# Every call the import makes but sts:GetCallerIdentity (needs no permission); printed by
+# `artifact-scan permissions` as a policy of its own, apart from the read-only collection's.
+CALLS = Calls("ImportFindings", ("securityhub:BatchImportFindings", "securityhub:GetFindings"), "management")
 HINT = ("enable Security Hub in the management account's region (`aws securityhub enable-security-hub`) and "
-        "allow securityhub:BatchImportFindings and securityhub:GetFindings; the report files were written")
+        f"allow {' and '.join(CALLS.actions)} (`artifact-scan permissions --security-hub`); "
+        "the report files were written")
 
 
 class SecurityHubError(ScannerError):
