@@ -271,12 +271,12 @@ def test_new_and_unchanged_badges_and_first_seen(watched: Watched, report_url: s
     page = watched.open(report_url)
     new = finding(page, "ART-006").locator(".badge.bl-new")
     assert new.is_visible() and new.inner_text().lower() == "new"
-    assert new.get_attribute("title") == f"New since baseline {BASELINE_RUN}; first seen 2026-01-01 00:00:00 UTC"
+    assert new.get_attribute("title") == f"New since the baseline run {BASELINE_RUN}; first seen 2026-01-01 00:00:00 UTC"
     assert finding(page, "ART-010").locator(".badge.bl-unchanged").is_visible()
     assert finding(page, "ART-012").locator(".bl-new, .bl-unchanged").count() == 0  # an error is not a finding
     page.click("#f-expand")
     body = finding(page, "ART-011").inner_text()
-    assert f"unchanged since run {BASELINE_RUN}" in body and "2025-11-03 08:00:00 UTC" in body
+    assert f"unchanged since the baseline run {BASELINE_RUN}" in body and "2025-11-03 08:00:00 UTC" in body
     watched.assert_clean(report_url)
 
 
@@ -297,7 +297,7 @@ def test_expired_suppression_is_shown_on_the_finding(watched: Watched, report_ur
     art010 = finding(page, "ART-010")
     note = art010.locator(".expired-note")
     assert note.is_visible()  # without expanding
-    assert note.inner_text() == ("Suppression expired on 2025-12-31 (suppressions.yaml:9): this failure is no "
+    assert note.inner_text() == ("Suppression suppressions.yaml:9 expired on 2025-12-31, so this failure is no "
                                  "longer accepted.")
     art010.locator("button.toggle").click()
     box = art010.locator(".box-expired").inner_text()
@@ -335,7 +335,7 @@ def test_hostile_audit_text_is_visible_text_and_never_runs(
     assert HOSTILE in page.inner_text("#resolved") and HOSTILE in page.inner_text("#unused")
     assert HOSTILE in page.inner_text("#expired")
     art010 = finding(page, "ART-010")
-    assert f"Suppression expired on 2025-12-31 ({HOSTILE})" in art010.locator(".expired-note").inner_text()
+    assert f"Suppression {HOSTILE} expired on 2025-12-31" in art010.locator(".expired-note").inner_text()
     assert f"Reason: {HOSTILE}" in art010.locator(".box-expired").inner_text()
     assert page.evaluate("document.querySelectorAll('img, [onerror], iframe, object, embed').length") == 0
     assert page.evaluate("document.scripts.length") == 2

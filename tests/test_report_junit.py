@@ -136,22 +136,25 @@ def _suite_named(root: ET.Element, name: str) -> ET.Element | None:
 def test_findings_say_new_or_unchanged_and_first_seen(scan: ScanResult) -> None:
     root = parse(junit.render(scan))
     failure = case(root, "ART-006").find("failure")
-    assert failure is not None and "\nbaseline: new (first seen 2026-01-01T00:00:00Z)" in (failure.text or "")
+    assert failure is not None and "\nnew since the baseline (first seen 2026-01-01T00:00:00Z)" in (failure.text or "")
     skipped = case(root, "ART-011").find("skipped")
-    assert skipped is not None and "baseline: unchanged (first seen 2025-11-03T08:00:00Z)" in (skipped.text or "")
+    assert skipped is not None and "\nunchanged since the baseline (first seen 2025-11-03T08:00:00Z)" in (
+        skipped.text or "")
     unbaselined = replace(scan, baseline_run_id=None, resolved=(), drift=(),
                           results=tuple(replace(r, baseline=None, first_seen=None) for r in scan.results))
     data = junit.render(unbaselined)
-    assert b"baseline:" not in data and junit.BASELINE_SUITE.encode() not in data
+    assert b"since the baseline" not in data and junit.BASELINE_SUITE.encode() not in data
 
 
 def test_expired_suppression_is_in_the_failure_message(scan: ScanResult) -> None:
     failure = case(parse(junit.render(scan)), "ART-010").find("failure")
     assert failure is not None
-    assert failure.get("message", "").startswith("suppression suppressions.yaml:9 expired on 2025-12-31: "
-                                                 "AWSServiceRoleForArtifact in 111111111111 is named like")
+    assert failure.get("message", "").startswith("suppression suppressions.yaml:9 expired on 2025-12-31, so this "
+                                                 "failure is no longer accepted: AWSServiceRoleForArtifact in "
+                                                 "111111111111 is named like")
     text = failure.text or ""
-    assert "suppression expired on 2025-12-31, so this fails again: suppressions.yaml:9: rule ART-010" in text
+    assert ("suppression suppressions.yaml:9 expired on 2025-12-31, so this failure is no longer accepted "
+            "(rule ART-010") in text
     assert f"account {MANAGEMENT}, owner platform@example.com" in text
     plain = case(parse(junit.render(scan)), "ART-006").find("failure")
     assert plain is not None and "expired" not in (plain.text or "") + plain.get("message", "")
@@ -181,9 +184,10 @@ def test_expired_and_unused_suppressions_are_listed(scan: ScanResult) -> None:
     suite = _suite_named(root, junit.SUPPRESSIONS_SUITE)
     assert suite is not None and suite.get("tests") == "0" and suite.findall("testcase") == []
     lines = (suite.findtext("system-out") or "").splitlines()
-    assert lines[0].startswith("expired: suppressions.yaml:9: rule ART-010") and lines[0].endswith(
-        "(1 failure fails again)")
-    assert lines[1].startswith("unused (matched no failure): suppressions.yaml:15: rule ART-007, every account")
+    assert lines[0].startswith("suppression suppressions.yaml:9 expired on 2025-12-31: 1 failure fails again "
+                               "(rule ART-010")
+    assert lines[1].startswith("suppression suppressions.yaml:15 matched no failure of this run (rule ART-007, "
+                               "every account")
     quiet = replace(scan, unused_suppressions=(), results=tuple(replace(r, expired_suppression=None)
                                                                  for r in scan.results))
     assert _suite_named(parse(junit.render(quiet)), junit.SUPPRESSIONS_SUITE) is None

@@ -166,12 +166,14 @@ def test_suppressions_block(scan: ScanResult) -> None:
         ("1 suppressed (accepted risks, not failing the gate) · 1 expired (their failures fail again) · 1 unused "
          "(matched no failure)"),
         ("- suppressed: medium ART-011 in 222222222222 member &lt;script&gt;alert(\"x\")&lt;/script&gt;&lt;img src=x "
-         "oner… on AWSArtifactAccountSync: Decommissioning in ticket SEC-42 (owner cloud-security@example.com, "
-         "until 2027-01-31)"),
-        ("- expired on 2025-12-31: suppressions.yaml:9 (ART-010, account 111111111111, owner platform@example.com): "
-        "1 failure fails again"),
-        ("- unused: suppressions.yaml:15 (ART-007, every account, resources arn:aws:iam::\\*:role/Sandbox\\*, owner "
-        "alice@example.com), expires 2026-06-30"),
+         "oner… on AWSArtifactAccountSync: suppressed until 2027-01-31 by cloud-security@example.com: "
+         "Decommissioning in ticket SEC-42"),
+        ("- expired: suppression suppressions.yaml:9 expired on 2025-12-31: 1 failure fails again (rule ART-010, "
+         "account 111111111111, owner platform@example.com, expires 2025-12-31, reason: Look-alike role kept until "
+         "the migration in SEC-7)"),
+        ("- unused: suppression suppressions.yaml:15 matched no failure of this run (rule ART-007, every account, "
+         "resources matching arn:aws:iam::\\*:role/Sandbox\\*, owner alice@example.com, expires 2026-06-30, "
+         "reason: Sandbox roles keep an extra policy)"),
     ]
     quiet = replace(scan, unused_suppressions=(),
                     results=tuple(replace(r, expired_suppression=None) for r in scan.results

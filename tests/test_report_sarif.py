@@ -422,7 +422,7 @@ def test_expired_suppression_fails_again_and_says_which_and_when(scan: ScanResul
     (note,) = [n for n in run["invocations"][0]["toolConfigurationNotifications"]
                if n["descriptor"]["id"] == "artifact-scan/expired-suppression"]
     assert note["level"] == "warning" and note["associatedRule"]["id"] == "ART-010"
-    for text in ("suppressions.yaml:9", "2025-12-31", "platform@example.com", "the 1 failure it covered fails again"):
+    for text in ("suppressions.yaml:9", "2025-12-31", "platform@example.com", ": 1 failure fails again"):
         assert text in note["message"]["text"]
 
 
@@ -432,7 +432,7 @@ def test_an_expired_entry_is_one_notification_whatever_it_covered(scan: ScanResu
     run = run_of(render(replace(scan, results=(*scan.results, twin))))
     notes = [n for n in run["invocations"][0]["toolConfigurationNotifications"]
              if n["descriptor"]["id"] == "artifact-scan/expired-suppression"]
-    assert len(notes) == 1 and "the 2 failures it covered fail again" in notes[0]["message"]["text"]
+    assert len(notes) == 1 and ": 2 failures fail again" in notes[0]["message"]["text"]
     assert len(notes[0]["properties"]["artifact-scan/results"]) == 2
 
 

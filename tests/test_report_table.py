@@ -146,13 +146,14 @@ def test_new_and_resolved_since_the_baseline_and_drift(scan: ScanResult) -> None
 
 def test_expired_and_unused_suppressions(scan: ScanResult) -> None:
     text = table.render(scan, width=400)
-    assert ("Expired suppression: suppressions.yaml:9 (ART-010, account 111111111111, owner platform@example.com) "
-            "expired on 2025-12-31; 1 failure fails again") in text.splitlines()
-    assert ("Unused suppression: suppressions.yaml:15 (ART-007, every account, resources "
-            "arn:aws:iam::*:role/Sandbox*, owner alice@example.com) matched no failure (expires 2026-06-30)"
-            ) in text.splitlines()
-    assert "suppression suppressions.yaml:9 expired 2025-12-31: AWSServiceRoleForArtifact in 111111111111" in (
-        finding_rows(text)["ART-010"])
+    assert ("Expired: suppression suppressions.yaml:9 expired on 2025-12-31: 1 failure fails again (rule ART-010, "
+            "account 111111111111, owner platform@example.com, expires 2025-12-31, reason: Look-alike role kept "
+            "until the migration in SEC-7)") in text.splitlines()
+    assert ("Unused: suppression suppressions.yaml:15 matched no failure of this run (rule ART-007, every account, "
+            "resources matching arn:aws:iam::*:role/Sandbox*, owner alice@example.com, expires 2026-06-30, reason: "
+            ) in text
+    assert ("suppression suppressions.yaml:9 expired on 2025-12-31, so this failure is no longer accepted: "
+            "AWSServiceRoleForArtifact in 111111111111") in finding_rows(text)["ART-010"]
     quiet = replace(scan, unused_suppressions=(),
                     results=tuple(replace(r, expired_suppression=None) for r in scan.results))
     assert "suppression" not in table.render(quiet).lower()
@@ -169,7 +170,7 @@ def test_audit_lines_are_capped(scan: ScanResult) -> None:
     )
     text = table.render(many)
     assert text.count("\n  resolved: ") == text.count("\n  drift: ") == table.MAX_AUDIT_LISTED
-    assert text.count("\nUnused suppression: ") == table.MAX_AUDIT_LISTED
+    assert text.count("\nUnused: suppression ") == table.MAX_AUDIT_LISTED
     for noun in ("resolved findings", "drift entries", "unused suppressions"):
         assert f"  …and 15 more {noun} (all are in results.json)" in text
 

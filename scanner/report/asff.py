@@ -5,7 +5,7 @@ takes as it is (up to 100 findings a call); `artifact-scan scan --security-hub` 
 itself (scanner.publish.securityhub), in batches, and archives the ones a later run resolved.
 
 Which results: `fail` (Workflow NEW, Compliance FAILED), `suppressed` (Workflow SUPPRESSED, with the
-suppression's reason in Note), `error` (Compliance NOT_AVAILABLE: the rule could not be evaluated), and
+suppression in Note; a fail whose suppression expired says so in Note too), `error` (Compliance NOT_AVAILABLE: the rule could not be evaluated), and
 the baseline's resolved findings (RecordState ARCHIVED, Compliance PASSED, Workflow RESOLVED). `pass` and
 `skipped` are not findings.
 
@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from scanner.model import ResolvedFinding, Result, Rule, ScanResult, Severity, Status
-from scanner.report import jsontext, writer
+from scanner.report import jsontext, wording, writer
 from scanner.report.sarif import TOOL_NAME, order_key
 from scanner.report.textsafe import block, clip, line, scrub
 
@@ -163,10 +163,18 @@ class _Context:
         finding["RecordState"] = "ACTIVE"
         finding["Workflow"] = {"Status": "SUPPRESSED" if result.status is Status.SUPPRESSED else "NEW"}
         finding["ProductFields"].update(_fields({"Status": result.status.value, "Baseline": result.baseline}))
+        # The Note says why the workflow is what it is: an accepted risk, or one no longer accepted.
         if result.suppression is not None:
             s = result.suppression
             finding["Note"] = {
-                "Text": line(f"Suppressed until {s.expires}: {s.reason} ({s.source})", MAX_NOTE),
+                "Text": line(f"{wording.accepted(s)} ({wording.entry(s)})", MAX_NOTE),
+                "UpdatedBy": line(s.owner, 512),
+                "UpdatedAt": self.updated_at,
+            }
+        elif result.expired_suppression is not None:
+            s = result.expired_suppression
+            finding["Note"] = {
+                "Text": line(wording.expired(s), MAX_NOTE),
                 "UpdatedBy": line(s.owner, 512),
                 "UpdatedAt": self.updated_at,
             }

@@ -31,7 +31,7 @@ from markupsafe import Markup, escape
 
 from scanner import integrations
 from scanner.model import Drift, ResolvedFinding, Result, ScanResult, Severity, Status, Suppression
-from scanner.report import grouping, writer
+from scanner.report import grouping, wording, writer
 from scanner.report.json_report import result_document, rule_document, summary
 
 # Worst first: the order of the findings list and of a matrix cell's status when several results
@@ -274,6 +274,9 @@ def page_data(scan: ScanResult) -> dict[str, Any]:
             skipped.append([a, r, result.severity.label, message])
             continue
         finding: dict[str, Any] = {"a": a, "r": r, "doc": result_document(result)}
+        says = _sentences(result)
+        if says:
+            finding["says"] = says
         if result.document is not None:
             finding["doc"].pop("document", None)  # shown as `parts`, not twice
             finding["parts"] = document_parts(result.document, offending_statements(result))
@@ -295,9 +298,19 @@ def _suppression_order(suppression: Suppression) -> tuple[str, ...]:
             suppression.expires, suppression.owner, suppression.reason)
 
 
-def _scope(suppression: Suppression) -> str:
-    account = f"account {suppression.account_id}" if suppression.account_id else "every account"
-    return account + (f", resources matching {suppression.resource}" if suppression.resource else "")
+def _sentences(result: Result) -> dict[str, str]:
+    """The sentences a finding's suppression and baseline state are shown with (scanner.report.wording):
+    the page's script shows them as given, so the page says what every other writer says."""
+    says = {}
+    if result.suppression is not None:
+        says["accepted"] = wording.accepted(result.suppression)
+        says["scope"] = wording.scope(result.suppression)
+    if result.expired_suppression is not None:
+        says["expired"] = wording.expired(result.expired_suppression)
+        says["scope"] = wording.scope(result.expired_suppression)
+    if result.baseline is not None:
+        says["baseline"] = wording.baseline_state(result.baseline, None)
+    return says
 
 
 def _pretty(value: Any) -> str:
@@ -324,7 +337,7 @@ def audit_sections(scan: ScanResult) -> dict[str, Any]:
                 "before": _pretty(item.before), "after": _pretty(item.after)}
 
     def suppression_row(item: Suppression, failing: int = 0) -> dict[str, Any]:
-        return {"source": item.source or "–", "rule_id": item.rule_id, "scope": _scope(item), "owner": item.owner,
+        return {"source": item.source or "–", "rule_id": item.rule_id, "scope": wording.scope(item), "owner": item.owner,
                 "reason": item.reason, "expires": item.expires, "failing": failing}
 
     expired: dict[Suppression, int] = {}

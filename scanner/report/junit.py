@@ -12,8 +12,8 @@ A failed AWS read (a collection error) is not a rule's result, but a CI must not
 for a clean one: when there are any, a suite `artifact-scan: collection` holds one `<error>` testcase
 per failed read. Counts are in the attributes of every suite and of `<testsuites>`.
 
-Audit workflow: with a baseline, every finding's text says `baseline: new` or `unchanged` and when it
-was first seen, and a suite `artifact-scan: since baseline` holds one passing testcase per resolved
+Audit workflow: with a baseline, every finding's text says `new since the baseline` or `unchanged since
+the baseline` and when it was first seen, and a suite `artifact-scan: since baseline` holds one passing testcase per resolved
 finding (it failed in the baseline run and no longer does) with the drift since the baseline in its
 `<system-out>`. A fail whose suppression expired starts its failure message with which entry expired
 and when. Expired and unused suppressions are listed in the `<system-out>` of a last suite,
@@ -32,7 +32,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
 from scanner.model import CollectionError, ResolvedFinding, Result, Rule, ScanResult, Status, Suppression
-from scanner.report import writer
+from scanner.report import wording, writer
 from scanner.report.json_report import summary
 
 TOOL_NAME = "artifact-scan"
@@ -77,21 +77,6 @@ def _timestamp(text: str) -> dict[str, str]:
     return {"timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S")} if moment else {}
 
 
-def _scope(suppression: Suppression) -> str:
-    account = f"account {suppression.account_id}" if suppression.account_id else "every account"
-    return account + (f", resources {suppression.resource}" if suppression.resource else "")
-
-
-def _entry(suppression: Suppression) -> str:
-    """Which suppression entry: its file:line when known, else its rule and scope."""
-    return suppression.source or f"{suppression.rule_id} ({_scope(suppression)})"
-
-
-def _suppression_line(suppression: Suppression) -> str:
-    return (f"{_entry(suppression)}: rule {suppression.rule_id}, {_scope(suppression)}, owner {suppression.owner}, "
-            f"expires {suppression.expires}, reason: {suppression.reason}")
-
-
 def _describe_result(result: Result) -> list[str]:
     account = result.account_id + (f" ({result.account_name})" if result.account_name else "")
     lines = [
@@ -101,19 +86,17 @@ def _describe_result(result: Result) -> list[str]:
         f"result: {result.message}",
     ]
     if result.baseline is not None:
-        seen = f" (first seen {result.first_seen})" if result.first_seen else ""
-        lines.append(f"baseline: {result.baseline}{seen}")
+        lines.append(wording.baseline_state(result.baseline, result.first_seen))
     if result.expired_suppression is not None:
         s = result.expired_suppression
-        lines.append(f"suppression expired on {s.expires}, so this fails again: {_suppression_line(s)}")
+        lines.append(f"{wording.expired(s)} ({wording.details(s)})")
     return lines
 
 
 def _failure_message(result: Result) -> str:
     if result.expired_suppression is None:
         return result.message
-    s = result.expired_suppression
-    return f"suppression {_entry(s)} expired on {s.expires}: {result.message}"
+    return f"{wording.expired(result.expired_suppression)}: {result.message}"
 
 
 def _evidence(result: Result) -> str:
@@ -149,7 +132,7 @@ def _testcase(suite: ET.Element, result: Result) -> None:
         child.text = xml_text(_causes(result))
     elif result.status is Status.SUPPRESSED:
         s = result.suppression
-        why = f"suppressed until {s.expires} by {s.owner}: {s.reason}" if s else "suppressed"
+        why = wording.accepted(s) if s else "suppressed"
         child = ET.SubElement(case, "skipped", {"message": _attribute(why)})
         child.text = xml_text("\n".join([*_describe_result(result), why]))
     elif result.status is Status.SKIPPED:
@@ -250,10 +233,9 @@ def _suppressions_suite(root: ET.Element, scan: ScanResult) -> None:
 
     suite = _suite(root, SUPPRESSIONS_SUITE, {"tests": "0", "failures": "0", "errors": "0", "skipped": "0"}, scan)
     _properties(suite, {"expired": str(len(expired)), "unused": str(len(scan.unused_suppressions))})
-    lines = [f"expired: {_suppression_line(s)} ({n} failure{' fails' if n == 1 else 's fail'} again)"
+    lines = [f"{wording.expired_entry(s, n)} ({wording.details(s)})"
              for s, n in sorted(expired.items(), key=lambda item: order(item[0]))]
-    lines += [f"unused (matched no failure): {_suppression_line(s)}"
-              for s in sorted(scan.unused_suppressions, key=order)]
+    lines += [f"{wording.unused(s)} ({wording.details(s)})" for s in sorted(scan.unused_suppressions, key=order)]
     ET.SubElement(suite, "system-out").text = xml_text("\n".join(lines))
 
 

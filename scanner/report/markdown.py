@@ -25,7 +25,7 @@ from typing import Any
 
 from scanner import integrations
 from scanner.model import ResolvedFinding, Result, ScanResult, Status, Suppression
-from scanner.report import grouping, writer
+from scanner.report import grouping, wording, writer
 from scanner.report.json_report import summary
 
 MAX_LISTED = 50
@@ -38,7 +38,7 @@ MAX_ACCOUNT = 80
 MAX_RESOURCE = 120
 MAX_REASON = 240
 MAX_ORGANIZATION = 80
-MAX_SUPPRESSION = 200
+MAX_SUPPRESSION = 400  # one suppression sentence (scanner.report.wording) with the entry's details
 
 INCOMPLETE = "**Incomplete scan:** some data could not be read; rules that needed it are `error`, not `pass`."
 
@@ -121,14 +121,6 @@ def _baseline_lines(scan: ScanResult, counts: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _entry(suppression: Suppression) -> str:
-    scope = f"account {suppression.account_id}" if suppression.account_id else "every account"
-    if suppression.resource:
-        scope += f", resources {suppression.resource}"
-    where = f"{suppression.source} " if suppression.source else ""
-    return cell(f"{where}({suppression.rule_id}, {scope}, owner {suppression.owner})", MAX_SUPPRESSION)
-
-
 def _suppression_lines(scan: ScanResult) -> list[str]:
     expired: dict[Suppression, int] = {}
     for result in scan.results:
@@ -146,20 +138,18 @@ def _suppression_lines(scan: ScanResult) -> list[str]:
               f"(their failures fail again) · {len(scan.unused_suppressions)} unused (matched no failure)"), ""]
     for result in suppressed[:MAX_AUDIT_LISTED]:
         s = result.suppression
-        accepted = (f"{cell(s.reason, MAX_REASON)} (owner {cell(s.owner, 80)}, until {cell(s.expires, 40)})"
-                    if s is not None else "no suppression recorded")
+        accepted = cell(wording.accepted(s), MAX_SUPPRESSION) if s is not None else "no suppression recorded"
         account = f"{result.account_id} {result.account_name}".strip()
         lines.append(f"- suppressed: {result.severity.label} {cell(result.rule_id, MAX_RULE)} in "
                      f"{cell(account, MAX_ACCOUNT)} on {cell(result.resource_name or result.resource_arn, MAX_RESOURCE)}:"
                      f" {accepted}")
     lines += _more(len(suppressed), "suppressed results")
     for s in sorted(expired, key=order)[:MAX_AUDIT_LISTED]:
-        n = expired[s]
-        lines.append(f"- expired on {cell(s.expires, 40)}: {_entry(s)}: {n} failure{' fails' if n == 1 else 's fail'} "
-                     "again")
+        text = f"{wording.expired_entry(s, expired[s])} ({wording.details(s)})"
+        lines.append(f"- expired: {cell(text, MAX_SUPPRESSION)}")
     lines += _more(len(expired), "expired suppressions")
     for s in sorted(scan.unused_suppressions, key=order)[:MAX_AUDIT_LISTED]:
-        lines.append(f"- unused: {_entry(s)}, expires {cell(s.expires, 40)}")
+        lines.append(f"- unused: {cell(f'{wording.unused(s)} ({wording.details(s)})', MAX_SUPPRESSION)}")
     lines += _more(len(scan.unused_suppressions), "unused suppressions")
     return lines
 

@@ -15,7 +15,8 @@ Mapping:
 - `finding_info.uid`: the SARIF fingerprint (a hash of rule id, account id and resource ARN), so one
   resource's finding keeps its uid from run to run and matches its SARIF alert; `uid_alt` holds the three
   inputs in clear;
-- the finding's own `status_id`: New (fail), Suppressed, Resolved (pass), Other (error, skipped);
+- the finding's own `status_id`: New (fail), Suppressed, Resolved (pass), Other (error, skipped), with
+  the suppression in `status_detail` when one accepted the failure or has expired (scanner.report.wording);
   `activity_id` is Update for a finding the baseline run already had, Create otherwise;
 - `resources`: the resource (ARN, name, type, the account as owner); `cloud`: AWS, the account, the
   organization;
@@ -38,7 +39,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from scanner.model import Result, Rule, ScanResult, Severity, Status
-from scanner.report import writer
+from scanner.report import wording, writer
 from scanner.report.sarif import INFORMATION_URI, TOOL_NAME, fingerprint, order_key
 from scanner.report.textsafe import scrub, unicode_only
 
@@ -292,6 +293,10 @@ def event(shared: _Shared, result: Result) -> dict[str, Any]:
         "metadata": metadata,
         "unmapped": {TOOL_NAME: unmapped},
     }
+    if result.suppression is not None:
+        document["status_detail"] = unicode_only(wording.accepted(result.suppression))
+    elif result.expired_suppression is not None:
+        document["status_detail"] = unicode_only(wording.expired(result.expired_suppression))
     if shared.start is not None:
         document["start_time"] = shared.start
     if shared.end is not None:

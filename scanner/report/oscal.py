@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 from scanner.model import Result, ScanResult, Status
-from scanner.report import jsontext, writer
+from scanner.report import jsontext, wording, writer
 from scanner.report.sarif import TOOL_NAME, order_key
 from scanner.report.textsafe import block, line, scrub
 
@@ -135,8 +135,9 @@ class _Document:
         for r in results:
             lines.append(f"- {r.rule_id} ({r.severity.label}): {r.status.value}: {r.message}")
             if r.suppression is not None:
-                lines.append(f"  suppressed until {r.suppression.expires} by {r.suppression.owner}: "
-                             f"{r.suppression.reason}")
+                lines.append(f"  {wording.accepted(r.suppression)}")
+            if r.expired_suppression is not None:
+                lines.append(f"  {wording.expired(r.expired_suppression)}")
             props.append(prop("result", f"{r.rule_id} {r.status.value}", **{"class": token(r.status.value)}))
         return {
             "uuid": self.uuid("observation", account_id, arn),

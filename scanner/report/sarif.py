@@ -32,8 +32,9 @@ Audit workflow (suppressions and a baseline):
   their alert had, in `run.properties["artifact-scan/resolved"]` (most severe first, at most
   `MAX_RESOLVED`);
 - a `fail` whose suppression expired says so in its message (which entry, when) and carries the
-  entry in `properties["artifact-scan/expiredSuppression"]`; a suppressed result's `suppressions`
-  entry names the file:line that matched;
+  entry in `properties["artifact-scan/expiredSuppression"]`; a suppressed result's message says until
+  when and by whom it is accepted, and its `suppressions` entry names the file:line that matched (the
+  sentences are scanner.report.wording's, as in every writer);
 - expired and unused suppressions and drift since the baseline are warning-level configuration
   notifications of the invocation, and lists in run properties.
 
@@ -66,7 +67,7 @@ from scanner.model import (
     Status,
     Suppression,
 )
-from scanner.report import writer
+from scanner.report import wording, writer
 from scanner.report.json_report import rule_document, summary
 
 SARIF_VERSION = "2.1.0"
@@ -256,22 +257,10 @@ def _message(result: Result) -> str:
     # location and the properties.
     text = result.message
     if result.expired_suppression is not None:
-        text += f" ({_expired_phrase(result.expired_suppression)}; this fails again)"
+        text += f" ({wording.expired(result.expired_suppression)})"
+    if result.suppression is not None:
+        text += f" ({wording.accepted(result.suppression)})"
     return plain(text)
-
-
-def _scope(suppression: Suppression) -> str:
-    account = f"account {suppression.account_id}" if suppression.account_id else "every account"
-    return account + (f", resources {suppression.resource}" if suppression.resource else "")
-
-
-def _entry(suppression: Suppression) -> str:
-    """Which suppression entry: its file:line when known, else its rule and scope."""
-    return suppression.source or f"{suppression.rule_id} ({_scope(suppression)})"
-
-
-def _expired_phrase(suppression: Suppression) -> str:
-    return f"suppression {_entry(suppression)} expired on {suppression.expires}"
 
 
 def suppression_properties(suppression: Suppression) -> dict[str, Any]:
@@ -348,9 +337,7 @@ def audit_notifications(scan: ScanResult, rule_index: dict[str, int]) -> list[di
         note: dict[str, Any] = {
             "level": "warning",
             "message": {"text": plain(
-                f"{_expired_phrase(suppression)} (rule {suppression.rule_id}, {_scope(suppression)}, owner "
-                f"{suppression.owner}, reason: {suppression.reason}): the {len(failing)} failure"
-                f"{' it covered fails' if len(failing) == 1 else 's it covered fail'} again."
+                f"{wording.expired_entry(suppression, len(failing))} ({wording.details(suppression)})."
             )},
             "descriptor": {"id": f"{PROPERTY}expired-suppression"},
             "properties": {
@@ -367,9 +354,7 @@ def audit_notifications(scan: ScanResult, rule_index: dict[str, int]) -> list[di
         notes.append({
             "level": "warning",
             "message": {"text": plain(
-                f"suppression {_entry(suppression)} (rule {suppression.rule_id}, {_scope(suppression)}, owner "
-                f"{suppression.owner}, expires {suppression.expires}) matched no failure of this run: remove it "
-                "or correct its pattern."
+                f"{wording.unused(suppression)} ({wording.details(suppression)}): remove it or correct its pattern."
             )},
             "descriptor": {"id": f"{PROPERTY}unused-suppression"},
             "properties": {f"{PROPERTY}suppression": suppression_properties(suppression)},

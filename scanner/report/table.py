@@ -24,7 +24,7 @@ from tabulate import tabulate
 
 from scanner import integrations
 from scanner.model import Result, ScanResult, Severity, Status, Suppression
-from scanner.report import grouping
+from scanner.report import grouping, wording
 from scanner.report.json_report import summary
 from scanner.terminal import escape, excerpt
 
@@ -56,16 +56,6 @@ def _paint(text: str, status: Status, colour: bool) -> str:
 def _shorten(text: object, limit: int = MAX_REASON) -> str:
     """One line of about `limit` characters, every control and bidi character escaped (none gets through)."""
     return excerpt(text, limit)
-
-
-def _scope(suppression: Suppression) -> str:
-    account = f"account {suppression.account_id}" if suppression.account_id else "every account"
-    return account + (f", resources {suppression.resource}" if suppression.resource else "")
-
-
-def _entry(suppression: Suppression) -> str:
-    where = f"{suppression.source} " if suppression.source else ""
-    return f"{where}({suppression.rule_id}, {_scope(suppression)}, owner {suppression.owner})"  # cut by the caller
 
 
 def _more(count: int, noun: str) -> list[str]:
@@ -152,13 +142,10 @@ def _suppression_lines(scan: ScanResult) -> list[str]:
 
     lines = []
     for s in sorted(expired, key=order)[:MAX_AUDIT_LISTED]:
-        n = expired[s]
-        lines.append(f"Expired suppression: {_shorten(_entry(s), 160)} expired on {_shorten(s.expires, 30)}; "
-                     f"{n} failure{' fails' if n == 1 else 's fail'} again")
+        lines.append(f"Expired: {_shorten(f'{wording.expired_entry(s, expired[s])} ({wording.details(s)})', 400)}")
     lines += _more(len(expired), "expired suppressions")
     for s in sorted(scan.unused_suppressions, key=order)[:MAX_AUDIT_LISTED]:
-        lines.append(f"Unused suppression: {_shorten(_entry(s), 160)} matched no failure "
-                     f"(expires {_shorten(s.expires, 30)})")
+        lines.append(f"Unused: {_shorten(f'{wording.unused(s)} ({wording.details(s)})', 400)}")
     lines += _more(len(scan.unused_suppressions), "unused suppressions")
     return lines
 
@@ -259,8 +246,9 @@ def _status_text(result: Result, with_baseline: bool) -> str:
 def _reason(result: Result) -> str:
     reason = result.message
     if result.expired_suppression is not None:
-        s = result.expired_suppression
-        reason = f"suppression {s.source or s.rule_id} expired {s.expires}: {reason}"
+        reason = f"{wording.expired(result.expired_suppression)}: {reason}"
+    if result.suppression is not None:
+        reason = f"{wording.accepted(result.suppression)}: {reason}"
     return _shorten(reason, 600)
 
 

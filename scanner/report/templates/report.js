@@ -57,10 +57,8 @@
     return /^[^T]+T.*Z$/.test(text) ? text.slice(0, -1).replace("T", " ") + " UTC" : text;
   }
 
-  function suppressionScope(s) {
-    return (s.account_id ? "account " + s.account_id : "every account") +
-           (s.resource ? ", resources matching " + s.resource : "");
-  }
+  // A sentence of scanner/report/wording.py (given in the data, never built here) at the start of a line.
+  function sentence(text) { return text.charAt(0).toUpperCase() + text.slice(1); }
 
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
 
@@ -68,11 +66,11 @@
   var findings = [];
   data.findings.forEach(function (f) {
     findings.push({ a: f.a, r: f.r, status: f.doc.status, severity: f.doc.severity, doc: f.doc,
-                    parts: f.parts || null, message: f.doc.message, text: null });
+                    parts: f.parts || null, message: f.doc.message, says: f.says || {}, text: null });
   });
   data.skipped.forEach(function (s) {
     findings.push({ a: s[0], r: s[1], status: "skipped", severity: s[2], doc: null, parts: null,
-                    message: data.messages[s[3]], text: null });
+                    message: data.messages[s[3]], says: {}, text: null });
   });
   findings.forEach(function (f, i) { f.id = i; });
 
@@ -96,6 +94,7 @@
                   JSON.stringify(f.doc.causes), JSON.stringify(f.doc.suppression));
         if (f.doc.baseline) { bits.push(f.doc.baseline, f.doc.first_seen || ""); }
         if (f.doc.expired_suppression) { bits.push("suppression expired", JSON.stringify(f.doc.expired_suppression)); }
+        Object.keys(f.says).forEach(function (k) { bits.push(f.says[k]); });
       }
       if (f.parts) { f.parts.forEach(function (p) { bits.push(p[0]); }); }
       f.text = bits.join("\n").toLowerCase();
@@ -282,8 +281,8 @@
     add(head, el("span", "sev sev-" + f.severity, f.severity));
     if (f.doc && f.doc.baseline) {
       var mark = add(head, el("span", "badge bl-" + (f.doc.baseline === "new" ? "new" : "unchanged"), f.doc.baseline));
-      mark.setAttribute("title", (f.doc.baseline === "new" ? "New since baseline " : "Unchanged since baseline ") +
-                                 BASELINE + (f.doc.first_seen ? "; first seen " + utc(f.doc.first_seen) : ""));
+      mark.setAttribute("title", sentence(f.says.baseline) + " run " + BASELINE +
+                                 (f.doc.first_seen ? "; first seen " + utc(f.doc.first_seen) : ""));
     }
     add(head, el("h3", null, rule.id + " \u2013 " + rule.title));
     var toggle = add(head, button(open ? "Hide details" : "Show details", "toggle"));
@@ -295,9 +294,7 @@
     add(head, el("div", "where", where));
     add(head, prose("div", "msg", f.message));
     if (f.doc && f.doc.expired_suppression) {
-      var x = f.doc.expired_suppression;
-      add(head, el("div", "expired-note", "Suppression expired on " + x.expires + " (" + (x.source || x.rule_id) +
-                                          "): this failure is no longer accepted."));
+      add(head, el("div", "expired-note", sentence(f.says.expired) + "."));
     }
     var body = add(article, el("div", "finding-body"));
     body.id = "finding-" + f.id;
@@ -319,15 +316,16 @@
     add(dl, el("dt", null, f.status === "skipped" ? "Reason skipped" : "Result"));
     add(dl, prose("dd", null, f.message));
     if (d && d.baseline) {
-      item(dl, "Baseline", (d.baseline === "new" ? "new since run " : "unchanged since run ") + BASELINE);
+      add(dl, el("dt", null, "Baseline"));
+      add(add(dl, el("dd", null, f.says.baseline + " run ")), el("span", "nb", BASELINE));  // the id kept whole
       item(dl, "First seen", d.first_seen ? utc(d.first_seen) : "unknown");
     }
     if (d && d.expired_suppression) {
       var xs = d.expired_suppression;
       var xbox = add(body, el("div", "box box-expired"));
-      add(xbox, el("p", "box-title", "Suppression expired on " + xs.expires + " \u2013 this failure is no longer accepted"));
+      add(xbox, el("p", "box-title", sentence(f.says.expired)));
       add(xbox, el("p", null, "Entry: " + (xs.source || "(no source recorded)") + ", rule " + xs.rule_id));
-      add(xbox, el("p", null, "Scope: " + suppressionScope(xs)));
+      add(xbox, el("p", null, "Scope: " + f.says.scope));
       add(xbox, el("p", null, "Reason: " + xs.reason));
       add(xbox, el("p", null, "Owner: " + xs.owner));
       add(xbox, el("p", null, "Expired on: " + xs.expires));
@@ -335,11 +333,11 @@
     if (d && d.suppression) {
       var s = d.suppression;
       var box = add(body, el("div", "box box-suppressed"));
-      add(box, el("p", "box-title", "Suppressed \u2013 failure accepted until " + s.expires));
+      add(box, el("p", "box-title", sentence(f.says.accepted)));
       add(box, el("p", null, "Reason: " + s.reason));
       add(box, el("p", null, "Owner: " + s.owner));
       add(box, el("p", null, "Expires: " + s.expires));
-      add(box, el("p", null, "Scope: " + suppressionScope(s)));
+      add(box, el("p", null, "Scope: " + f.says.scope));
       if (s.source) { add(box, el("p", null, "Entry: " + s.source)); }
     }
     if (d && d.status === "error") {
