@@ -72,13 +72,14 @@ STATES: list[tuple[str, Callable[[], str], tuple[str, ...]]] = [
 ]
 
 
-@pytest.mark.parametrize("name", [*PROSE_WRITERS, "table"])
-@pytest.mark.parametrize(("state", "sentence", "exempt"), STATES, ids=[s[0] for s in STATES])
+CASES = [pytest.param(name, sentence, id=f"{name}-{state}")
+         for state, sentence, exempt in STATES for name in [*PROSE_WRITERS, "table"] if name not in exempt]
+
+
+@pytest.mark.parametrize(("name", "sentence"), CASES)
 def test_every_writer_says_it_in_the_one_modules_words(
-    outputs: dict[str, str], name: str, state: str, sentence: Callable[[], str], exempt: tuple[str, ...]
+    outputs: dict[str, str], name: str, sentence: Callable[[], str]
 ) -> None:
-    if name in exempt:
-        pytest.skip(f"{name} does not show the {state} state")
     assert _says(outputs, name, sentence()), f"{name} does not say: {sentence()}"
 
 
