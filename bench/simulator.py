@@ -410,6 +410,9 @@ class SimulatedOrganization:
             {"EnabledServicePrincipals": [{"ServicePrincipal": "artifact.amazonaws.com", "DateEnabled": EPOCH}]}
         )
 
+    def _organizations_ListDelegatedAdministrators(self, params: Mapping[str, Any], account: str) -> AWSResponse:
+        return self._json({"DelegatedAdministrators": []})  # none: no ListDelegatedServicesForAccount follows
+
     def _organizations_ListAccounts(self, params: Mapping[str, Any], account: str) -> AWSResponse:
         token = str(params.get("NextToken") or "page-0")
         index = int(token.split("-", 1)[1]) // PAGE

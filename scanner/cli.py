@@ -920,7 +920,7 @@ def _demo(args: argparse.Namespace) -> ExitCode:
     options = _audit_options(args, config)
     with demo.simulated_organization(args.scenario) as organization:
         outcome = run.scan(
-            config,
+            organization.config(config),
             ruleset,
             out_dir=_run_dir(args),
             formats=formats,

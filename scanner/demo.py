@@ -14,7 +14,11 @@ the one place that makes up for them, and the tests reuse it:
 - the AWS Artifact API, which moto does not implement, is answered by a `before-send` handler
   (`stub_customer_agreements`);
 - an account whose access role cannot be assumed is simulated by a `before-call` handler
-  (`deny_assume_role`), because moto's AssumeRole never checks that the role exists.
+  (`deny_assume_role`), because moto's AssumeRole never checks that the role exists;
+- moto accepts trusted access and delegated administrators for a fixed, short list of services:
+  `moto_accepts_catalog_principals` widens both to every principal the catalog names;
+- other integrations' service-linked roles are built by hand from their catalog entries
+  (`catalog_service_linked_role`), as Artifact's is.
 
 The handlers are registered on the returned session, so they apply only in process. `populate()`
 builds the same organization through the API alone, for a moto server; see `Population`.
@@ -37,12 +41,15 @@ from botocore.compat import HTTPHeaders
 from moto import mock_aws
 
 from scanner.catalog import load_catalog
+from scanner.catalog.model import Integration
+from scanner.config import Config, IntegrationPolicy
 from scanner.model import Result, Status
 
 SCENARIOS = ("drifted", "disabled", "healthy")
 REGION = "us-east-1"
 ACCESS_ROLE = "OrganizationAccountAccessRole"  # moto creates it in every account made with CreateAccount
-TRUSTED_ACCESS_PRINCIPAL = "aws-artifact-account-sync.amazonaws.com"  # the only one moto accepts
+TRUSTED_ACCESS_PRINCIPAL = "aws-artifact-account-sync.amazonaws.com"  # the one moto accepts unpatched
+UNKNOWN_PRINCIPAL = "example-unknown.amazonaws.com"  # enabled by the drifted scenario; no catalog entry knows it
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 UNREADABLE_ACCOUNT_RULE = "ART-014"
 
@@ -96,14 +103,23 @@ class artifact:
     LEGACY_ROLE_POLICY_ARN = _LEGACY.managed_policy_arns[0]
 
 
+def catalog_service_linked_role(integration_id: str, description: str | None = None) -> RoleSpec:
+    """An integration's (first) service-linked role as AWS creates it, from its catalog entry alone: its
+    name and path, a trust for the principal its path names, and its AWS managed policies."""
+    entry = load_catalog()[integration_id]
+    role = entry.service_linked_roles[0]
+    return RoleSpec(
+        name=_known(role.name),
+        path=_known(role.path),
+        trust=service_trust(_known(role.trusted_principal)),
+        description=description if description is not None else f"Service-linked role for {entry.name}",
+        managed_policies=role.managed_policy_arns,
+    )
+
+
 _SSM = load_catalog()["ssm"]
-_SSM_SLR = _SSM.service_linked_roles[0]
-SSM_SERVICE_LINKED_ROLE = RoleSpec(
-    name=_known(_SSM_SLR.name),
-    path=_known(_SSM_SLR.path),
-    trust=service_trust(_known(_SSM_SLR.trusted_principal)),
-    description="Allows Systems Manager to discover the organization's accounts",
-    managed_policies=_SSM_SLR.managed_policy_arns,
+SSM_SERVICE_LINKED_ROLE = catalog_service_linked_role(
+    "ssm", "Allows Systems Manager to discover the organization's accounts"
 )
 """Every scenario's second integration, AWS Systems Manager, is healthy: trusted access on and its role as
 AWS creates it, so that its pack (SSM-001 is informational) plants nothing."""
@@ -208,6 +224,42 @@ def _aws_managed_policy_documents() -> dict[str, Any]:
 
     documents: dict[str, Any] = json.loads(aws_managed_policies_data)
     return documents
+
+
+def catalog_principals() -> tuple[str, ...]:
+    """Every principal the catalog names: trusted access (current, legacy, misspelt), the service-linked
+    roles' and the delegated administrators' principals."""
+    found: dict[str, None] = {}
+    for entry in load_catalog().integrations:
+        found.update(dict.fromkeys((*entry.principals(), *entry.service_principals,
+                                    *entry.delegated_administrator.principals)))
+    return tuple(found)
+
+
+@contextmanager
+def moto_accepts_catalog_principals(*extra: str) -> Iterator[None]:
+    """While open, moto accepts EnableAWSServiceAccess and RegisterDelegatedAdministrator for every
+    catalog principal and for `extra` (a principal a test makes up, such as UNKNOWN_PRINCIPAL).
+
+    moto 5.x refuses trusted access for any principal outside a fixed list of 38 (it lacks, among others,
+    artifact.amazonaws.com) and registers delegated administrators for six services only, while AWS takes
+    them all: without this, the demo and the tests could not build the organizations the rules are about.
+    It patches moto's class attributes, so it applies to the whole process: the in-process mock and a
+    ThreadedMotoServer alike (a moto server in another process keeps its own lists). The lists are read
+    only when a principal is enabled, registered or filtered by, so an organization built inside this
+    block can be scanned after it."""
+    from moto.organizations.models import (  # noqa: PLC0415 - moto only when simulating
+        FakeDelegatedAdministrator,
+        FakeServiceAccess,
+    )
+
+    wanted = (*catalog_principals(), *extra)
+    trusted = [*FakeServiceAccess.TRUSTED_SERVICES, *(p for p in wanted if p not in FakeServiceAccess.TRUSTED_SERVICES)]
+    delegated = [*FakeDelegatedAdministrator.SUPPORTED_SERVICES,
+                 *(p for p in wanted if p not in FakeDelegatedAdministrator.SUPPORTED_SERVICES)]
+    with (mock.patch.object(FakeServiceAccess, "TRUSTED_SERVICES", trusted),
+          mock.patch.object(FakeDelegatedAdministrator, "SUPPORTED_SERVICES", delegated)):
+        yield
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,6 +413,17 @@ class _Member:
 
 
 @dataclass(frozen=True, slots=True)
+class _IntegrationPlant:
+    """One catalog integration's state in the organization, and what the organizations pack must find."""
+
+    integration: str  # catalog id
+    enabled: bool  # trusted access for its first current principal
+    role: bool  # its service-linked role in the management account, as AWS creates it
+    delegated_administrator: str | None = None  # the member (by name) registered as its delegated administrator
+    planted: tuple[str, ...] = ()  # rule ids failing on the integration resource
+
+
+@dataclass(frozen=True, slots=True)
 class _Plan:
     trusted_access: bool
     management_roles: tuple[RoleSpec, ...]
@@ -368,6 +431,12 @@ class _Plan:
     organization_planted: tuple[str, ...]
     members: tuple[_Member, ...]
     agreements: bool = True
+    integrations: tuple[_IntegrationPlant, ...] = ()
+    unknown_principals: tuple[str, ...] = ()  # enabled, and no catalog entry knows them
+    # The demo config's `integrations` section, with members named (their ids are known once built).
+    require: tuple[str, ...] = ()
+    forbid: tuple[str, ...] = ()
+    delegated_to: tuple[tuple[str, str], ...] = ()  # (integration id, member name)
 
 
 _CLOSED = _Member("closed-sandbox", closed=True)  # listed as skipped, never scanned: no planted problem
@@ -378,6 +447,20 @@ def _healthy_members(management_account_id: str) -> tuple[_Member, ...]:
         _Member("workload-healthy"),
         _Member("reporting-healthy", roles=(pinned_reader(management_account_id),)),
     )
+
+
+_AUDIT = "legacy-audit"  # the drifted organization's audit account: its configured delegated administrator
+_DRIFTED_INTEGRATIONS = (
+    _IntegrationPlant("security-hub", enabled=True, role=True, delegated_administrator=_AUDIT),
+    _IntegrationPlant("iam-identity-center", enabled=True, role=False, planted=("ORG-020",)),
+    _IntegrationPlant("trusted-advisor", enabled=False, role=True, planted=("ORG-021",)),
+    _IntegrationPlant("ram", enabled=True, role=True, planted=("ORG-002",)),
+    # Administered by another member than the configured audit account: the expected one is missing, and
+    # an unexpected one is there.
+    _IntegrationPlant("cloudtrail", enabled=True, role=False, delegated_administrator="shared-services",
+                      planted=("ORG-010", "ORG-011")),
+)
+"""The drifted scenario's integrations (SPEC14's demo table): what the organizations pack is tried on."""
 
 
 def _plan(scenario: str, management_account_id: str) -> _Plan:
@@ -401,8 +484,13 @@ def _plan(scenario: str, management_account_id: str) -> _Plan:
             trusted_access=True,
             management_roles=(LOOKALIKE_SERVICE_LINKED_ROLE,),
             management_planted=(("ART-010", slr), ("ART-012", slr)),
-            organization_planted=("ART-004",),
+            organization_planted=("ART-004", "ORG-005"),
             members=(*healthy, *drifted, _CLOSED),
+            integrations=_DRIFTED_INTEGRATIONS,
+            unknown_principals=(UNKNOWN_PRINCIPAL,),
+            require=("security-hub", "iam-identity-center", "cloudtrail"),
+            forbid=("ram",),
+            delegated_to=(("security-hub", _AUDIT), ("cloudtrail", _AUDIT)),
         )
     raise ValueError(f"unknown demo scenario {scenario!r} (choose from: {', '.join(SCENARIOS)})")
 
@@ -426,6 +514,10 @@ class Population:
     planted: tuple[PlantedProblem, ...]
     unassumable_account_ids: tuple[str, ...]
     customer_agreements: tuple[Mapping[str, Any], ...]
+    # The `integrations` section a config for this organization has: what the demo scans with.
+    integration_policy: IntegrationPolicy
+    # integration id -> the member account registered as its delegated administrator
+    delegated_administrators: Mapping[str, str]
 
     def account_id(self, name: str) -> str:
         return next(account.id for account in self.accounts if account.name == name)
@@ -447,13 +539,23 @@ def populate(session: boto3.Session, scenario: str = "drifted", *, endpoint_url:
     plan = _plan(scenario, management_id)
     orgs = session.client("organizations", **client_options)
     organization = orgs.create_organization(FeatureSet="ALL")["Organization"]
-    if plan.trusted_access:
-        orgs.enable_aws_service_access(ServicePrincipal=TRUSTED_ACCESS_PRINCIPAL)
-    orgs.enable_aws_service_access(ServicePrincipal=_SSM.current_principals[0])
-    create_roles(
-        session.client("iam", **client_options), management_id, (*plan.management_roles, SSM_SERVICE_LINKED_ROLE)
-    )
-    members = [_build_member(session, orgs, member, client_options) for member in plan.members]
+    integrations = [(plant, load_catalog()[plant.integration]) for plant in plan.integrations]
+    # Inside this block only: moto refuses most of these principals otherwise (see the helper).
+    with moto_accepts_catalog_principals(*plan.unknown_principals):
+        if plan.trusted_access:
+            orgs.enable_aws_service_access(ServicePrincipal=TRUSTED_ACCESS_PRINCIPAL)
+        orgs.enable_aws_service_access(ServicePrincipal=_SSM.current_principals[0])
+        for principal in (*(e.current_principals[0] for p, e in integrations if p.enabled), *plan.unknown_principals):
+            orgs.enable_aws_service_access(ServicePrincipal=principal)
+        roles = tuple(catalog_service_linked_role(p.integration) for p, _ in integrations if p.role)
+        create_roles(session.client("iam", **client_options), management_id,
+                     (*plan.management_roles, SSM_SERVICE_LINKED_ROLE, *roles))
+        members = [_build_member(session, orgs, member, client_options) for member in plan.members]
+        ids = {account.name: account.id for account, _ in members}
+        for plant, entry in integrations:
+            if plant.delegated_administrator is not None:
+                orgs.register_delegated_administrator(AccountId=ids[plant.delegated_administrator],
+                                                      ServicePrincipal=_delegation_principal(entry))
     management = orgs.describe_account(AccountId=management_id)["Account"]
     accounts = (
         DemoAccount(str(management["Name"]), management_id, str(management.get("State", "ACTIVE")), True),
@@ -461,9 +563,15 @@ def populate(session: boto3.Session, scenario: str = "drifted", *, endpoint_url:
     )
     planted = [PlantedProblem(rule, management_id, str(organization["Id"])) for rule in plan.organization_planted]
     planted += [PlantedProblem(rule, management_id, role) for rule, role in plan.management_planted]
+    # An integration's results are on its own resource, named as the catalog names it.
+    planted += [PlantedProblem(rule, management_id, entry.name) for plant, entry in integrations for rule in plant.planted]
     for account, member in members:
         planted += [PlantedProblem(rule, account.id, role or account.name) for rule, role in member.planted]
     agreements = (organization_agreement(management_id, str(organization["Arn"])),) if plan.agreements else ()
+    policy = IntegrationPolicy(
+        require=plan.require, forbid=plan.forbid, others="allow",
+        delegated_administrators={integration: ids[name] for integration, name in plan.delegated_to},
+    )
     return Population(
         scenario=scenario,
         organization_id=str(organization["Id"]),
@@ -473,7 +581,16 @@ def populate(session: boto3.Session, scenario: str = "drifted", *, endpoint_url:
         planted=tuple(sorted(planted)),
         unassumable_account_ids=tuple(account.id for account, member in members if not member.assumable),
         customer_agreements=agreements,
+        integration_policy=policy,
+        delegated_administrators={p.integration: ids[p.delegated_administrator]
+                                  for p, _ in integrations if p.delegated_administrator is not None},
     )
+
+
+def _delegation_principal(entry: Integration) -> str:
+    """The principal an integration's delegated administrator is registered for: the one its catalog entry
+    names for that, else its trusted-access principal (services registering through their own API)."""
+    return (*entry.delegated_administrator.principals, *entry.current_principals)[0]
 
 
 def _build_member(
@@ -521,6 +638,10 @@ class SimulatedOrganization:
     @property
     def planted(self) -> tuple[PlantedProblem, ...]:
         return self.population.planted
+
+    def config(self, base: Config) -> Config:
+        """`base` with this organization's `integrations` section: the policy its planted problems break."""
+        return replace(base, integrations=self.population.integration_policy)
 
 
 @contextmanager

@@ -128,3 +128,15 @@ def trusted_access_seen(markers: Markers, integration: Known) -> str:
 def headers(markers: Markers, integration_ids: Iterable[str | None]) -> tuple[tuple[str, str], ...]:
     """("<name> trusted access", what was seen) for each integration the rules apply to: the reports' header lines."""
     return tuple((f"{k.name} trusted access", trusted_access_seen(markers, k)) for k in scope(integration_ids))
+
+
+def needs_delegated_administrators(integration_ids: Iterable[str | None]) -> bool:
+    """Whether a collection for these integrations reads the delegated administrators: only when one of
+    them can have one (catalog `delegated_administrator.supported`), so an Artifact-only run costs no call.
+
+    An id the catalog does not hold (a snapshot from another version) needs nothing."""
+    catalog = load_catalog()
+    return any(
+        entry is not None and entry.delegated_administrator.supported is True
+        for entry in (catalog.get(i) for i in {i for i in integration_ids if i is not None})
+    )

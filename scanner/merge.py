@@ -1,9 +1,9 @@
 """Shards: split one scan between machines, and merge their snapshots back into one. Pure: no AWS, no disk.
 
 `--shard i/n` makes a collection read the organization-level data (DescribeOrganization, trusted
-access, the customer agreements, the whole account list) and the management account, like a full
-run, but only the member accounts whose id hashes to shard i: `sha256(account id) mod n`, stable
-across runs, machines and Python versions. A shard's snapshot records its spec (`metadata.shard`) and
+access, the customer agreements, the delegated administrators, the whole account list) and the
+management account, like a full run, but only the member accounts whose id hashes to shard i:
+`sha256(account id) mod n`, stable across runs, machines and Python versions. A shard's snapshot records its spec (`metadata.shard`) and
 every account id the listing returned (`metadata.listed_accounts`), so that a merge can check that
 the shards cover the organization exactly once.
 
@@ -45,7 +45,7 @@ class MergeError(SnapshotError):
         )
 
 
-_ORGANIZATION_FIELDS = ("description", "enabled_service_principals", "customer_agreements")
+_ORGANIZATION_FIELDS = ("description", "enabled_service_principals", "customer_agreements", "delegated_administrators")
 _SAME_EVERYWHERE = ("tool_version", "config_sha256", "rules_sha256", "endpoint_url", "integrations")
 
 
@@ -173,8 +173,31 @@ def _merge_organization(
             groups = " vs ".join(", ".join(sources) for _, sources in read.values())
             problems.append(f"the shards disagree on organization.{name}: {groups}")
         merged[name] = next(iter(read.values()))[0] if read else None
+    merged["delegated_services"] = _merge_delegated_services(ordered, specs, problems)
     errors = _unique_errors(e for _, snapshot in ordered for e in snapshot.organization.errors)
     return OrganizationSnapshot(errors=errors, **merged)
+
+
+def _merge_delegated_services(
+    ordered: Sequence[tuple[str, Snapshot]], specs: Mapping[str, Shard], problems: list[str]
+) -> dict[str, Any] | None:
+    """Per account, like the fields above: one account's read may fail in one shard only, and the
+    shard that read it supplies it."""
+    shards = [(source, snapshot.organization.delegated_services) for source, snapshot in ordered]
+    if all(services is None for _, services in shards):
+        return None
+    merged: dict[str, Any] = {}
+    for account_id in sorted({a for _, services in shards for a in services or {}}):
+        read: dict[str, tuple[Any, list[str]]] = {}
+        for source, services in shards:
+            if services is not None and account_id in services:
+                value = services[account_id]
+                read.setdefault(_canonical(value), (value, []))[1].append(_label(source, specs[source]))
+        if len(read) > 1:
+            groups = " vs ".join(", ".join(sources) for _, sources in read.values())
+            problems.append(f"the shards disagree on organization.delegated_services[{account_id}]: {groups}")
+        merged[account_id] = next(iter(read.values()))[0]
+    return merged
 
 
 def _unique_errors(errors: Any) -> tuple[CollectionError, ...]:

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from scanner import files, schemas
+from scanner import files, integrations, schemas
 from scanner.errors import SnapshotError
 from scanner.model import (
     AGREEMENTS_INTEGRATION,
@@ -37,6 +37,7 @@ def gaps(snapshot: Snapshot) -> tuple[str, ...]:
     read, data that is absent, or a listed account that was not read all show in the content itself."""
     meta, organization = snapshot.metadata, snapshot.organization
     reasons: list[str] = []
+    delegated = integrations.needs_delegated_administrators(meta.integrations)
     if meta.interrupted:
         reasons.append("the collection was interrupted before every account was read")
     errors = snapshot.errors
@@ -49,6 +50,11 @@ def gaps(snapshot: Snapshot) -> tuple[str, ...]:
         # Read only for a collection of its integration: unread otherwise, and no rule of that run needs it.
         ("the customer agreements (artifact:ListCustomerAgreements)", organization.customer_agreements,
          AGREEMENTS_INTEGRATION in meta.integrations),
+        # Read only when an integration in scope can have a delegated administrator (same reasoning).
+        ("the delegated administrators (organizations:ListDelegatedAdministrators)",
+         organization.delegated_administrators, delegated),
+        ("the delegated administrators' services (organizations:ListDelegatedServicesForAccount)",
+         organization.delegated_services, delegated and organization.delegated_administrators is not None),
     ):
         if needed and value is None:
             reasons.append(f"{what} was not read")
@@ -177,6 +183,12 @@ def _optional_tuple(value: list[Any] | None) -> tuple[Any, ...] | None:
     return None if value is None else tuple(value)
 
 
+def _delegated_services(
+    doc: Mapping[str, list[Mapping[str, Any]]] | None,
+) -> Mapping[str, tuple[Mapping[str, Any], ...]] | None:
+    return None if doc is None else {account_id: tuple(items) for account_id, items in doc.items()}
+
+
 def _role(doc: Mapping[str, Any]) -> RoleRecord:
     return RoleRecord(
         role=doc["role"],
@@ -228,6 +240,9 @@ def _from_document(document: Mapping[str, Any]) -> Snapshot:
             enabled_service_principals=_optional_tuple(org["enabled_service_principals"]),
             customer_agreements=_optional_tuple(org["customer_agreements"]),
             errors=_errors(org.get("errors", [])),
+            # Absent: written before they were read at all, so "not read" (never "none registered").
+            delegated_administrators=_optional_tuple(org.get("delegated_administrators")),
+            delegated_services=_delegated_services(org.get("delegated_services")),
         ),
         accounts=tuple(_account(account) for account in document["accounts"]),
     )

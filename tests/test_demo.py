@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import boto3
 import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
-from scanner import demo
+from scanner import demo, run
+from scanner.catalog import load_catalog
 from scanner.collect import collect
-from scanner.config import Collection, Config
+from scanner.config import Collection, Config, IntegrationPolicy
 from scanner.evaluate import evaluate
-from scanner.model import AccountSnapshot, Result, Severity, Snapshot, Status
+from scanner.model import AccountSnapshot, Result, RuleSet, Severity, Snapshot, Status
 from scanner.rules import load_rules
 from tests.conftest import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY
 
-ORG_RULES = {"ART-002", "ART-004", "ART-005", "ART-013"}
+ORG_RULES = {"ART-002", "ART-004", "ART-005", "ART-013", "ORG-005"}  # on the organization itself
 Scanned = tuple[demo.SimulatedOrganization, Snapshot, float]  # the organization, its snapshot, build seconds
 
 
 def scan(organization: demo.SimulatedOrganization) -> Snapshot:
     return collect(Config(), rules_sha256="r", session=organization.session)
+
+
+def skip_unless_loaded(rules: RuleSet, planted: Iterable[demo.PlantedProblem]) -> None:
+    """Skip (visibly) while a planted problem's rule is not in the built-in packs: the organizations pack
+    is written on another branch, and "nothing missed" cannot hold without it."""
+    unloaded = sorted({p.rule_id for p in planted} - {rule.id for rule in rules.rules})
+    if unloaded:
+        pytest.skip(f"needs the rules of the organizations pack (issue 14), not loaded here: {', '.join(unloaded)}")
 
 
 def by_name(snapshot: Snapshot, population: demo.Population, name: str) -> AccountSnapshot:
@@ -60,15 +71,22 @@ def test_planted_roles_are_in_the_snapshot(scenario: Scanned) -> None:
                 population.management_account_id, population.organization_id)
         elif problem.rule_id == demo.UNREADABLE_ACCOUNT_RULE:
             assert accounts[problem.account_id].roles_listed is None
+        elif problem.rule_id.startswith("ORG-"):  # on an integration (its state: test_drifted_integrations_...)
+            assert problem.account_id == population.management_account_id
+            assert problem.resource_name in {entry.name for entry in load_catalog().integrations}, problem
         else:
             names = {r.role["RoleName"] for r in accounts[problem.account_id].roles}
             assert problem.resource_name in names, problem
 
 
-def test_a_scan_finds_exactly_the_planted_problems(scenario: Scanned) -> None:
-    organization, snapshot, _ = scenario
-    result = evaluate(load_rules(), snapshot, run_id="demo")
-    missed, unexpected = demo.compare(organization.planted, result.results)
+def test_a_scan_finds_exactly_the_planted_problems(scenario: Scanned, tmp_path: Path) -> None:
+    organization, _, _ = scenario
+    rules = load_rules()
+    skip_unless_loaded(rules, organization.planted)
+    # Scanned as the demo command does: with the organization's own `integrations` policy.
+    outcome = run.scan(organization.config(Config()), rules, out_dir=tmp_path / "run", formats=["json"],
+                       gate=run.Gate(), session=organization.session)
+    missed, unexpected = demo.compare(organization.planted, outcome.scan.results)
     assert (missed, unexpected) == ([], [])
 
 
@@ -92,9 +110,65 @@ def test_drifted_organization_in_detail() -> None:
     pinned = by_name(snapshot, population, "reporting-healthy").roles[0]
     condition = pinned.role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
     assert condition == {"StringEquals": {"aws:SourceAccount": population.management_account_id}}
-    assert [p["ServicePrincipal"] for p in snapshot.organization.enabled_service_principals or ()] == [
+    assert [p["ServicePrincipal"] for p in snapshot.organization.enabled_service_principals or ()][:2] == [
         "aws-artifact-account-sync.amazonaws.com", "ssm.amazonaws.com"]
     assert len(snapshot.organization.customer_agreements or ()) == 1
+
+
+# SPEC14's demo table: integration -> (trusted access enabled, its service-linked role in the management account)
+DRIFTED_INTEGRATIONS = {"security-hub": (True, True), "iam-identity-center": (True, False),
+                        "trusted-advisor": (False, True), "ram": (True, True), "cloudtrail": (True, False)}
+
+
+def test_drifted_integrations_are_planted_as_the_catalog_describes_them() -> None:
+    catalog = load_catalog()
+    every = tuple(entry.id for entry in catalog.integrations)
+    with demo.simulated_organization("drifted") as organization:
+        snapshot = collect(organization.config(Config()), rules_sha256="r", session=organization.session,
+                           integrations=every)
+    population = organization.population
+    enabled = {p["ServicePrincipal"] for p in snapshot.organization.enabled_service_principals or ()}
+    management = next(a for a in snapshot.accounts if a.is_management)
+    roles = {(r.role["RoleName"], r.role["Path"]): r for r in management.roles}
+    for integration, (on, has_role) in DRIFTED_INTEGRATIONS.items():
+        entry = catalog[integration]
+        assert (entry.current_principals[0] in enabled) is on, integration
+        slr = entry.service_linked_roles[0]
+        role = roles.get((slr.name, slr.path))
+        assert (role is not None) is has_role, integration
+        if role is not None:  # as AWS creates it: its path's principal, its AWS managed policies, nothing else
+            assert role.detail_read and role.role["AssumeRolePolicyDocument"] == demo.service_trust(
+                slr.trusted_principal)
+            assert [p["PolicyArn"] for p in role.attached_policies or ()] == list(slr.managed_policy_arns)
+            assert role.inline_policies == {} and "PermissionsBoundary" not in role.role
+    assert demo.UNKNOWN_PRINCIPAL in enabled
+    assert not any(demo.UNKNOWN_PRINCIPAL in entry.principals() for entry in catalog.integrations)
+    audit, other = population.account_id("legacy-audit"), population.account_id("shared-services")
+    assert population.delegated_administrators == {"security-hub": audit, "cloudtrail": other}
+    assert {a["Id"]: a["Status"] for a in snapshot.organization.delegated_administrators or ()} == {
+        audit: "ACTIVE", other: "ACTIVE"}
+    services = {a: [s["ServicePrincipal"] for s in items] for a, items in (
+        snapshot.organization.delegated_services or {}).items()}
+    assert services == {audit: [catalog["security-hub"].current_principals[0]],
+                        other: [catalog["cloudtrail"].current_principals[0]]}
+    assert population.integration_policy == IntegrationPolicy(
+        require=("security-hub", "iam-identity-center", "cloudtrail"), forbid=("ram",), others="allow",
+        delegated_administrators={"security-hub": audit, "cloudtrail": audit})
+    # The organization-level reads cost 1 + one per administrator; every readable healthy member still two.
+    stats = snapshot.metadata.stats or {}
+    assert stats["organizations:ListDelegatedAdministrators"]["calls"] == 1
+    assert stats["organizations:ListDelegatedServicesForAccount"]["calls"] == 2
+    assert [e.api for e in snapshot.errors] == ["sts:AssumeRole"]  # the locked account only
+
+
+def test_other_scenarios_plant_no_integration() -> None:
+    for scenario in ("healthy", "disabled"):
+        with demo.simulated_organization(scenario) as organization:
+            snapshot = scan(organization)
+        assert organization.population.integration_policy == IntegrationPolicy(others="allow")
+        assert organization.population.delegated_administrators == {}
+        assert (snapshot.organization.delegated_administrators, snapshot.organization.delegated_services) == ((), {})
+        assert not any(p.rule_id.startswith("ORG-") for p in organization.planted)
 
 
 def test_disabled_organization_keeps_its_role_and_agreement() -> None:
@@ -158,7 +232,7 @@ def test_the_same_organization_builds_in_a_moto_server(monkeypatch: pytest.Monke
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)  # what the real command would be given
         # moto's server answers the Artifact API it lacks with HTTP 500, which botocore retries with
         # backoff: one attempt keeps the test fast.
-        config = Config(collection=Collection(max_attempts=1))
+        config = replace(Config(collection=Collection(max_attempts=1)), integrations=population.integration_policy)
         snapshot = collect(config, rules_sha256="r", session=boto3.Session(region_name="us-east-1"))
     finally:
         requests.post(f"{url}/moto-api/reset", timeout=10)
@@ -169,5 +243,7 @@ def test_the_same_organization_builds_in_a_moto_server(monkeypatch: pytest.Monke
     (error,) = snapshot.errors
     assert (error.api, error.code, error.message) == (
         "artifact:ListCustomerAgreements", "NotAvailable", "not available at this endpoint (HTTP 500)")
-    result = evaluate(load_rules(), snapshot, run_id="server")
+    rules = load_rules()
+    skip_unless_loaded(rules, population.planted_without_handlers)
+    result = evaluate(rules, snapshot, run_id="server")
     assert demo.compare(population.planted_without_handlers, result.results) == ([], [])

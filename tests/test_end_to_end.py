@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,10 @@ def test_scan_through_aws_endpoint_url_finds_the_planted_problems(
                             region_name="us-east-1")
     population = demo.populate(session, "drifted", endpoint_url=moto_server)
     config = tmp_path / "config.yaml"
-    # moto's server answers the Artifact API with HTTP 500, which the scanner would retry with backoff.
-    config.write_text("collection: {max_attempts: 1}\n")
+    # moto's server answers the Artifact API with HTTP 500, which the scanner would retry with backoff. The
+    # organization's integrations policy is the one its planted problems break (JSON is YAML).
+    config.write_text(json.dumps({"collection": {"max_attempts": 1},
+                                  "integrations": asdict(population.integration_policy)}) + "\n")
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(AWS_ENDPOINT_URL=moto_server, AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY_ID,
                AWS_SECRET_ACCESS_KEY=FAKE_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION="us-east-1",

@@ -150,6 +150,10 @@ MATRIX: dict[str, tuple[str | None, str, str | None]] = {
     "organizations:DescribeAccount": (None, "Arn", "listing-fails"),
     "organizations:ListAccountsForParent": (None, "Accounts", OU_SCOPE),
     "organizations:ListOrganizationalUnitsForParent": (None, "OrganizationalUnits", OU_SCOPE),
+    # Called because the built-in SSM pack's integration can have a delegated administrator; the drifted
+    # organization has two, so the per-account read is made too.
+    "organizations:ListDelegatedAdministrators": (None, "Id", None),
+    "organizations:ListDelegatedServicesForAccount": (None, "ServicePrincipal", None),
     "iam:ListRoles": (None, "RoleName", None),
     "iam:GetRole": (None, "AssumeRolePolicyDocument", None),
     "iam:ListAttachedRolePolicies": (None, "AttachedPolicies", None),
@@ -240,6 +244,7 @@ _JSON = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(
         st.sampled_from(["Accounts", "Roles", "RoleName", "Arn", "Id", "State", "Path", "Role", "Organization",
                          "EnabledServicePrincipals", "ServicePrincipal", "IsTruncated", "customerAgreements",
+                         "DelegatedAdministrators", "DelegatedServices", "Status",
                          "AssumeRolePolicyDocument", "PolicyNames", "AttachedPolicies", "PolicyArn"]),
         children, max_size=4),
     max_leaves=12,

@@ -104,6 +104,9 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
         [{"id": "agreement-1", "name": "AWS Organization BAA", "state": "ACTIVE",
           "organizationArn": f"arn:aws:organizations::{MANAGEMENT}:organization/{ORG_ID}"}],
     )
+    # Read, and none registered, unless the case says otherwise (null: not read).
+    administrators = case.get("delegated_administrators", [])
+    services = case.get("delegated_services", {})
     description = None if case.get("describe_failed") else {
         "Id": ORG_ID,
         "Arn": f"arn:aws:organizations::{MANAGEMENT}:organization/{ORG_ID}",
@@ -120,6 +123,8 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
             enabled_service_principals=None if enabled is None else tuple({"ServicePrincipal": p} for p in enabled),
             customer_agreements=None if agreements is None else tuple(agreements),
             errors=org_errors,
+            delegated_administrators=None if administrators is None else tuple(administrators),
+            delegated_services=None if services is None else {a: tuple(items) for a, items in services.items()},
         ),
         accounts=(
             AccountSnapshot(MANAGEMENT, "management", "ACTIVE", True, {"Id": MANAGEMENT}, True,

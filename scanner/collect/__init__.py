@@ -140,9 +140,11 @@ class _Run:
         self.start: _Start | None = None
         # Organization-level reads, each with its own log so that errors keep a fixed order.
         self.logs = {name: ErrorLog(None, self.redactor) for name in ("start", "principals", "agreements",
-                                                                       "scope", "listing")}
+                                                                       "delegated", "scope", "listing")}
         self.principals: tuple[Mapping[str, Any], ...] | None = None
         self.agreements: tuple[Mapping[str, Any], ...] | None = None
+        self.delegated_administrators: tuple[Mapping[str, Any], ...] | None = None
+        self.delegated_services: dict[str, tuple[Mapping[str, Any], ...]] | None = None
         self.listed: list[str] = []  # every account id the listing returned, in every shard
         self.accounts: list[AccountSnapshot] = []
         self.lock = threading.Lock()
@@ -168,6 +170,9 @@ class _Run:
         # without Artifact's rules are no gap (scanner.snapshot.gaps) and no rule reads them.
         if AGREEMENTS_INTEGRATION in self.integrations:
             workers.submit(lambda: self._read_agreements(management))
+        # Likewise the delegated administrators: read only when an integration in scope can have one.
+        if integration_ids.needs_delegated_administrators(self.integrations):
+            workers.submit(lambda: self._read_delegated_administrators(management))
         lister = threading.Thread(
             target=workers.guard(lambda: self._list_and_dispatch(scanner, management)),
             name="artifact-scan-lister",
@@ -189,9 +194,12 @@ class _Run:
             accounts = sorted(self.accounts, key=lambda a: a.id)
             listed = tuple(sorted(self.listed))
             principals, agreements = self.principals, self.agreements
+            administrators = self.delegated_administrators
+            services = None if self.delegated_services is None else dict(sorted(self.delegated_services.items()))
         errors = tuple(e for log in self.logs.values() for e in list(log.errors))
         organization = OrganizationSnapshot(
-            start.description if start else None, principals, agreements, errors=errors
+            start.description if start else None, principals, agreements, errors=errors,
+            delegated_administrators=administrators, delegated_services=services,
         )
         complete = not interrupted and not errors and not any(account.errors for account in accounts)
         metadata = SnapshotMetadata(
@@ -228,6 +236,33 @@ class _Run:
         )
         with self.lock:
             self.agreements = agreements
+
+    def _read_delegated_administrators(self, management: _ManagementClients) -> None:
+        """ListDelegatedAdministrators, then each administrator's services, one account at a time (an
+        organization has a handful). An account whose read fails is left out, its error recorded; the
+        services are published only once every account was tried, so an interrupted run holds none."""
+        log = self.logs["delegated"]
+        administrators = log.attempt(
+            "organizations:ListDelegatedAdministrators",
+            lambda: organizations.delegated_administrators(management.organizations, self._max_pages),
+        )
+        with self.lock:
+            self.delegated_administrators = administrators
+        if administrators is None:
+            return
+        services: dict[str, tuple[Mapping[str, Any], ...]] = {}
+        for account_id in organizations.delegated_administrator_ids(administrators):
+            if self.workers is not None and self.workers.stopped:
+                return
+            read = log.attempt(
+                "organizations:ListDelegatedServicesForAccount",
+                partial(organizations.delegated_services, management.organizations, account_id, self._max_pages),
+                resource=account_id,
+            )
+            if read is not None:
+                services[account_id] = read
+        with self.lock:
+            self.delegated_services = services
 
     @property
     def _max_pages(self) -> int:

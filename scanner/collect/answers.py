@@ -166,6 +166,9 @@ ANSWERS: Mapping[str, Spec] = {
     "organizations:DescribeAccount": {"Account": _account},
     "organizations:ListAccountsForParent": {"Accounts": [{"Id": _account_id}]},
     "organizations:ListOrganizationalUnitsForParent": {"OrganizationalUnits": [{"Id": str}]},
+    # Which account administers a service, and whether it is ACTIVE: the facts the rules need.
+    "organizations:ListDelegatedAdministrators": {"DelegatedAdministrators": [{"Id": _account_id, "Status|State": str}]},
+    "organizations:ListDelegatedServicesForAccount": {"DelegatedServices": [{"ServicePrincipal": str}]},
     "iam:ListRoles": {"Roles": [_ROLE], "IsTruncated": bool},
     "iam:GetRole": {"Role": _ROLE},
     "iam:ListAttachedRolePolicies": {"AttachedPolicies": [{"PolicyArn": str}], "IsTruncated": bool},

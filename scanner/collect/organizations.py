@@ -1,4 +1,5 @@
-"""AWS Organizations reads: the organization, trusted access, the account list and OU membership.
+"""AWS Organizations reads: the organization, trusted access, delegated administrators, the account list and
+OU membership.
 
 Each function makes the calls and returns plain answers; callers decide what a failure means
 (`ErrorLog.attempt`), so the same functions serve the start-up checks and the tolerant scan.
@@ -19,12 +20,15 @@ PERMISSIONS = (
     "organizations:DescribeAccount",
     "organizations:ListOrganizationalUnitsForParent",
     "organizations:ListAccountsForParent",
+    "organizations:ListDelegatedAdministrators",
+    "organizations:ListDelegatedServicesForAccount",
 )
 
 # The largest page each API accepts: fewer round trips for a 10,000-account organization.
 _ACCOUNTS_PAGE = 20
 _SERVICE_ACCESS_PAGE = 20
 _CHILDREN_PAGE = 20
+_DELEGATED_PAGE = 20
 
 _NEXT_TOKEN = next_token_field("NextToken")
 
@@ -46,6 +50,36 @@ def enabled_service_principals(client: Any, max_pages: int = DEFAULT_MAX_PAGES) 
     )
     # Members are present: scanner.collect.answers checked every answer before it got here.
     return tuple(jsonable(item) for page in listing for item in page["EnabledServicePrincipals"])
+
+
+def delegated_administrators(client: Any, max_pages: int = DEFAULT_MAX_PAGES) -> tuple[dict[str, Any], ...]:
+    """Every delegated administrator of the organization (for any service), across all pages."""
+    listing = pages(
+        client.list_delegated_administrators,
+        request_token="NextToken",
+        next_token=_NEXT_TOKEN,
+        max_pages=max_pages,
+        MaxResults=_DELEGATED_PAGE,
+    )
+    return tuple(jsonable(item) for page in listing for item in page["DelegatedAdministrators"])
+
+
+def delegated_services(client: Any, account_id: str, max_pages: int = DEFAULT_MAX_PAGES) -> tuple[dict[str, Any], ...]:
+    """The services `account_id` is a delegated administrator for, across all pages."""
+    listing = pages(
+        client.list_delegated_services_for_account,
+        request_token="NextToken",
+        next_token=_NEXT_TOKEN,
+        max_pages=max_pages,
+        AccountId=account_id,
+        MaxResults=_DELEGATED_PAGE,
+    )
+    return tuple(jsonable(item) for page in listing for item in page["DelegatedServices"])
+
+
+def delegated_administrator_ids(administrators: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The distinct accounts among ListDelegatedAdministrators' items, sorted: one services read each."""
+    return tuple(sorted({str(item["Id"]) for item in administrators}))
 
 
 def account_pages(client: Any, max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[list[dict[str, Any]]]:
