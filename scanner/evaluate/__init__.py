@@ -9,6 +9,7 @@ from typing import Any
 
 from scanner import integrations
 from scanner import snapshot as snapshots
+from scanner.config import IntegrationPolicy
 from scanner.evaluate.engine import evaluate_rules
 from scanner.evaluate.resources import RESOURCE_TYPES, build_inventory, service_linked_role
 from scanner.model import AccountSummary, RuleSet, RunInfo, ScanResult, Snapshot
@@ -16,8 +17,16 @@ from scanner.model import AccountSummary, RuleSet, RunInfo, ScanResult, Snapshot
 __all__ = ["RESOURCE_TYPES", "evaluate"]
 
 
-def evaluate(ruleset: RuleSet, snapshot: Snapshot, *, run_id: str, evaluated_at: str | None = None) -> ScanResult:
-    inventory = build_inventory(snapshot, ruleset.integrations)
+def evaluate(
+    ruleset: RuleSet,
+    snapshot: Snapshot,
+    *,
+    run_id: str,
+    evaluated_at: str | None = None,
+    policy: IntegrationPolicy = IntegrationPolicy(),  # noqa: B008 - frozen, so one shared default is safe
+) -> ScanResult:
+    """`policy` is the configuration's desired state of the integrations (Config.integrations)."""
+    inventory = build_inventory(snapshot, ruleset.integrations, dedicated=ruleset.dedicated, policy=policy)
     results = evaluate_rules(ruleset.rules, inventory)
     description = snapshot.organization.description or {}
     meta = snapshot.metadata
