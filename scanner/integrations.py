@@ -95,7 +95,7 @@ def ids() -> tuple[str, ...]:
 
 def builtin_pack_integrations() -> tuple[str, ...]:
     """The integrations the built-in rule packs declare in their pack.yaml (for callers with no rule set)."""
-    found = set()
+    found: set[str] = set()
     for manifest in Path(str(resources.files("scanner").joinpath("builtin_rules"))).glob("*/pack.yaml"):
         data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("integration"), str):

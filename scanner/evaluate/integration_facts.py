@@ -46,6 +46,8 @@ FACT_SCHEMA = _object(
             {
                 "supported": {"type": ["boolean", "null"]},
                 "expected": {"type": ["string", "null"]},
+                # whether `expected` is among `accounts` (None when the configuration names no account)
+                "expected_registered": {"type": ["boolean", "null"]},
                 "accounts": _STRINGS,
                 "inactive_accounts": _STRINGS,
                 "unexpected_accounts": _STRINGS,
@@ -63,7 +65,7 @@ FACT_SCHEMA = _object(
 )
 
 # The delegated-administrator facts that need the snapshot's reads (`supported` and `expected` never do)
-_DA_READ = ("accounts", "inactive_accounts", "unexpected_accounts")
+_DA_READ = ("expected_registered", "accounts", "inactive_accounts", "unexpected_accounts")
 # A service-linked role's cells a "missing" finding rests on: an unverified one makes it informational
 _PROMISE_FIELDS = frozenset({"name", "trusted_principal", "created_in", "created_when"})
 
@@ -158,6 +160,7 @@ def _facts(
             unknown[f"delegated_administrator.{key}"] = delegated.reason
     else:
         facts["delegated_administrator"].update(
+            expected_registered=None if expected is None else expected in accounts,
             accounts=accounts,
             inactive_accounts=[a for a in accounts if delegated.status.get(a, "ACTIVE") != "ACTIVE"],
             unexpected_accounts=[a for a in accounts if a != expected],
