@@ -108,6 +108,9 @@ class IntegrationPolicy:
     delegated_administrators: Mapping[str, str] = field(default_factory=dict)
 
 
+DEFAULT_INTEGRATION_POLICY = IntegrationPolicy()  # no wish about any integration: what a run without a config has
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     management: ManagementAccess = ManagementAccess()

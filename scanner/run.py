@@ -149,7 +149,7 @@ class _Settings:
     paper: Paper
     disabled: tuple[str, ...]
     severity_overrides: Mapping[str, Severity]
-    integrations: IntegrationPolicy = IntegrationPolicy()
+    integrations: IntegrationPolicy
 
 
 _EVALUATED_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")

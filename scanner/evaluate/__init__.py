@@ -9,7 +9,7 @@ from typing import Any
 
 from scanner import integrations
 from scanner import snapshot as snapshots
-from scanner.config import IntegrationPolicy
+from scanner.config import DEFAULT_INTEGRATION_POLICY, IntegrationPolicy
 from scanner.evaluate.engine import evaluate_rules
 from scanner.evaluate.resources import RESOURCE_TYPES, build_inventory, service_linked_role
 from scanner.model import AccountSummary, RuleSet, RunInfo, ScanResult, Snapshot
@@ -23,7 +23,7 @@ def evaluate(
     *,
     run_id: str,
     evaluated_at: str | None = None,
-    policy: IntegrationPolicy = IntegrationPolicy(),  # noqa: B008 - frozen, so one shared default is safe
+    policy: IntegrationPolicy = DEFAULT_INTEGRATION_POLICY,
 ) -> ScanResult:
     """`policy` is the configuration's desired state of the integrations (Config.integrations)."""
     inventory = build_inventory(snapshot, ruleset.integrations, dedicated=ruleset.dedicated, policy=policy)

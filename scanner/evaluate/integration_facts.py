@@ -14,7 +14,7 @@ from typing import Any
 
 from scanner.catalog import Integration, load_catalog
 from scanner.catalog.model import ServiceLinkedRole
-from scanner.config import IntegrationPolicy
+from scanner.config import DEFAULT_INTEGRATION_POLICY, IntegrationPolicy
 from scanner.model import AccountSnapshot, CollectionError, Resource, Snapshot
 
 INTEGRATION = "aws.organizations.integration"
@@ -102,7 +102,7 @@ def build(
     integration_ids: Iterable[str],
     *,
     dedicated: Iterable[str] = (),
-    policy: IntegrationPolicy = IntegrationPolicy(),
+    policy: IntegrationPolicy = DEFAULT_INTEGRATION_POLICY,
 ) -> Iterator[Resource]:
     """One resource per catalog integration of `integration_ids`, in the management account."""
     catalog = load_catalog()

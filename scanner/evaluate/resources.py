@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner import integrations, policy
-from scanner.config import IntegrationPolicy
+from scanner.config import DEFAULT_INTEGRATION_POLICY, IntegrationPolicy
 from scanner.evaluate import integration_facts
 from scanner.evaluate.integration_facts import INTEGRATION
 from scanner.evaluate.integration_facts import reasons as _reasons
@@ -202,7 +202,7 @@ def build_inventory(
     integration_ids: tuple[str, ...] = (),
     *,
     dedicated: tuple[str, ...] = (),
-    policy: IntegrationPolicy = IntegrationPolicy(),  # noqa: B008 - frozen, so one shared default is safe
+    policy: IntegrationPolicy = DEFAULT_INTEGRATION_POLICY,
 ) -> Inventory:
     """Facts keyed by integration are computed for `integration_ids` (those the loaded rules apply to), and
     one integration resource for each; `dedicated` (RuleSet.dedicated) are those a pack of their own covers,
