@@ -97,7 +97,7 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
         CollectionError(api=e["api"], code=e["code"], message=e["message"], account_id=MEMBER)
         for e in member_spec.get("errors", [])
     )
-    org_errors = tuple(CollectionError(api=e["api"], code=e["code"], message=e["message"])
+    org_errors = tuple(CollectionError(api=e["api"], code=e["code"], message=e["message"], resource=e.get("resource"))
                        for e in case.get("organization_errors", []))
     enabled = case.get("enabled", ["aws-artifact-account-sync.amazonaws.com", "ssm.amazonaws.com"])
     agreements = case.get(

@@ -291,6 +291,8 @@ class _RuleRun:
         )
 
     def in_scope(self, account: AccountSnapshot) -> bool:
+        if self.rule.resource == INTEGRATION:  # the integrations are the organization's: in its management account
+            return account.is_management and self.rule.accounts != "members"
         scope = self.rule.accounts
         return scope == "all" or (scope == "management") == account.is_management
 
