@@ -6,6 +6,7 @@ error naming the key's path. `config.example.yaml` shows every key.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -17,6 +18,7 @@ from typing import Any, Literal
 from scanner import schemas, yamlfile
 from scanner.errors import ConfigError
 from scanner.model import Severity
+from scanner.terminal import excerpt
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +103,12 @@ class IntegrationPolicy:
 
     require: tuple[str, ...] = ()  # must have trusted access enabled
     forbid: tuple[str, ...] = ()  # must not
-    others: OthersPolicy = "report"  # every other integration, and any principal no catalog entry knows
+    others: OthersPolicy = "allow"  # every other integration, and any principal no catalog entry knows
     # integration id -> the account that must be its delegated administrator
     delegated_administrators: Mapping[str, str] = field(default_factory=dict)
+
+
+DEFAULT_INTEGRATION_POLICY = IntegrationPolicy()  # no wish about any integration: what a run without a config has
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +157,41 @@ def load_config(path: str | Path | None) -> Config:
     # Before the schema, whose messages quote the value: an external id is a secret.
     _check_external_ids(data, str(path))
     schemas.validate(data, "config", source=str(path), error=ConfigError, where=document.where)
-    return _from_document(data, str(path))
+    config = _from_document(data, str(path))
+    found = integration_policy_problems(config.integrations)
+    if found:
+        lines = [f"{document.where(at)}: {yamlfile.format_json_path(at)}: {text}" for at, text in found]
+        noun = "problem" if len(lines) == 1 else "problems"
+        raise ConfigError(f"{path}: {len(lines)} {noun}:\n" + "\n".join(f"  {line}" for line in lines),
+                          hint="the catalog's ids are the file names in scanner/catalog/integrations/")
+    return config
+
+
+def integration_policy_problems(policy: IntegrationPolicy) -> list[tuple[yamlfile.JsonPath, str]]:
+    """Ids the catalog does not hold (with the closest one), and an id both required and forbidden, each at its
+    JSON path: the schema checks the ids' spelling only, this checks them against the catalog."""
+    named = [*policy.require, *policy.forbid, *policy.delegated_administrators]
+    if not named:
+        return []
+    from scanner.integrations import integration_ids  # noqa: PLC0415 - the catalog is read only when needed
+
+    catalog = integration_ids()
+    found: list[tuple[yamlfile.JsonPath, str]] = []
+    places: list[tuple[yamlfile.JsonPath, str]] = [
+        (("integrations", "require", i), v) for i, v in enumerate(policy.require)
+    ]
+    places += [(("integrations", "forbid", i), v) for i, v in enumerate(policy.forbid)]
+    places += [(("integrations", "delegated_administrators", v), v) for v in policy.delegated_administrators]
+    for at, value in places:
+        if value not in catalog:
+            close = difflib.get_close_matches(value, catalog, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            found.append((at, f"unknown integration '{excerpt(value)}' (not in the catalog){hint}"))
+    for index, value in enumerate(policy.forbid):
+        if value in policy.require:
+            found.append((("integrations", "forbid", index),
+                          f"integration '{excerpt(value)}' is both required and forbidden: keep it in one list"))
+    return found
 
 
 def _check_external_ids(doc: Any, source: str) -> None:
@@ -192,7 +231,7 @@ def _from_document(doc: Mapping[str, Any], source: str) -> Config:
         integrations=IntegrationPolicy(
             require=tuple(integration_policy.get("require", ())),
             forbid=tuple(integration_policy.get("forbid", ())),
-            others=integration_policy.get("others", "report"),
+            others=integration_policy.get("others", "allow"),
             delegated_administrators=dict(integration_policy.get("delegated_administrators") or {}),
         ),
         source=source,

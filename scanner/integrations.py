@@ -18,7 +18,7 @@ import yaml
 from scanner.catalog import Integration, load_catalog
 from scanner.catalog.loader import catalog_dir
 from scanner.catalog.model import SERVICE_LINKED_ROLE_PATH_PREFIX
-from scanner.model import Markers
+from scanner.model import EVERY_INTEGRATION, Markers
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,15 @@ class UnknownIntegration(KeyError):
     """An id the catalog does not hold."""
 
 
+EVERY = EVERY_INTEGRATION
+"""`integration: "*"` in a rule or pack: the rule applies to every catalog integration (scanner.rules)."""
+
+
+def integration_ids() -> tuple[str, ...]:
+    """Every catalog entry of kind `integration`, sorted: what a rule of `integration: "*"` applies to."""
+    return tuple(entry.id for entry in load_catalog().integrations)
+
+
 @cache
 def known(integration_id: str) -> Known:
     entry = load_catalog().get(integration_id)
@@ -86,17 +95,20 @@ def ids() -> tuple[str, ...]:
 
 def builtin_pack_integrations() -> tuple[str, ...]:
     """The integrations the built-in rule packs declare in their pack.yaml (for callers with no rule set)."""
-    found = set()
+    found: set[str] = set()
     for manifest in Path(str(resources.files("scanner").joinpath("builtin_rules"))).glob("*/pack.yaml"):
         data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("integration"), str):
-            found.add(data["integration"])
+            found.update(integration_ids() if data["integration"] == EVERY else (data["integration"],))
     return tuple(sorted(found))
 
 
-def scope(integration_ids: Iterable[str | None]) -> tuple[Known, ...]:
-    """The integrations named (None and repeats ignored), sorted by id: what a run collects and evaluates."""
-    return tuple(known(i) for i in sorted({i for i in integration_ids if i is not None}))
+def scope(named: Iterable[str | None]) -> tuple[Known, ...]:
+    """The integrations named (None, EVERY and repeats ignored), sorted by id: what a run collects and evaluates.
+
+    EVERY stands for the whole catalog only in a rule set's own scope (RuleSet.integrations spells it out);
+    here, given the rules' own `integration` values (a report's header lines), it adds no integration."""
+    return tuple(known(i) for i in sorted({i for i in named if i is not None and i != EVERY}))
 
 
 def at_service_linked_role_path(path: str) -> bool:

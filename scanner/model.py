@@ -69,6 +69,9 @@ NoneMatched = Literal["pass", "skip"]
 Paper = Literal["A4", "Letter"]  # the printed HTML report's page size
 
 
+EVERY_INTEGRATION = "*"  # a rule's `integration` when it applies to every catalog integration
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One rule, as loaded from `rules/<pack>/<id>.yaml` and validated."""
@@ -91,7 +94,8 @@ class Rule:
     source: str = ""  # the rule file as given to the loader; reports show it relative to the pack
     # A failure as one sentence: `{fact.path}` fields, see scanner.evaluate.message; None = a generic one
     message: str | None = None
-    # The catalog integration the rule applies to (its own `integration:` or its pack's); None: every one
+    # The catalog integration the rule applies to (its own `integration:` or its pack's); EVERY_INTEGRATION:
+    # each catalog integration (the rule's resources are per integration); None: none in particular
     integration: str | None = None
 
 
@@ -117,8 +121,20 @@ class RuleSet:
 
     @property
     def integrations(self) -> tuple[str, ...]:
-        """The catalog integrations the rules apply to, sorted: what is collected and evaluated for them."""
-        return tuple(sorted({rule.integration for rule in self.rules if rule.integration is not None}))
+        """The catalog integrations the rules apply to, sorted: what is collected and evaluated for them.
+
+        A rule of `integration: "*"` applies to every catalog integration, so then it is all of them."""
+        named = {rule.integration for rule in self.rules if rule.integration is not None}
+        if EVERY_INTEGRATION in named:
+            from scanner.integrations import integration_ids  # noqa: PLC0415 - the catalog is read from disk
+
+            named = (named - {EVERY_INTEGRATION}) | set(integration_ids())
+        return tuple(sorted(named))
+
+    @property
+    def dedicated(self) -> tuple[str, ...]:
+        """The integrations some rule names specifically (its own pack's): generic rules leave them to it."""
+        return tuple(sorted({r.integration for r in self.rules if r.integration not in (None, EVERY_INTEGRATION)}))
 
 
 # --------------------------------------------------------------------------------------------

@@ -193,7 +193,7 @@ def _integration_problems(document: yamlfile.YamlDocument, integration: str | No
     """The integration must be in the catalog, and the rule may use only its own `integrations.<id>` facts:
     the collector reads only what the loaded rules' integrations need, so another's facts are never there."""
     data = document.data
-    if integration is not None:
+    if integration is not None and integration != integrations.EVERY:
         try:
             integrations.known(integration)
         except integrations.UnknownIntegration:
@@ -220,7 +220,10 @@ def _integration_problems(document: yamlfile.YamlDocument, integration: str | No
     foreign = sorted(used - {integration} if integration else used)
     if not foreign:
         return []
-    own = f"its integration is {integration!r}" if integration else "it names no `integration:` (nor does its pack)"
+    if integration == integrations.EVERY:
+        own = "it applies to every integration (`integration: \"*\"`): use the facts of its own resource instead"
+    else:
+        own = f"its integration is {integration!r}" if integration else "it names no `integration:` (nor does its pack)"
     return [f"{document.where(())}: uses the facts of integration {', '.join(map(repr, foreign))} but {own}"]
 
 

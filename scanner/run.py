@@ -14,11 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from scanner import snapshot as snapshots
 from scanner.baseline import apply_baseline, parse_baseline
-from scanner.config import Config
+from scanner.config import Config, IntegrationPolicy, OthersPolicy, integration_policy_problems
 from scanner.errors import ExitCode, RuleError, ScanInterrupted, ScannerError
 from scanner.evaluate import evaluate
 from scanner.evaluate.resources import ACCOUNT, build_inventory
@@ -27,6 +27,7 @@ from scanner.output import RunFolder, new_run_id
 from scanner.report import WRITERS
 from scanner.rules import load_rules
 from scanner.suppressions import apply_suppressions, parse_suppressions
+from scanner.yamlfile import format_json_path
 
 if TYPE_CHECKING:  # the collector imports boto3; only the runs that collect need it
     import boto3
@@ -148,6 +149,7 @@ class _Settings:
     paper: Paper
     disabled: tuple[str, ...]
     severity_overrides: Mapping[str, Severity]
+    integrations: IntegrationPolicy
 
 
 _EVALUATED_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -187,7 +189,8 @@ def derive(inputs: Mapping[str, bytes], formats: Sequence[str], *, snapshot_sour
     suppressions: tuple[Suppression, ...] = ()
     if SUPPRESSIONS_FILE in inputs:
         suppressions = parse_suppressions(inputs[SUPPRESSIONS_FILE], SUPPRESSIONS_FILE)
-    result = evaluate(ruleset, snapshot, run_id=settings.run_id, evaluated_at=settings.evaluated_at)
+    result = evaluate(ruleset, snapshot, run_id=settings.run_id, evaluated_at=settings.evaluated_at,
+                      policy=settings.integrations)
     # Expiry is judged on the UTC date of the evaluation, the same for every result of the run.
     result = apply_suppressions(result, suppressions, today=date.fromisoformat(settings.evaluated_at[:10]))
     if BASELINE_FILE in inputs:
@@ -238,8 +241,42 @@ def _settings(inputs: Mapping[str, bytes]) -> _Settings:
     if paper not in PAPERS:
         raise bad(f"$.{RUN_SETTINGS}.paper", f"one of {', '.join(PAPERS)}", paper)
     return _Settings(
-        run_id, evaluated_at, paper, tuple(disabled), {rule: Severity.parse(label) for rule, label in overrides.items()}
+        run_id,
+        evaluated_at,
+        paper,
+        tuple(disabled),
+        {rule: Severity.parse(label) for rule, label in overrides.items()},
+        _integration_settings(document.get("integrations", {}), bad),
     )
+
+
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+
+
+def _integration_settings(section: Any, bad: Callable[[str, str, Any], DerivationError]) -> IntegrationPolicy:
+    """`$.integrations` as the config recorded it (absent in runs made before the section existed)."""
+    if not isinstance(section, dict):
+        raise bad("$.integrations", "an object", section)
+    lists = {}
+    for key in ("require", "forbid"):
+        value = section.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise bad(f"$.integrations.{key}", "a list of integration ids", value)
+        lists[key] = tuple(value)
+    others = section.get("others", "allow")
+    if others not in get_args(OthersPolicy):
+        raise bad("$.integrations.others", f"one of {', '.join(get_args(OthersPolicy))}", others)
+    admins = section.get("delegated_administrators", {})
+    if not isinstance(admins, dict) or not all(
+        isinstance(account, str) and _ACCOUNT_ID.match(account) for account in admins.values()
+    ):
+        raise bad("$.integrations.delegated_administrators", "integration ids mapped to 12-digit account ids", admins)
+    policy = IntegrationPolicy(lists["require"], lists["forbid"], others, dict(admins))
+    problems = integration_policy_problems(policy)
+    if problems:
+        at, text = problems[0]
+        raise DerivationError(f"{SETTINGS_FILE}: {format_json_path(at)}: {text}")
+    return policy
 
 
 def _ruleset(inputs: Mapping[str, bytes], settings: _Settings) -> RuleSet:

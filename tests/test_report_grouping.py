@@ -99,8 +99,13 @@ def test_rules_list_framework() -> None:
     assert all(len(line) <= 80 for line in lines)
     unknown = _cli("rules", "list", "--framework", "CIS AWS Foundations")
     assert unknown.returncode == 2
-    assert "no loaded rule is mapped to framework 'CIS AWS Foundations' (mapped: ISO/IEC 27001:2022, SOC 2)" in (
-        unknown.stderr)
+    assert ("no loaded rule is mapped to framework 'CIS AWS Foundations' "
+            "(mapped: CIS AWS Foundations v7.0.0, ISO/IEC 27001:2022, SOC 2)") in unknown.stderr
+    cis = _cli("rules", "list", "--framework", "CIS AWS Foundations v7.0.0")
+    assert cis.returncode == 0, cis.stderr
+    assert [line.split()[:3] for line in cis.stdout.splitlines() if line.startswith("ORG-")] == [
+        ["ORG-010", "high", "2.1.6"], ["ORG-011", "high", "2.1.6"], ["ORG-013", "high", "2.1.6"],
+        ["ORG-014", "low", "2.1.6"]]
 
 
 def test_every_builtin_rule_is_mapped() -> None:

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from scanner import integrations
+from scanner.config import IntegrationPolicy
 from scanner.evaluate.engine import evaluate_rules
 from scanner.evaluate.resources import build_inventory
 from scanner.model import (
@@ -96,7 +97,7 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
         CollectionError(api=e["api"], code=e["code"], message=e["message"], account_id=MEMBER)
         for e in member_spec.get("errors", [])
     )
-    org_errors = tuple(CollectionError(api=e["api"], code=e["code"], message=e["message"])
+    org_errors = tuple(CollectionError(api=e["api"], code=e["code"], message=e["message"], resource=e.get("resource"))
                        for e in case.get("organization_errors", []))
     enabled = case.get("enabled", ["aws-artifact-account-sync.amazonaws.com", "ssm.amazonaws.com"])
     agreements = case.get(
@@ -104,15 +105,15 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
         [{"id": "agreement-1", "name": "AWS Organization BAA", "state": "ACTIVE",
           "organizationArn": f"arn:aws:organizations::{MANAGEMENT}:organization/{ORG_ID}"}],
     )
-    # Read, and none registered, unless the case says otherwise (null: not read).
-    administrators = case.get("delegated_administrators", [])
-    services = case.get("delegated_services", {})
     description = None if case.get("describe_failed") else {
         "Id": ORG_ID,
         "Arn": f"arn:aws:organizations::{MANAGEMENT}:organization/{ORG_ID}",
         "FeatureSet": case.get("feature_set", "ALL"),
         "MasterAccountId": MANAGEMENT,
     }
+    # Read, and no delegated administrator, unless the case says otherwise; null = the reads failed
+    admins = case.get("delegated_administrators", [])
+    services = case.get("delegated_services", {})
     return Snapshot(
         version=1,
         metadata=SnapshotMetadata("test", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", None, "r", "c",
@@ -123,8 +124,12 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
             enabled_service_principals=None if enabled is None else tuple({"ServicePrincipal": p} for p in enabled),
             customer_agreements=None if agreements is None else tuple(agreements),
             errors=org_errors,
-            delegated_administrators=None if administrators is None else tuple(administrators),
-            delegated_services=None if services is None else {a: tuple(items) for a, items in services.items()},
+            delegated_administrators=None if admins is None else tuple(
+                {"Id": a["id"], "Status": a.get("status", "ACTIVE")} for a in admins
+            ),
+            delegated_services=None if services is None else {
+                account: tuple({"ServicePrincipal": p} for p in principals) for account, principals in services.items()
+            },
         ),
         accounts=(
             AccountSnapshot(MANAGEMENT, "management", "ACTIVE", True, {"Id": MANAGEMENT}, True,
@@ -140,14 +145,20 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
 
 def _target_results(rule: Rule, case: dict[str, Any]) -> list[Result]:
     scope = (rule.integration,) if rule.integration else ()
-    results = evaluate_rules([rule], build_inventory(build_snapshot(case), scope))
+    if rule.integration == integrations.EVERY:
+        scope = integrations.integration_ids()
+    policy = IntegrationPolicy(**{k: tuple(v) if isinstance(v, list) else v for k, v in case.get("policy", {}).items()})
+    # The integrations a pack of their own covers: the built-in packs', unless the case says otherwise
+    dedicated = tuple(case.get("dedicated", ("artifact", "ssm")))
+    inventory = build_inventory(build_snapshot(case), scope, dedicated=dedicated, policy=policy)
+    results = evaluate_rules([rule], inventory)
     target = case.get("target", {})
     account = MEMBER if target.get("account") == "member" else MANAGEMENT if target.get("account") else None
     if rule.resource == "aws.account":
         account = account or MEMBER
-    elif rule.resource == "aws.iam.role":
-        account = account or MANAGEMENT  # where the service-linked role lives
-    name = target.get("role")
+    elif rule.resource in ("aws.iam.role", "aws.organizations.integration"):
+        account = account or MANAGEMENT  # where the service-linked role lives, and the integrations
+    name = target.get("role", target.get("integration"))
     matching = [
         r for r in results
         if (account is None or r.account_id == account) and (name is None or r.resource_name == name)

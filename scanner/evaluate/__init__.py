@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from scanner import integrations
 from scanner import snapshot as snapshots
+from scanner.config import DEFAULT_INTEGRATION_POLICY, IntegrationPolicy
 from scanner.evaluate.engine import evaluate_rules
 from scanner.evaluate.resources import RESOURCE_TYPES, build_inventory, service_linked_role
 from scanner.model import AccountSummary, Markers, RoleIdentity, RuleSet, RunInfo, ScanResult, Snapshot
@@ -14,8 +15,16 @@ from scanner.model import AccountSummary, Markers, RoleIdentity, RuleSet, RunInf
 __all__ = ["RESOURCE_TYPES", "evaluate"]
 
 
-def evaluate(ruleset: RuleSet, snapshot: Snapshot, *, run_id: str, evaluated_at: str | None = None) -> ScanResult:
-    inventory = build_inventory(snapshot, ruleset.integrations)
+def evaluate(
+    ruleset: RuleSet,
+    snapshot: Snapshot,
+    *,
+    run_id: str,
+    evaluated_at: str | None = None,
+    policy: IntegrationPolicy = DEFAULT_INTEGRATION_POLICY,
+) -> ScanResult:
+    """`policy` is the configuration's desired state of the integrations (Config.integrations)."""
+    inventory = build_inventory(snapshot, ruleset.integrations, dedicated=ruleset.dedicated, policy=policy)
     results = evaluate_rules(ruleset.rules, inventory)
     description = snapshot.organization.description or {}
     meta = snapshot.metadata

@@ -17,8 +17,10 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from scanner import schemas
 from scanner.evaluate import message
+from scanner.evaluate.integration_facts import INTEGRATION
 from scanner.evaluate.resources import ACCOUNT_SCOPED_TYPES, ORGANIZATION, ROLE, Inventory
 from scanner.model import (
+    EVERY_INTEGRATION,
     AccountSnapshot,
     CollectionError,
     Evidence,
@@ -62,15 +64,60 @@ def _compiled(schema: Mapping[str, Any] | bool) -> jsonschema.protocols.Validato
     return _validator(json.dumps(schema, sort_keys=True))
 
 
-def _mentions(paths: Iterable[FactPath], unknown_key: str) -> bool:
-    """True when a rule that looks at `paths` needs the fact `unknown_key` ('' = the whole resource)."""
+def _mentions(schema: Any, paths: Iterable[FactPath], unknown_key: str) -> bool:
+    """True when a rule's schema that looks at `paths` needs the fact `unknown_key` ('' = the whole resource).
+
+    A path above the unknown fact needs it only when the schema asserts that object as a whole: stepping
+    through `delegated_administrator` to its known `expected` does not need its unread `accounts`."""
     if unknown_key == "":
         return True
     unknown = tuple(unknown_key.split("."))
     for path in paths:
         shorter = min(len(path), len(unknown))
-        if path[:shorter] == unknown[:shorter]:
+        if path[:shorter] == unknown[:shorter] and (len(path) >= len(unknown) or _asserts_whole(schema, path)):
             return True
+    return False
+
+
+# Keywords that only step into an object's named members (or combine schemas that do)
+_STEPPING = frozenset({"properties", "required", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
+                       "description", "title", "$comment"})
+
+
+def _asserts(node: Any) -> bool:
+    if not isinstance(node, dict):
+        return node is False
+    return any(key not in _STEPPING and not (key == "type" and value == "object") for key, value in node.items())
+
+
+def _expand(nodes: list[Any]) -> list[Any]:
+    """The schemas that apply to one value: `nodes` and every subschema their combinators hold."""
+    found, stack = [], list(nodes)
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        if isinstance(node, dict):
+            for keyword in ("allOf", "anyOf", "oneOf"):
+                stack += list(node.get(keyword) or ())
+            stack += [node[keyword] for keyword in ("not", "if", "then", "else") if keyword in node]
+    return found
+
+
+def _asserts_whole(schema: Any, path: FactPath) -> bool:
+    """Whether `schema` asserts the object at `path` (or above it) by more than stepping into named members
+    (conservative: `const`, `additionalProperties`, `minProperties` and the like read every member)."""
+    level = [schema]
+    for depth in range(len(path) + 1):
+        expanded = _expand(level)
+        if any(_asserts(node) for node in expanded):
+            return True
+        if depth == len(path):
+            break
+        level = [
+            node["properties"][path[depth]]
+            for node in expanded
+            if isinstance(node, dict) and isinstance(node.get("properties"), dict) and path[depth] in node["properties"]
+        ]
     return False
 
 
@@ -170,9 +217,10 @@ class _RuleRun:
         self.names = {account.id: account.name for account in inventory.accounts}
         integration = rule.integration
         # Data a collection was not made for was never read (its roles were not kept): fail closed.
+        # A rule of every integration (EVERY_INTEGRATION) is told per fact: its resources say what was not kept.
         self.uncollected = (
             f"the snapshot was not collected for integration {integration}: run collect with this rule pack loaded"
-            if integration is not None and integration not in inventory.collected
+            if integration not in (None, EVERY_INTEGRATION) and integration not in inventory.collected
             else None
         )
 
@@ -203,8 +251,8 @@ class _RuleRun:
             document=document,
         )
 
-    def unreadable(self, resource: Resource, paths: set[FactPath]) -> Result | None:
-        keys = sorted(key for key in resource.unknown if _mentions(paths, key))
+    def unreadable(self, resource: Resource, schema: Any, paths: set[FactPath]) -> Result | None:
+        keys = sorted(key for key in resource.unknown if _mentions(schema, paths, key))
         if not keys:
             return None
         reasons = "; ".join(sorted({resource.unknown[key] for key in keys}))
@@ -216,12 +264,12 @@ class _RuleRun:
 
     def on_resource(self, resource: Resource) -> Result | None:
         # `where` first: a rule that does not apply needs none of the facts its `expect` mentions.
-        unreadable = self.unreadable(resource, self.where_paths)
+        unreadable = self.unreadable(resource, self.rule.where, self.where_paths)
         if unreadable is not None:
             return unreadable
         if not _matches(self.rule.where, resource.facts):
             return None
-        unreadable = self.unreadable(resource, self.expect_paths)
+        unreadable = self.unreadable(resource, self.rule.expect, self.expect_paths)
         if unreadable is not None:
             return unreadable
         if resource.type == "aws.account" and not resource.facts.get("scanned", True):
@@ -243,11 +291,15 @@ class _RuleRun:
         )
 
     def in_scope(self, account: AccountSnapshot) -> bool:
+        if self.rule.resource == INTEGRATION:  # the integrations are the organization's: in its management account
+            return account.is_management and self.rule.accounts != "members"
         scope = self.rule.accounts
         return scope == "all" or (scope == "management") == account.is_management
 
     def run(self) -> Iterator[Result]:
         resources = self.inventory.resources.get(self.rule.resource, ())
+        if self.rule.resource == INTEGRATION and self.rule.integration not in (None, EVERY_INTEGRATION):
+            resources = tuple(r for r in resources if r.name == self.rule.integration)  # its own integration's
         if self.rule.resource not in ACCOUNT_SCOPED_TYPES:
             for resource in resources:
                 if self.uncollected is not None:

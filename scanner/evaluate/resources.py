@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner import integrations, policy
+from scanner.config import DEFAULT_INTEGRATION_POLICY, IntegrationPolicy
+from scanner.evaluate import integration_facts
+from scanner.evaluate.integration_facts import INTEGRATION
+from scanner.evaluate.integration_facts import reasons as _reasons
 from scanner.integrations import Known
 from scanner.model import AccountSnapshot, CollectionError, Resource, RoleRecord, Snapshot
 
@@ -94,6 +98,8 @@ FACT_SCHEMAS: dict[str, dict[str, Any]] = {
             "trusted_access": _object(
                 {
                     "enabled_principals": _STRINGS,
+                    # enabled, and named by no catalog entry: a service the scanner cannot speak for
+                    "unknown_principals": _STRINGS,
                     "integrations": _per_integration(
                         {"enabled": {"type": "boolean"}, "principals": _STRINGS, "legacy_principals": _STRINGS}
                     ),
@@ -158,10 +164,13 @@ FACT_SCHEMAS: dict[str, dict[str, Any]] = {
             "max_session_duration": {"type": ["integer", "null"]},
         }
     ),
+    INTEGRATION: integration_facts.FACT_SCHEMA,
 }
 
-ACCOUNT_SCOPED_TYPES = frozenset({ACCOUNT, ROLE})
-"""Types read per account: an account whose data could not be read gives `error` for their rules."""
+ACCOUNT_SCOPED_TYPES = frozenset({ACCOUNT, ROLE, INTEGRATION})
+"""Types read per account: an account whose data could not be read gives `error` for their rules. The
+integrations are in the management account: a rule over them has a result for each integration its `where`
+selects, and one "not applicable" otherwise (not one per integration of the catalog)."""
 
 LISTING_APIS = frozenset(
     {
@@ -188,8 +197,16 @@ class Inventory:
     collected: tuple[str, ...] = ()
 
 
-def build_inventory(snapshot: Snapshot, integration_ids: tuple[str, ...] = ()) -> Inventory:
-    """Facts keyed by integration are computed for `integration_ids` (those the loaded rules apply to)."""
+def build_inventory(
+    snapshot: Snapshot,
+    integration_ids: tuple[str, ...] = (),
+    *,
+    dedicated: tuple[str, ...] = (),
+    policy: IntegrationPolicy = DEFAULT_INTEGRATION_POLICY,
+) -> Inventory:
+    """Facts keyed by integration are computed for `integration_ids` (those the loaded rules apply to), and
+    one integration resource for each; `dedicated` (RuleSet.dedicated) are those a pack of their own covers,
+    `policy` the configuration's desired state of the integrations."""
     scope = integrations.scope(integration_ids)
     org_context = _organization_context(snapshot)
     roles: list[Resource] = []
@@ -206,6 +223,9 @@ def build_inventory(snapshot: Snapshot, integration_ids: tuple[str, ...] = ()) -
             ORGANIZATION: tuple(_organization_resources(snapshot, scope)),
             ACCOUNT: tuple(_account_resource(account) for account in snapshot.accounts),
             ROLE: tuple(roles),
+            INTEGRATION: tuple(
+                integration_facts.build(snapshot, (k.id for k in scope), dedicated=dedicated, policy=policy)
+            ),
         },
         accounts=snapshot.accounts,
         unread=unread,
@@ -247,11 +267,6 @@ def _organization_context(snapshot: Snapshot) -> policy.OrganizationContext:
 
 def _management(snapshot: Snapshot) -> AccountSnapshot | None:
     return next((account for account in snapshot.accounts if account.is_management), None)
-
-
-def _reasons(errors: tuple[CollectionError, ...], *apis: str) -> str:
-    matching = [e.describe() for e in errors if e.api in apis]
-    return "; ".join(matching) or "not read"
 
 
 def _organization_resources(snapshot: Snapshot, scope: tuple[Known, ...]) -> Iterator[Resource]:
@@ -302,6 +317,7 @@ def _trusted_access_facts(enabled: tuple[Mapping[str, Any], ...], scope: tuple[K
     principals = sorted({str(item.get("ServicePrincipal", "")) for item in enabled})
     return {
         "enabled_principals": principals,
+        "unknown_principals": integration_facts.unknown_principals(principals),
         "integrations": {
             k.id: {
                 "enabled": any(p in k.trusted_access_principals for p in principals),
