@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from scanner import integrations
+
 JSON = Any
 """A JSON-compatible value: what json.loads returns."""
 
@@ -95,6 +97,10 @@ class Rule:
     integration: str | None = None
 
 
+ALL_INTEGRATIONS = "*"
+"""`integration: "*"`: the rule applies to every catalog integration of kind `integration`."""
+
+
 @dataclass(frozen=True, slots=True)
 class RulePack:
     id: str
@@ -118,7 +124,16 @@ class RuleSet:
     @property
     def integrations(self) -> tuple[str, ...]:
         """The catalog integrations the rules apply to, sorted: what is collected and evaluated for them."""
-        return tuple(sorted({rule.integration for rule in self.rules if rule.integration is not None}))
+        named = {rule.integration for rule in self.rules if rule.integration is not None}
+        if ALL_INTEGRATIONS in named:
+            named = (named - {ALL_INTEGRATIONS}) | set(integrations.all_integration_ids())
+        return tuple(sorted(named))
+
+    @property
+    def dedicated(self) -> tuple[str, ...]:
+        """The integrations some rule names specifically: a pack of their own checks them, so the rules for
+        every integration (`integration: "*"`) leave their roles to it."""
+        return tuple(sorted({r.integration for r in self.rules if r.integration not in (None, ALL_INTEGRATIONS)}))
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,6 +180,9 @@ class RoleRecord:
     attached_policies: tuple[Mapping[str, JSON], ...] | None
     inline_policies: Mapping[str, JSON] | None  # policy name -> decoded document
     detail_read: bool  # False when GetRole failed and `role` is only the ListRoles item
+    # True when the ListRoles item was all that was asked for (a member account's genuine service-linked role,
+    # scanner.collect.iam): the details are not missing, they were not needed (snapshot.gaps counts no gap)
+    listing_only: bool = False
 
 
 AccountState = str  # Organizations' State: ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, ...

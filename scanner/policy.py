@@ -106,6 +106,21 @@ def trust_names_service_principal(document: Mapping[str, Any], principals: froze
     return False
 
 
+def trusts_only_service(facts: Mapping[str, Any], principal: str) -> bool:
+    """Whether trust facts (trust_facts) show the one shape AWS gives a service-linked role: only the service
+    principal `principal` may be allowed, only sts:AssumeRole, no wildcard action and no NotPrincipal."""
+    return (
+        facts.get("allowed_principals") == [f"service:{principal.strip().lower()}"]
+        and facts.get("allowed_actions") == ["sts:AssumeRole"]
+        and facts.get("allows_any_action") is False
+        and facts.get("uses_not_principal") is False
+    )
+
+
+NO_ORGANIZATION = OrganizationContext(None, None, frozenset())
+"""For trust facts that do not depend on the organization (who may assume, not whether a source is pinned)."""
+
+
 IntegrationPrincipals = Mapping[str, tuple[str, ...]]
 """integration id -> the service principals a trust policy may name for it (scanner.integrations)."""
 

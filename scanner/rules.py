@@ -20,7 +20,7 @@ from scanner.errors import RuleError
 from scanner.evaluate import message
 from scanner.evaluate.engine import ITEMS, referenced_paths
 from scanner.evaluate.resources import FACT_SCHEMAS, RESOURCE_TYPES
-from scanner.model import Reference, Remediation, Rule, RulePack, RuleSet, Severity
+from scanner.model import ALL_INTEGRATIONS, Reference, Remediation, Rule, RulePack, RuleSet, Severity
 
 
 def builtin_packs_dir() -> Path:
@@ -193,7 +193,7 @@ def _integration_problems(document: yamlfile.YamlDocument, integration: str | No
     """The integration must be in the catalog, and the rule may use only its own `integrations.<id>` facts:
     the collector reads only what the loaded rules' integrations need, so another's facts are never there."""
     data = document.data
-    if integration is not None:
+    if integration is not None and integration != ALL_INTEGRATIONS:
         try:
             integrations.known(integration)
         except integrations.UnknownIntegration:

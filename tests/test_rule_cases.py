@@ -9,6 +9,7 @@ and checks the status of the result for the case's target. Test ids read like `A
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from scanner.model import (
     Result,
     RoleRecord,
     Rule,
+    RulePack,
     Snapshot,
     SnapshotMetadata,
 )
@@ -53,7 +55,8 @@ SSM_SLR = {
 }
 STATUSES = ("pass", "fail", "error", "skipped", "not_applicable")
 
-BUILTIN = {rule.id: rule for rule in load_rules().rules}
+BUILTIN_SET = load_rules()
+BUILTIN = {rule.id: rule for rule in BUILTIN_SET.rules}
 
 
 def _role(account: str, spec: dict[str, Any]) -> RoleRecord:
@@ -74,6 +77,9 @@ def _role(account: str, spec: dict[str, Any]) -> RoleRecord:
             "PermissionsBoundaryType": "Policy",
             "PermissionsBoundaryArn": spec["boundary"],
         }
+    if spec.get("listing_only"):  # kept from ListRoles alone, as the collector keeps a member's genuine SLR
+        return RoleRecord(role=role, attached_policies=None, inline_policies=None, detail_read=False,
+                          listing_only=True)
     attached = spec.get("attached", [SLR_POLICY])
     return RoleRecord(
         role=role,
@@ -134,8 +140,9 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
 
 
 def _target_results(rule: Rule, case: dict[str, Any]) -> list[Result]:
-    scope = (rule.integration,) if rule.integration else ()
-    results = evaluate_rules([rule], build_inventory(build_snapshot(case), scope))
+    scope = replace(BUILTIN_SET, packs=(RulePack("case", "case", "0.0.0", (rule,)),)).integrations
+    inventory = build_inventory(build_snapshot(case), scope, dedicated=BUILTIN_SET.dedicated)
+    results = evaluate_rules([rule], inventory)
     target = case.get("target", {})
     account = MEMBER if target.get("account") == "member" else MANAGEMENT if target.get("account") else None
     if rule.resource == "aws.account":

@@ -17,7 +17,7 @@ __all__ = ["RESOURCE_TYPES", "evaluate"]
 
 
 def evaluate(ruleset: RuleSet, snapshot: Snapshot, *, run_id: str, evaluated_at: str | None = None) -> ScanResult:
-    inventory = build_inventory(snapshot, ruleset.integrations)
+    inventory = build_inventory(snapshot, ruleset.integrations, dedicated=ruleset.dedicated)
     results = evaluate_rules(ruleset.rules, inventory)
     description = snapshot.organization.description or {}
     meta = snapshot.metadata

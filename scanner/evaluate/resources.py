@@ -7,11 +7,12 @@ tests check every built resource against it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from scanner import integrations, policy
+from scanner.evaluate import service_roles
 from scanner.integrations import Known
 from scanner.model import AccountSnapshot, CollectionError, Resource, RoleRecord, Snapshot
 
@@ -156,6 +157,7 @@ FACT_SCHEMAS: dict[str, dict[str, Any]] = {
             "permissions_boundary": _NULLABLE_STRING,
             "tags": {"type": "object", "additionalProperties": {"type": "string"}},
             "max_session_duration": {"type": ["integer", "null"]},
+            **service_roles.SCHEMA,
         }
     ),
 }
@@ -188,9 +190,13 @@ class Inventory:
     collected: tuple[str, ...] = ()
 
 
-def build_inventory(snapshot: Snapshot, integration_ids: tuple[str, ...] = ()) -> Inventory:
-    """Facts keyed by integration are computed for `integration_ids` (those the loaded rules apply to)."""
+def build_inventory(
+    snapshot: Snapshot, integration_ids: tuple[str, ...] = (), *, dedicated: tuple[str, ...] = ()
+) -> Inventory:
+    """Facts keyed by integration are computed for `integration_ids` (those the loaded rules apply to);
+    `dedicated` are those a pack of their own names (RuleSet.dedicated): the generic role facts say so."""
     scope = integrations.scope(integration_ids)
+    own_pack = frozenset(dedicated)
     org_context = _organization_context(snapshot)
     roles: list[Resource] = []
     unread: dict[tuple[str, str], tuple[CollectionError, ...]] = {}
@@ -200,7 +206,7 @@ def build_inventory(snapshot: Snapshot, integration_ids: tuple[str, ...] = ()) -
         if account.roles_listed is None:
             unread[(ROLE, account.id)] = _listing_errors(account)
             continue
-        roles.extend(_role_resource(account, record, org_context, scope) for record in account.roles)
+        roles.extend(_role_resource(account, record, org_context, scope, own_pack) for record in account.roles)
     return Inventory(
         resources={
             ORGANIZATION: tuple(_organization_resources(snapshot, scope)),
@@ -364,8 +370,42 @@ def _account_resource(account: AccountSnapshot) -> Resource:
     return Resource(ACCOUNT, account.id, arn, account.name, facts)
 
 
+_DETAIL_FACTS = (
+    "description", "permissions_boundary", "tags", "max_session_duration", "attached_policy_arns", "inline_policy_names"
+)
+"""A role's facts that need reads beyond ListRoles (GetRole, the policy listings)."""
+
+
+def _detail_facts(
+    record: RoleRecord, facts: dict[str, Any], unknown: dict[str, str], errors_for: Callable[..., str]
+) -> None:
+    role = record.role
+    if record.detail_read:
+        boundary = role.get("PermissionsBoundary") or {}
+        facts["description"] = role.get("Description")
+        facts["permissions_boundary"] = boundary.get("PermissionsBoundaryArn")
+        facts["tags"] = {str(t.get("Key")): str(t.get("Value")) for t in role.get("Tags", [])}
+        facts["max_session_duration"] = role.get("MaxSessionDuration")
+    else:
+        reason = errors_for("iam:GetRole")
+        for key in ("description", "permissions_boundary", "tags", "max_session_duration"):
+            unknown[key] = reason
+    if record.attached_policies is None:
+        unknown["attached_policy_arns"] = errors_for("iam:ListAttachedRolePolicies")
+    else:
+        facts["attached_policy_arns"] = sorted(str(p.get("PolicyArn")) for p in record.attached_policies)
+    if record.inline_policies is None:
+        unknown["inline_policy_names"] = errors_for("iam:ListRolePolicies", "iam:GetRolePolicy")
+    else:
+        facts["inline_policy_names"] = sorted(record.inline_policies)
+
+
 def _role_resource(
-    account: AccountSnapshot, record: RoleRecord, org_context: policy.OrganizationContext, scope: tuple[Known, ...]
+    account: AccountSnapshot,
+    record: RoleRecord,
+    org_context: policy.OrganizationContext,
+    scope: tuple[Known, ...],
+    dedicated: frozenset[str] = frozenset(),
 ) -> Resource:
     role = record.role
     name = str(role.get("RoleName", ""))
@@ -399,24 +439,27 @@ def _role_resource(
         facts["trust"] = policy.trust_facts(trust_document, org_context, integrations.principals_by_integration(scope))
     except policy.PolicyDocumentError as exc:
         unknown["trust"] = f"the trust policy could not be read: {exc}"
-    if record.detail_read:
-        boundary = role.get("PermissionsBoundary") or {}
-        facts["description"] = role.get("Description")
-        facts["permissions_boundary"] = boundary.get("PermissionsBoundaryArn")
-        facts["tags"] = {str(t.get("Key")): str(t.get("Value")) for t in role.get("Tags", [])}
-        facts["max_session_duration"] = role.get("MaxSessionDuration")
+    if "trust" in unknown:
+        unknown["unpinned_integrations"] = unknown["trust"]
     else:
-        reason = errors_for("iam:GetRole")
-        for key in ("description", "permissions_boundary", "tags", "max_session_duration"):
-            unknown[key] = reason
-    if record.attached_policies is None:
-        unknown["attached_policy_arns"] = errors_for("iam:ListAttachedRolePolicies")
+        facts["unpinned_integrations"] = service_roles.unpinned_integrations(
+            facts["trust"], service_linked=facts["service_linked"], scope=scope, dedicated=dedicated
+        )
+    if record.listing_only:
+        # Kept from ListRoles alone (scanner.collect.iam): nothing beyond the listing was asked for.
+        listed = "not read: a member account's service-linked role is kept from its listing (iam:ListRoles)"
+        unknown.update(dict.fromkeys(_DETAIL_FACTS, listed))
     else:
-        facts["attached_policy_arns"] = sorted(str(p.get("PolicyArn")) for p in record.attached_policies)
-    if record.inline_policies is None:
-        unknown["inline_policy_names"] = errors_for("iam:ListRolePolicies", "iam:GetRolePolicy")
-    else:
-        facts["inline_policy_names"] = sorted(record.inline_policies)
+        _detail_facts(record, facts, unknown, errors_for)
+    facts["catalog_role"] = service_roles.catalog_role(
+        name,
+        path,
+        trust=facts.get("trust"),
+        attached_policy_arns=facts.get("attached_policy_arns"),
+        listing_only=record.listing_only,
+        scope=scope,
+        dedicated=dedicated,
+    )
     return Resource(
         ROLE,
         account.id,
