@@ -90,12 +90,17 @@ def builtin_pack_integrations() -> tuple[str, ...]:
         data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("integration"), str):
             found.add(data["integration"])
+    if "*" in found:  # a pack for every integration (scanner.model.ALL_INTEGRATIONS)
+        found = (found - {"*"}) | set(all_integration_ids())
     return tuple(sorted(found))
 
 
 def scope(integration_ids: Iterable[str | None]) -> tuple[Known, ...]:
     """The integrations named (None and repeats ignored), sorted by id: what a run collects and evaluates."""
-    return tuple(known(i) for i in sorted({i for i in integration_ids if i is not None}))
+    named = {i for i in integration_ids if i is not None}
+    if "*" in named:  # every integration (scanner.model.ALL_INTEGRATIONS)
+        named = (named - {"*"}) | set(all_integration_ids())
+    return tuple(known(i) for i in sorted(named))
 
 
 def at_service_linked_role_path(path: str) -> bool:

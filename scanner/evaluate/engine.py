@@ -15,10 +15,11 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
-from scanner import schemas
+from scanner import integrations, schemas
 from scanner.evaluate import message
 from scanner.evaluate.resources import ACCOUNT_SCOPED_TYPES, ORGANIZATION, ROLE, Inventory
 from scanner.model import (
+    ALL_INTEGRATIONS,
     AccountSnapshot,
     CollectionError,
     Evidence,
@@ -169,10 +170,12 @@ class _RuleRun:
         self.expect_paths = referenced_paths(rule.expect)
         self.names = {account.id: account.name for account in inventory.accounts}
         integration = rule.integration
+        needed = integrations.all_integration_ids() if integration == ALL_INTEGRATIONS else (integration,)
+        missing = ", ".join(i for i in needed if i is not None and i not in inventory.collected)
         # Data a collection was not made for was never read (its roles were not kept): fail closed.
         self.uncollected = (
-            f"the snapshot was not collected for integration {integration}: run collect with this rule pack loaded"
-            if integration is not None and integration not in inventory.collected
+            f"the snapshot was not collected for integration {missing}: run collect with this rule pack loaded"
+            if missing
             else None
         )
 
