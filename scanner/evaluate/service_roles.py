@@ -49,8 +49,13 @@ SCHEMA: dict[str, Any] = {
 """The facts this module adds to `aws.iam.role` (scanner.evaluate.resources.FACT_SCHEMAS)."""
 
 
+CatalogIndex = Mapping[str, tuple[CatalogRole, ...]]
+"""Lower-cased role name -> the in-scope integrations' catalog roles of that name."""
+
+
 @cache
-def _by_name(scope: tuple[Known, ...]) -> Mapping[str, tuple[CatalogRole, ...]]:
+def catalog_index(scope: tuple[Known, ...]) -> CatalogIndex:
+    """Built once per scope (build_inventory), looked up once per role."""
     index: dict[str, list[CatalogRole]] = {}
     for known in scope:
         for role in integrations.catalog_roles(known.id):
@@ -65,11 +70,11 @@ def catalog_role(
     trust: Mapping[str, Any] | None,
     attached_policy_arns: Iterable[str] | None,
     listing_only: bool,
-    scope: tuple[Known, ...],
+    index: CatalogIndex,
     dedicated: frozenset[str],
 ) -> dict[str, Any] | None:
     """The `catalog_role` fact: None when no in-scope integration has a service-linked role of that name."""
-    candidates = _by_name(scope).get(name.lower())
+    candidates = index.get(name.lower())
     if not candidates:
         return None
     # Two integrations could list one name; the one whose path the role has is the one it is.
@@ -92,21 +97,17 @@ def catalog_role(
 
 
 def unpinned_integrations(
-    trust: Mapping[str, Any], *, service_linked: bool, scope: tuple[Known, ...], dedicated: frozenset[str]
+    trust: Mapping[str, Any], *, service_linked: bool, dedicated: frozenset[str]
 ) -> list[str]:
     """Non-dedicated integrations whose principals can assume the role on behalf of a source outside this
     organization. A role at the service-linked path is left out: IAM keeps that path for AWS's own roles,
     whose trust nobody can edit (a look-alike elsewhere is not left out)."""
     if service_linked:
         return []
-    per_integration: Mapping[str, Any] = trust.get("integrations", {})
-    found = []
-    for known in scope:
-        if known.id in dedicated:
-            continue
-        facts = per_integration.get(known.id)
-        if facts is None:
-            continue  # not computed: the trust policy can concern none of its principals (scanner.policy)
-        if facts["trusted"] and not facts["pinned"]:
-            found.append(known.id)
-    return found
+    per_integration: Mapping[str, Any] = trust["integrations"]
+    # Every in-scope integration has its entry (scanner.policy.trust_facts); those of integrations the
+    # policy does not concern are the one shared untrusted entry, skipped without a look.
+    return [
+        i for i, facts in per_integration.items()
+        if facts is not policy.UNTRUSTED and facts["trusted"] and not facts["pinned"] and i not in dedicated
+    ]
