@@ -7,10 +7,11 @@ all); only those roles cost further calls. A healthy account thus
 costs one ListRoles call per 1,000 roles.
 
 A member account's genuine service-linked role of an integration whose role the service creates in members
-(GuardDuty's, Config's, ...) is kept from its ListRoles item alone: IAM lets no customer attach a policy to
-it, so GetRole and the policy listings would cost three calls per role in every account to confirm what AWS
-made. Only a role with the catalog's exact name and path, whose listed trust lets nobody but its service
-principal assume it, is kept so (RoleRecord.listing_only); anything else is read in full.
+(GuardDuty's, Config's, ...) is kept from its ListRoles item alone: IAM refuses changes to a service-linked
+role from anyone but its service (UnmodifiableEntity), so GetRole and the policy listings would cost three
+calls per role in every account to confirm what AWS made. Only a role with the catalog's exact name and
+path, whose listed trust lets nobody but its service principal assume it, is kept so
+(RoleRecord.listing_only); anything else is read in full.
 """
 
 from __future__ import annotations
