@@ -9,9 +9,11 @@ trust (which the listing carries). Anything unlike AWS's role is read in full.
 from __future__ import annotations
 
 import boto3
+import jsonschema
 
 from scanner import demo
 from scanner.evaluate import evaluate
+from scanner.evaluate.resources import FACT_SCHEMAS, ROLE, build_inventory
 from scanner.model import Status
 from scanner.rules import load_rules
 from scanner.snapshot import dumps, gaps, loads
@@ -67,6 +69,15 @@ def test_a_healthy_member_with_service_linked_roles_costs_two_calls(aws: boto3.S
     # Kept from the listing by design is no gap, and survives a round trip through the snapshot file.
     assert gaps(snapshot) == ()
     assert loads(dumps(snapshot), "snapshot") == snapshot
+
+    # Every role's facts, listing-only ones included, are what the schema the rule loader checks against says.
+    inventory = build_inventory(snapshot, ruleset.integrations, dedicated=ruleset.dedicated)
+    validator = jsonschema.Draft202012Validator(FACT_SCHEMAS[ROLE])
+    for role in inventory.resources[ROLE]:
+        validator.validate(role.facts)
+    listed = {r.name: r for r in inventory.resources[ROLE] if r.account_id == ids["healthy"]}
+    assert listed[GUARDDUTY.name].facts["catalog_role"]["listing_only"] is True
+    assert "attached_policy_arns" in listed[GUARDDUTY.name].unknown
 
     results = evaluate(ruleset, snapshot, run_id="test").results
 
