@@ -152,3 +152,49 @@ def needs_delegated_administrators(integration_ids: Iterable[str | None]) -> boo
         entry is not None and entry.delegated_administrator.supported is True
         for entry in (catalog.get(i) for i in {i for i in integration_ids if i is not None})
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRole:
+    """A service-linked role the catalog names with its trusted principal (so its path is known), as the
+    role facts and the collector compare a role with it."""
+
+    integration: str
+    name: str
+    path: str
+    principal: str
+    policy_arns: tuple[str, ...]
+    created_in: tuple[str, ...]
+    verified_identity: bool  # its name and its trusted principal are confirmed by a source
+    verified_policies: bool  # every policy's attachment to it is documented (not inferred from a name)
+
+    @property
+    def created_in_members(self) -> bool:
+        return "members" in self.created_in
+
+
+def _catalog_roles(entry: Integration) -> tuple[CatalogRole, ...]:
+    return tuple(
+        CatalogRole(
+            integration=entry.id,
+            name=role.name,
+            path=role.path,
+            principal=role.trusted_principal,
+            policy_arns=role.managed_policy_arns,
+            created_in=role.created_in,
+            verified_identity=role.is_verified("name") and role.is_verified("trusted_principal"),
+            verified_policies=role.is_verified("managed_policies")
+            and all(p.attachment == "documented" for p in role.managed_policies),
+        )
+        for role in entry.service_linked_roles
+        if role.name is not None and role.trusted_principal is not None and role.path is not None
+    )
+
+
+@cache
+def catalog_roles(integration_id: str) -> tuple[CatalogRole, ...]:
+    """The integration's service-linked roles whose name and principal the catalog knows."""
+    known(integration_id)  # the same refusal of an id that is not an integration
+    entry = load_catalog().get(integration_id)
+    assert entry is not None
+    return _catalog_roles(entry)

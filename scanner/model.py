@@ -181,6 +181,9 @@ class RoleRecord:
     attached_policies: tuple[Mapping[str, JSON], ...] | None
     inline_policies: Mapping[str, JSON] | None  # policy name -> decoded document
     detail_read: bool  # False when GetRole failed and `role` is only the ListRoles item
+    # True when the ListRoles item was all that was asked for (a member account's genuine service-linked role,
+    # scanner.collect.iam): the details are not missing, they were not needed (snapshot.gaps counts no gap)
+    listing_only: bool = False
 
 
 AccountState = str  # Organizations' State: ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, ...

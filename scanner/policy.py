@@ -106,6 +106,21 @@ def trust_names_service_principal(document: Mapping[str, Any], principals: froze
     return False
 
 
+def trusts_only_service(facts: Mapping[str, Any], principal: str) -> bool:
+    """Whether trust facts (trust_facts) show the one shape AWS gives a service-linked role: only the service
+    principal `principal` may be allowed, only sts:AssumeRole, no wildcard action and no NotPrincipal."""
+    return (
+        facts.get("allowed_principals") == [f"service:{principal.strip().lower()}"]
+        and facts.get("allowed_actions") == ["sts:AssumeRole"]
+        and facts.get("allows_any_action") is False
+        and facts.get("uses_not_principal") is False
+    )
+
+
+NO_ORGANIZATION = OrganizationContext(None, None, frozenset())
+"""For trust facts that do not depend on the organization (who may assume, not whether a source is pinned)."""
+
+
 IntegrationPrincipals = Mapping[str, tuple[str, ...]]
 """integration id -> the service principals a trust policy may name for it (scanner.integrations)."""
 
@@ -133,12 +148,37 @@ def trust_facts(
       and of the Deny statements that apply, when pinned), reason (the witness in words, None when
       pinned) and witness (the request, None when pinned);
       pinned: every one of its statements is pinned (true when there is none).
+      Every integration of `integrations` has its entry: one the policy cannot concern (it names none of its
+      principals, and no service it does not name can be allowed) gets the entry of an untrusted one
+      without a search, so the cost of a policy grows with the integrations it names, not with the catalog.
     - condition_keys: lower-cased condition keys of Allow statements.
     """
-    key = tuple(sorted((i, tuple(p)) for i, p in integrations.items()))
-    text = _trust_facts_text(json.dumps(document, sort_keys=True, default=str), org, key)
-    facts: dict[str, Any] = json.loads(text)
-    return facts
+    return TrustReader(integrations)(document, org)
+
+
+UNTRUSTED: Mapping[str, Any] = {"principals": [], "trusted": False, "statements": [], "pinned": True}
+"""An integration's facts when none of its principals can assume the role (what the search answers): one
+object shared by every role and integration the policy does not concern. Facts are read, never written
+(scanner.model.Resource.facts is a Mapping)."""
+
+
+class TrustReader:
+    """trust_facts for one set of integrations, with what depends on that set alone worked out once: a
+    collection evaluates thousands of roles against the same catalog."""
+
+    __slots__ = ("_ids", "_key")
+
+    def __init__(self, integrations: IntegrationPrincipals) -> None:
+        self._key = tuple(sorted((i, tuple(p)) for i, p in integrations.items()))
+        self._ids = tuple(i for i, _ in self._key)
+
+    def __call__(self, document: Mapping[str, Any], org: OrganizationContext) -> dict[str, Any]:
+        text = _trust_facts_text(json.dumps(document, sort_keys=True, default=str), org, self._key)
+        facts: dict[str, Any] = json.loads(text)
+        per_integration = dict.fromkeys(self._ids, UNTRUSTED)
+        per_integration.update(facts["integrations"])
+        facts["integrations"] = per_integration
+        return facts
 
 
 @lru_cache(maxsize=4096)
@@ -167,9 +207,11 @@ def _trust_facts(
                 principals.add(label)
                 actions.add(action)
     foreign = Search(policy, _foreign_domains(org), like=anyone)
+    concerned = _concerned(policy, anyone, integrations)
     per_integration = {
         integration_id: _integration_facts(policy, anyone, foreign, names)
         for integration_id, names in integrations
+        if integration_id in concerned
     }
     allows = policy.allows
     raw = [s.raw for s in policy.statements]
@@ -184,6 +226,20 @@ def _trust_facts(
         "integrations": per_integration,
         "condition_keys": sorted({c.key for s in allows for c in s.conditions}),
     }
+
+
+def _concerned(
+    policy: iam_eval.Policy, anyone: Search, integrations: tuple[tuple[str, tuple[str, ...]], ...]
+) -> set[str]:
+    """The integrations whose principals some Allow may apply to: those the policy names (in any letter case),
+    or all of them when it may allow a service it does not name ("*", a wildcard, NotPrincipal, an unreadable
+    Principal). The evaluator answers for a service it does not name exactly as for any other such service,
+    so one question about an unnamed one stands for every integration the policy does not name."""
+    named = {p.name for p in _named(policy) if p.kind == "service"}
+    unnamed = next(n for n in ("unnamed.amazonaws.com", "unnamed-2.amazonaws.com") if n not in named)
+    if anyone.may_apply(Principal("service", unnamed)):
+        return {integration_id for integration_id, _ in integrations}
+    return {i for i, names in integrations if any(n.strip().lower() in named for n in names)}
 
 
 def _integration_facts(

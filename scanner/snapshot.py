@@ -65,7 +65,8 @@ def gaps(snapshot: Snapshot) -> tuple[str, ...]:
         elif account.roles_listed is None:
             reasons.append(f"account {account.id}: its roles were not listed")
         elif any(
-            not role.detail_read or role.attached_policies is None or role.inline_policies is None
+            not role.listing_only
+            and (not role.detail_read or role.attached_policies is None or role.inline_policies is None)
             for role in account.roles
         ):
             reasons.append(f"account {account.id}: a role of interest was not read in full")
@@ -195,6 +196,7 @@ def _role(doc: Mapping[str, Any]) -> RoleRecord:
         attached_policies=_optional_tuple(doc["attached_policies"]),
         inline_policies=doc["inline_policies"],
         detail_read=doc["detail_read"],
+        listing_only=doc.get("listing_only", False),
     )
 
 

@@ -54,7 +54,8 @@ SSM_SLR = {
 }
 STATUSES = ("pass", "fail", "error", "skipped", "not_applicable")
 
-BUILTIN = {rule.id: rule for rule in load_rules().rules}
+BUILTIN_SET = load_rules()
+BUILTIN = {rule.id: rule for rule in BUILTIN_SET.rules}
 
 
 def _role(account: str, spec: dict[str, Any]) -> RoleRecord:
@@ -75,6 +76,9 @@ def _role(account: str, spec: dict[str, Any]) -> RoleRecord:
             "PermissionsBoundaryType": "Policy",
             "PermissionsBoundaryArn": spec["boundary"],
         }
+    if spec.get("listing_only"):  # kept from ListRoles alone, as the collector keeps a member's genuine SLR
+        return RoleRecord(role=role, attached_policies=None, inline_policies=None, detail_read=False,
+                          listing_only=True)
     attached = spec.get("attached", [SLR_POLICY])
     return RoleRecord(
         role=role,

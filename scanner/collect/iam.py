@@ -5,15 +5,23 @@ ListRoles already carries each role's name, path and trust policy, which is all 
 whether a role concerns one of the integrations the loaded rules apply to (one listing serves them
 all); only those roles cost further calls. A healthy account thus
 costs one ListRoles call per 1,000 roles.
+
+A member account's genuine service-linked role of an integration whose role the service creates in members
+(GuardDuty's, Config's, ...) is kept from its ListRoles item alone: IAM refuses changes to a service-linked
+role from anyone but its service (UnmodifiableEntity), so GetRole and the policy listings would cost three
+calls per role in every account to confirm what AWS made. Only a role with the catalog's exact name and
+path, whose listed trust lets nobody but its service principal assume it, is kept so
+(RoleRecord.listing_only); anything else is read in full.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from scanner import integrations as catalog
 from scanner import policy
 from scanner.collect.calls import Calls
 from scanner.collect.session import ErrorLog, iam_marker, jsonable, pages
@@ -41,6 +49,8 @@ class Interest:
 
     role_names: frozenset[str]
     service_principals: frozenset[str]
+    # (name, path) -> trusted principal of each service-linked role the service creates in member accounts
+    member_service_linked_roles: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, integrations: Iterable[Known]) -> Interest:
@@ -48,17 +58,32 @@ class Interest:
         return cls(
             frozenset(n for k in known for n in k.role_names),
             frozenset(p.lower() for k in known for p in k.service_principals),
+            {
+                (role.name, role.path): role.principal
+                for k in known
+                for role in catalog.catalog_roles(k.id)
+                if role.created_in_members
+            },
         )
 
 
 def read_roles(
-    client: Any, log: ErrorLog, max_pages: int, interest: Interest
+    client: Any, log: ErrorLog, max_pages: int, interest: Interest, *, in_management_account: bool = False
 ) -> tuple[int | None, tuple[RoleRecord, ...]]:
-    """(how many roles were listed, a record for each role of interest); (None, ()) when the listing failed."""
+    """(how many roles were listed, a record for each role of interest); (None, ()) when the listing failed.
+
+    In a member account (`in_management_account` False) a genuine service-linked role created in members is
+    kept from its listing (is_listing_only); the management account's roles are read in full."""
     listed = log.attempt("iam:ListRoles", lambda: list_roles(client, max_pages))
     if listed is None:
         return None, ()
-    records = tuple(_role_record(client, item, log, max_pages) for item in listed if is_of_interest(item, interest))
+    records = tuple(
+        _listed_record(item)
+        if not in_management_account and is_listing_only(item, interest)
+        else _role_record(client, item, log, max_pages)
+        for item in listed
+        if is_of_interest(item, interest)
+    )
     return len(listed), tuple(sorted(records, key=lambda r: (str(r.role.get("Path")), str(r.role.get("RoleName")))))
 
 
@@ -82,6 +107,26 @@ def is_of_interest(item: Mapping[str, Any], interest: Interest) -> bool:
         # report it as unreadable instead of silently passing over it.
         return True
     return policy.trust_names_service_principal(document, interest.service_principals)
+
+
+def is_listing_only(item: Mapping[str, Any], interest: Interest) -> bool:
+    """A genuine service-linked role the service creates in members: the catalog's exact name and path, and a
+    listed trust policy that lets only its service principal assume it (the evaluator's answer, the same
+    test as the `catalog_role.trusts_only_expected` fact)."""
+    principal = interest.member_service_linked_roles.get((str(item.get("RoleName")), str(item.get("Path"))))
+    if principal is None:
+        return False
+    try:
+        document = policy.decode_policy_document(item.get("AssumeRolePolicyDocument"))
+    except policy.PolicyDocumentError:
+        return False
+    return policy.trusts_only_service(policy.trust_facts(document, policy.NO_ORGANIZATION, {}), principal)
+
+
+def _listed_record(item: Mapping[str, Any]) -> RoleRecord:
+    return RoleRecord(
+        role=jsonable(item), attached_policies=None, inline_policies=None, detail_read=False, listing_only=True
+    )
 
 
 def _role_record(client: Any, item: Mapping[str, Any], log: ErrorLog, max_pages: int) -> RoleRecord:

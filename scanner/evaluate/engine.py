@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
-from scanner import schemas
+from scanner import integrations, schemas
 from scanner.evaluate import message
 from scanner.evaluate.integration_facts import INTEGRATION
 from scanner.evaluate.resources import ACCOUNT_SCOPED_TYPES, ORGANIZATION, ROLE, Inventory
@@ -216,11 +216,19 @@ class _RuleRun:
         self.expect_paths = referenced_paths(rule.expect)
         self.names = {account.id: account.name for account in inventory.accounts}
         integration = rule.integration
-        # Data a collection was not made for was never read (its roles were not kept): fail closed.
-        # A rule of every integration (EVERY_INTEGRATION) is told per fact: its resources say what was not kept.
+        # Data a collection was not made for was never read (its roles were not kept): fail closed. A rule
+        # of every integration on integration resources is told per fact (each resource says what was not
+        # kept); on roles, a role never kept is no resource at all, so any uncollected integration decides.
+        if integration == EVERY_INTEGRATION:
+            needed = () if rule.resource == INTEGRATION else integrations.integration_ids()
+        else:
+            needed = () if integration is None else (integration,)
+        missing = [i for i in needed if i not in inventory.collected]
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         self.uncollected = (
-            f"the snapshot was not collected for integration {integration}: run collect with this rule pack loaded"
-            if integration not in (None, EVERY_INTEGRATION) and integration not in inventory.collected
+            f"the snapshot was not collected for integration{'s' if len(missing) > 1 else ''} {shown}: "
+            "run collect with this rule pack loaded"
+            if missing
             else None
         )
 

@@ -7,13 +7,13 @@ tests check every built resource against it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from scanner import integrations, policy
 from scanner.config import DEFAULT_INTEGRATION_POLICY, IntegrationPolicy
-from scanner.evaluate import integration_facts
+from scanner.evaluate import integration_facts, service_roles
 from scanner.evaluate.integration_facts import INTEGRATION
 from scanner.evaluate.integration_facts import reasons as _reasons
 from scanner.integrations import Known
@@ -162,6 +162,7 @@ FACT_SCHEMAS: dict[str, dict[str, Any]] = {
             "permissions_boundary": _NULLABLE_STRING,
             "tags": {"type": "object", "additionalProperties": {"type": "string"}},
             "max_session_duration": {"type": ["integer", "null"]},
+            **service_roles.SCHEMA,
         }
     ),
     INTEGRATION: integration_facts.FACT_SCHEMA,
@@ -208,6 +209,7 @@ def build_inventory(
     one integration resource for each; `dedicated` (RuleSet.dedicated) are those a pack of their own covers,
     `policy` the configuration's desired state of the integrations."""
     scope = integrations.scope(integration_ids)
+    role_scope = _RoleScope.of(scope, frozenset(dedicated))
     org_context = _organization_context(snapshot)
     roles: list[Resource] = []
     unread: dict[tuple[str, str], tuple[CollectionError, ...]] = {}
@@ -217,7 +219,7 @@ def build_inventory(
         if account.roles_listed is None:
             unread[(ROLE, account.id)] = _listing_errors(account)
             continue
-        roles.extend(_role_resource(account, record, org_context, scope) for record in account.roles)
+        roles.extend(_role_resource(account, record, org_context, role_scope) for record in account.roles)
     return Inventory(
         resources={
             ORGANIZATION: tuple(_organization_resources(snapshot, scope)),
@@ -380,41 +382,87 @@ def _account_resource(account: AccountSnapshot) -> Resource:
     return Resource(ACCOUNT, account.id, arn, account.name, facts)
 
 
-def _role_resource(
-    account: AccountSnapshot, record: RoleRecord, org_context: policy.OrganizationContext, scope: tuple[Known, ...]
-) -> Resource:
+_UNRELATED = {
+    "service_linked_role": False,
+    "named_like_service_linked_role": False,
+    "at_service_linked_role_path": False,
+    "named_like_legacy_role": False,
+}
+"""A role's `integrations.<id>` entry for an integration it has nothing to do with: one object shared by
+every such entry (facts are read, never written), so that a role costs what it matches, not the catalog."""
+
+
+@dataclass(frozen=True, slots=True)
+class _RoleIndex:
+    """Which integrations of a scope a role name (lower case) or path concerns."""
+
+    ids: tuple[str, ...]
+    known: Mapping[str, Known]
+    by_name: Mapping[str, frozenset[str]]  # service-linked and legacy role names
+    by_path: Mapping[str, frozenset[str]]
+
+
+def _role_index(scope: tuple[Known, ...]) -> _RoleIndex:
+    by_name: dict[str, set[str]] = {}
+    by_path: dict[str, set[str]] = {}
+    for k in scope:
+        for name in k.role_names:
+            by_name.setdefault(name, set()).add(k.id)
+        for _, path in k.service_linked_roles:
+            by_path.setdefault(path, set()).add(k.id)
+    return _RoleIndex(
+        tuple(k.id for k in scope),
+        {k.id: k for k in scope},
+        {n: frozenset(ids) for n, ids in by_name.items()},
+        {p: frozenset(ids) for p, ids in by_path.items()},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _RoleScope:
+    """What every role of one inventory is compared with, worked out once (a role costs what it matches)."""
+
+    known: tuple[Known, ...]
+    dedicated: frozenset[str]  # integrations with a pack of their own (RuleSet.dedicated)
+    trust: policy.TrustReader
+    index: _RoleIndex
+    catalog: service_roles.CatalogIndex
+
+    @classmethod
+    def of(cls, scope: tuple[Known, ...], dedicated: frozenset[str]) -> _RoleScope:
+        return cls(
+            scope,
+            dedicated,
+            policy.TrustReader(integrations.principals_by_integration(scope)),
+            _role_index(scope),
+            service_roles.catalog_index(scope),
+        )
+
+
+def _role_integration_facts(name: str, path: str, index: _RoleIndex) -> dict[str, Mapping[str, bool]]:
+    lower = name.lower()
+    facts: dict[str, Mapping[str, bool]] = dict.fromkeys(index.ids, _UNRELATED)
+    for integration_id in index.by_name.get(lower, frozenset()) | index.by_path.get(path, frozenset()):
+        k = index.known[integration_id]
+        facts[k.id] = {
+            "service_linked_role": k.is_service_linked_role(name, path),
+            "named_like_service_linked_role": lower in {n.lower() for n, _ in k.service_linked_roles},
+            "at_service_linked_role_path": path in {p for _, p in k.service_linked_roles},
+            "named_like_legacy_role": lower in {n.lower() for n in k.legacy_role_names},
+        }
+    return facts
+
+
+_DETAIL_FACTS = (
+    "description", "permissions_boundary", "tags", "max_session_duration", "attached_policy_arns", "inline_policy_names"
+)
+"""A role's facts that need reads beyond ListRoles (GetRole, the policy listings)."""
+
+
+def _detail_facts(
+    record: RoleRecord, facts: dict[str, Any], unknown: dict[str, str], errors_for: Callable[..., str]
+) -> None:
     role = record.role
-    name = str(role.get("RoleName", ""))
-    path = str(role.get("Path", "/"))
-    unknown: dict[str, str] = {}
-
-    def errors_for(*apis: str) -> str:
-        return _reasons(tuple(e for e in account.errors if e.resource == name), *apis)
-
-    facts: dict[str, Any] = {
-        "name": name,
-        "path": path,
-        "arn": str(role.get("Arn", "")),
-        "role_id": role.get("RoleId"),
-        "create_date": role.get("CreateDate"),
-        "in_management_account": account.is_management,
-        "service_linked": integrations.at_service_linked_role_path(path),
-        "integrations": {
-            k.id: {
-                "service_linked_role": k.is_service_linked_role(name, path),
-                "named_like_service_linked_role": name.lower() in {n.lower() for n, _ in k.service_linked_roles},
-                "at_service_linked_role_path": path in {p for _, p in k.service_linked_roles},
-                "named_like_legacy_role": name.lower() in {n.lower() for n in k.legacy_role_names},
-            }
-            for k in scope
-        },
-    }
-    trust_document: Mapping[str, Any] | None = None
-    try:
-        trust_document = policy.decode_policy_document(role.get("AssumeRolePolicyDocument"))
-        facts["trust"] = policy.trust_facts(trust_document, org_context, integrations.principals_by_integration(scope))
-    except policy.PolicyDocumentError as exc:
-        unknown["trust"] = f"the trust policy could not be read: {exc}"
     if record.detail_read:
         boundary = role.get("PermissionsBoundary") or {}
         facts["description"] = role.get("Description")
@@ -433,6 +481,56 @@ def _role_resource(
         unknown["inline_policy_names"] = errors_for("iam:ListRolePolicies", "iam:GetRolePolicy")
     else:
         facts["inline_policy_names"] = sorted(record.inline_policies)
+
+
+def _role_resource(
+    account: AccountSnapshot, record: RoleRecord, org_context: policy.OrganizationContext, scope: _RoleScope
+) -> Resource:
+    role = record.role
+    name = str(role.get("RoleName", ""))
+    path = str(role.get("Path", "/"))
+    unknown: dict[str, str] = {}
+
+    def errors_for(*apis: str) -> str:
+        return _reasons(tuple(e for e in account.errors if e.resource == name), *apis)
+
+    facts: dict[str, Any] = {
+        "name": name,
+        "path": path,
+        "arn": str(role.get("Arn", "")),
+        "role_id": role.get("RoleId"),
+        "create_date": role.get("CreateDate"),
+        "in_management_account": account.is_management,
+        "service_linked": integrations.at_service_linked_role_path(path),
+        "integrations": _role_integration_facts(name, path, scope.index),
+    }
+    trust_document: Mapping[str, Any] | None = None
+    try:
+        trust_document = policy.decode_policy_document(role.get("AssumeRolePolicyDocument"))
+        facts["trust"] = scope.trust(trust_document, org_context)
+    except policy.PolicyDocumentError as exc:
+        unknown["trust"] = f"the trust policy could not be read: {exc}"
+    if "trust" in unknown:
+        unknown["unpinned_integrations"] = unknown["trust"]
+    else:
+        facts["unpinned_integrations"] = service_roles.unpinned_integrations(
+            facts["trust"], service_linked=facts["service_linked"], dedicated=scope.dedicated
+        )
+    if record.listing_only:
+        # Kept from ListRoles alone (scanner.collect.iam): nothing beyond the listing was asked for.
+        listed = "not read: a member account's service-linked role is kept from its listing (iam:ListRoles)"
+        unknown.update(dict.fromkeys(_DETAIL_FACTS, listed))
+    else:
+        _detail_facts(record, facts, unknown, errors_for)
+    facts["catalog_role"] = service_roles.catalog_role(
+        name,
+        path,
+        trust=facts.get("trust"),
+        attached_policy_arns=facts.get("attached_policy_arns"),
+        listing_only=record.listing_only,
+        index=scope.catalog,
+        dedicated=scope.dedicated,
+    )
     return Resource(
         ROLE,
         account.id,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from scanner import integrations
 from scanner.errors import RuleError
 from scanner.model import Severity
 from scanner.rules import builtin_packs_dir, load_rules
@@ -43,11 +44,14 @@ def test_builtin_pack_loads() -> None:
     ruleset = load_rules()
     ids = [rule.id for rule in ruleset.rules]
     assert ids == sorted(ids) and len(ids) == len(set(ids)) >= 14
-    assert [(p.id, p.version) for p in ruleset.packs] == [("artifact", "1.0.0"), ("ssm", "1.0.0")]
+    assert [(p.id, p.version) for p in ruleset.packs] == [("artifact", "1.0.0"), ("organizations", "1.0.0"),
+                                                          ("ssm", "1.0.0")]
     assert all(rule.source.startswith(f"rules/{rule.pack}/") for rule in ruleset.rules)
-    # every built-in rule applies to its pack's integration, declared once in pack.yaml
-    assert all(rule.integration == rule.pack for rule in ruleset.rules)
-    assert ruleset.integrations == ("artifact", "ssm")
+    # every built-in rule applies to its pack's integration, declared once in pack.yaml ("*": every one)
+    own = {"artifact": "artifact", "ssm": "ssm", "organizations": "*"}
+    assert all(rule.integration == own[rule.pack] for rule in ruleset.rules)
+    assert ruleset.integrations == integrations.integration_ids()
+    assert ruleset.dedicated == ("artifact", "ssm")
     assert len(ruleset.sha256) == 64
 
 
@@ -177,7 +181,7 @@ def test_missing_path_and_empty_pack(tmp_path: Path) -> None:
 
 def test_a_copy_of_the_builtin_pack_validates(tmp_path: Path) -> None:
     copies = []
-    for pack in ("artifact", "ssm"):
+    for pack in ("artifact", "organizations", "ssm"):
         copies.append(tmp_path / pack)
         shutil.copytree(builtin_packs_dir() / pack, copies[-1])
     assert len(load_rules(copies, builtin=False).rules) == len(load_rules().rules)
