@@ -417,7 +417,7 @@ class _IntegrationPlant:
     """One catalog integration's state in the organization, and what the organizations pack must find."""
 
     integration: str  # catalog id
-    enabled: bool  # trusted access for its first current principal
+    enabled: bool  # this plant enables trusted access for its first current principal (else left as it is)
     role: bool  # its service-linked role in the management account, as AWS creates it
     delegated_administrator: str | None = None  # the member (by name) registered as its delegated administrator
     planted: tuple[str, ...] = ()  # rule ids failing on the integration resource
@@ -452,7 +452,8 @@ def _healthy_members(management_account_id: str) -> tuple[_Member, ...]:
 _AUDIT = "legacy-audit"  # the drifted organization's audit account: its configured delegated administrator
 _DRIFTED_INTEGRATIONS = (
     _IntegrationPlant("security-hub", enabled=True, role=True, delegated_administrator=_AUDIT),
-    _IntegrationPlant("iam-identity-center", enabled=True, role=False, planted=("ORG-020",)),
+    # Enabled with no delegated administrator, which it supports: CIS 2.1.6's question (ORG-014) too.
+    _IntegrationPlant("iam-identity-center", enabled=True, role=False, planted=("ORG-020", "ORG-014")),
     _IntegrationPlant("trusted-advisor", enabled=False, role=True, planted=("ORG-021",)),
     _IntegrationPlant("ram", enabled=True, role=True, planted=("ORG-002",)),
     # Administered by another member than the configured audit account: the expected one is missing, and
@@ -462,14 +463,21 @@ _DRIFTED_INTEGRATIONS = (
 )
 """The drifted scenario's integrations (SPEC14's demo table): what the organizations pack is tried on."""
 
+_SSM_DELEGATE = "workload-healthy"
+# Systems Manager's trusted access is enabled in every scenario (its own pack's plants); it supports a
+# delegated administrator, so every scenario registers one, as the config expects (no ORG-010..014).
+_SSM_DELEGATION = _IntegrationPlant("ssm", enabled=False, role=False, delegated_administrator=_SSM_DELEGATE)
+
 
 def _plan(scenario: str, management_account_id: str) -> _Plan:
     healthy = _healthy_members(management_account_id)
     slr = artifact.SERVICE_LINKED_ROLE_NAME
     if scenario == "healthy":
-        return _Plan(True, (SERVICE_LINKED_ROLE,), (), (), (*healthy, _CLOSED))
+        return _Plan(True, (SERVICE_LINKED_ROLE,), (), (), (*healthy, _CLOSED), integrations=(_SSM_DELEGATION,),
+                     delegated_to=(("ssm", _SSM_DELEGATE),))
     if scenario == "disabled":
-        return _Plan(False, (SERVICE_LINKED_ROLE,), (), ("ART-002", "ART-005", "ART-013"), (*healthy, _CLOSED))
+        return _Plan(False, (SERVICE_LINKED_ROLE,), (), ("ART-002", "ART-005", "ART-013"), (*healthy, _CLOSED),
+                     integrations=(_SSM_DELEGATION,), delegated_to=(("ssm", _SSM_DELEGATE),))
     if scenario == "drifted":
         drifted = (
             _Member("former-management", (widened_service_linked_role(),), (("ART-006", slr),)),
@@ -486,11 +494,11 @@ def _plan(scenario: str, management_account_id: str) -> _Plan:
             management_planted=(("ART-010", slr), ("ART-012", slr)),
             organization_planted=("ART-004", "ORG-005"),
             members=(*healthy, *drifted, _CLOSED),
-            integrations=_DRIFTED_INTEGRATIONS,
+            integrations=(*_DRIFTED_INTEGRATIONS, _SSM_DELEGATION),
             unknown_principals=(UNKNOWN_PRINCIPAL,),
             require=("security-hub", "iam-identity-center", "cloudtrail"),
             forbid=("ram",),
-            delegated_to=(("security-hub", _AUDIT), ("cloudtrail", _AUDIT)),
+            delegated_to=(("security-hub", _AUDIT), ("cloudtrail", _AUDIT), ("ssm", _SSM_DELEGATE)),
         )
     raise ValueError(f"unknown demo scenario {scenario!r} (choose from: {', '.join(SCENARIOS)})")
 
@@ -563,8 +571,8 @@ def populate(session: boto3.Session, scenario: str = "drifted", *, endpoint_url:
     )
     planted = [PlantedProblem(rule, management_id, str(organization["Id"])) for rule in plan.organization_planted]
     planted += [PlantedProblem(rule, management_id, role) for rule, role in plan.management_planted]
-    # An integration's results are on its own resource, named as the catalog names it.
-    planted += [PlantedProblem(rule, management_id, entry.name) for plant, entry in integrations for rule in plant.planted]
+    # An integration's results are on its own resource, named by its catalog id.
+    planted += [PlantedProblem(rule, management_id, entry.id) for plant, entry in integrations for rule in plant.planted]
     for account, member in members:
         planted += [PlantedProblem(rule, account.id, role or account.name) for rule, role in member.planted]
     agreements = (organization_agreement(management_id, str(organization["Arn"])),) if plan.agreements else ()
