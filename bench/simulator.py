@@ -9,7 +9,7 @@ own cost; the simulator's is a dictionary lookup and a bytes template per call.
 What it simulates:
 
 - an organization of one management account and N-1 members (12-digit ids), listed 20 per page;
-- `roles_per_account` ordinary roles in every account (trusting EC2 or Lambda), the Artifact
+- `roles_per_account` ordinary roles in every account (trusting ECS tasks or Lambda), the Artifact
   service-linked role in the management account, and the legacy `AWSArtifactAccountSync` role in
   every `legacy_every`-th member (each costs the detail calls a role of interest costs);
 - AssumeRole into `OrganizationAccountAccessRole` of any member, with fresh keys whose expiry is
@@ -218,7 +218,9 @@ class SimulatedOrganization:
         """ListRoles items (XML, "{ACCOUNT}" in place of the account id) of one kind of account."""
         roles = [_role_xml(RoleSpec(ACCESS_ROLE, "/", _ACCESS_TRUST), "{ACCOUNT}", 0)]
         for n in range(1, self.roles_per_account):
-            service = "ec2.amazonaws.com" if n % 2 else "lambda.amazonaws.com"
+            # Services no catalog integration names: with every integration in scope (the organizations pack),
+            # a role trusting ec2.amazonaws.com (the EC2 integration's principal) is a role of interest.
+            service = "ecs-tasks.amazonaws.com" if n % 2 else "lambda.amazonaws.com"
             roles.append(_role_xml(RoleSpec(f"app-role-{n:04d}", "/apps/", _trust(service)), "{ACCOUNT}", n))
         if management:
             roles.append(_role_xml(SERVICE_LINKED_ROLE, "{ACCOUNT}", 99_999))

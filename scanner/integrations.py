@@ -7,6 +7,7 @@ computes, what a report's header says) follows from those ids and the catalog's 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -72,9 +73,23 @@ EVERY = EVERY_INTEGRATION
 """`integration: "*"` in a rule or pack: the rule applies to every catalog integration (scanner.rules)."""
 
 
+_KIND_INTEGRATION = re.compile(r"^kind:\s*integration\s*$", re.MULTILINE)
+
+
+@cache
 def integration_ids() -> tuple[str, ...]:
-    """Every catalog entry of kind `integration`, sorted: what a rule of `integration: "*"` applies to."""
-    return tuple(entry.id for entry in load_catalog().integrations)
+    """Every catalog entry of kind `integration`, sorted: what a rule of `integration: "*"` applies to.
+
+    Read from each file's top-level `kind:` line, as ids() reads the file names: deciding a collection's scope
+    costs no parsing and validating of the whole catalog before the collection (and its handling of an
+    interruption) has started; `known` loads and checks the catalog when an id is used."""
+    return tuple(
+        sorted(
+            path.stem
+            for path in catalog_dir().glob("*.yaml")
+            if _KIND_INTEGRATION.search(path.read_text(encoding="utf-8"))
+        )
+    )
 
 
 @cache

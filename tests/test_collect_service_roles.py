@@ -96,3 +96,12 @@ def test_a_healthy_member_with_service_linked_roles_costs_two_calls(aws: boto3.S
     assert statuses("ORG-131", ids["tampered"]) == {Status.FAIL}  # moto attached no policy to the copy
     assert not [r for r in results if r.status is Status.ERROR]
     assert account(snapshot, MANAGEMENT_ACCOUNT_ID).roles == ()
+
+
+def test_every_integration_is_read_from_the_catalog_files_as_the_catalog_reads_them() -> None:
+    # integration_ids reads the `kind:` lines only (a scope decided before the collection starts)
+    from scanner import integrations
+    from scanner.catalog import load_catalog
+
+    assert integrations.integration_ids() == tuple(sorted(e.id for e in load_catalog().integrations))
+    assert "organizations" not in integrations.integration_ids()  # the baseline entry

@@ -30,9 +30,9 @@ FACT_SCHEMA = _object(
     {
         "id": {"type": "string"},
         "name": {"type": "string"},
-        "enable_via": {"enum": ["organizations", "either", "service-console"]},
+        "enable_via": {"type": "string", "enum": ["organizations", "either", "service-console"]},
         "dedicated_pack": {"type": "boolean"},
-        "desired": {"enum": ["require", "forbid", "allow", "deny", "report"]},
+        "desired": {"type": "string", "enum": ["require", "forbid", "allow", "deny", "report"]},
         "how_to_enable": {"type": "string"},
         "trusted_access": _object(
             {
