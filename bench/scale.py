@@ -160,43 +160,52 @@ def run_simulated(args: argparse.Namespace, accounts: int) -> dict[str, Any]:
     collect_cpu = time.process_time() - cpu_started
     collect_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    started = time.perf_counter()
-    result = evaluate(ruleset, snapshot, run_id="bench")
-    evaluate_seconds = time.perf_counter() - started
-
-    out = Path(tempfile.mkdtemp(prefix="artifact-scan-bench-"))
-    try:
-        sizes = {}
-        writer_seconds = {}
-        for name in sorted(WRITERS):
-            writer = WRITERS[name]
-            started = time.perf_counter()
-            data = writer.render(result)
-            (out / writer.filename).write_bytes(data)
-            writer_seconds[name] = time.perf_counter() - started
-            sizes[name] = len(data)
-            del data  # one report's bytes at a time, as `scan` writes them
-        reports_seconds = sum(writer_seconds.values())
-        # What a plain `scan` writes (output.formats' default), beside every format: the budget counts both.
+    if args.collect_only:  # the collection's figures alone: evaluating and reporting 10,000 accounts take minutes
+        results: list[Any] = []
+        errors: list[Any] = []
+        evaluate_seconds = reports_seconds = default_reports_seconds = snapshot_seconds = derive_seconds = 0.0
+        writer_seconds, sizes, snapshot_size = {}, {}, 0
         default_formats = OutputConfig().formats
-        default_reports_seconds = sum(writer_seconds[name] for name in default_formats)
+    else:
         started = time.perf_counter()
-        snapshot_data = dumps(snapshot)
-        (out / "snapshot.json").write_bytes(snapshot_data)
-        snapshot_seconds = time.perf_counter() - started
-        # What `scan` really does after collecting: derive every report from the run's inputs (the snapshot
-        # parsed again from its bytes, as `scan --snapshot` and `evidence verify` do), one code path for all.
-        inputs = {
-            pipeline.SNAPSHOT_FILE: snapshot_data,
-            pipeline.SETTINGS_FILE: pipeline.settings_bytes(config, run_id="bench", evaluated_at="2026-01-01T00:00:00Z"),
-            **{f"{pipeline.RULES_DIR}/{name}": data for name, data in ruleset.files},
-        }
-        started = time.perf_counter()
-        pipeline.derive(inputs, sorted(WRITERS))
-        derive_seconds = time.perf_counter() - started
-        snapshot_size = (out / "snapshot.json").stat().st_size
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+        result = evaluate(ruleset, snapshot, run_id="bench")
+        evaluate_seconds = time.perf_counter() - started
+
+        out = Path(tempfile.mkdtemp(prefix="artifact-scan-bench-"))
+        try:
+            sizes = {}
+            writer_seconds = {}
+            for name in sorted(WRITERS):
+                writer = WRITERS[name]
+                started = time.perf_counter()
+                data = writer.render(result)
+                (out / writer.filename).write_bytes(data)
+                writer_seconds[name] = time.perf_counter() - started
+                sizes[name] = len(data)
+                del data  # one report's bytes at a time, as `scan` writes them
+            reports_seconds = sum(writer_seconds.values())
+            # What a plain `scan` writes (output.formats' default), beside every format: the budget counts both.
+            default_formats = OutputConfig().formats
+            default_reports_seconds = sum(writer_seconds[name] for name in default_formats)
+            started = time.perf_counter()
+            snapshot_data = dumps(snapshot)
+            (out / "snapshot.json").write_bytes(snapshot_data)
+            snapshot_seconds = time.perf_counter() - started
+            # What `scan` really does after collecting: derive every report from the run's inputs (the snapshot
+            # parsed again from its bytes, as `scan --snapshot` and `evidence verify` do), one code path for all.
+            inputs = {
+                pipeline.SNAPSHOT_FILE: snapshot_data,
+                pipeline.SETTINGS_FILE: pipeline.settings_bytes(config, run_id="bench", evaluated_at="2026-01-01T00:00:00Z"),
+                **{f"{pipeline.RULES_DIR}/{name}": data for name, data in ruleset.files},
+            }
+            started = time.perf_counter()
+            pipeline.derive(inputs, sorted(WRITERS))
+            derive_seconds = time.perf_counter() - started
+            snapshot_size = (out / "snapshot.json").stat().st_size
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        results = list(result.results)
+        errors = [r for r in results if r.status is Status.ERROR]
 
     stats = snapshot.metadata.stats or {}
     rates = {
@@ -217,7 +226,6 @@ def run_simulated(args: argparse.Namespace, accounts: int) -> dict[str, Any]:
     member_calls = sim.member_calls()
     healthy = [c for a, c in sim.per_account.items() if a not in ("?", MANAGEMENT_ID) and not sim.roles_of_interest(a)]
     typical = Counter(healthy).most_common(1)[0][0] if healthy else 0
-    errors = [r for r in result.results if r.status is Status.ERROR]
     return {
         "mode": "simulated",
         "accounts": accounts,
@@ -256,7 +264,8 @@ def run_simulated(args: argparse.Namespace, accounts: int) -> dict[str, Any]:
         "complete": snapshot.metadata.complete,
         "accounts_in_error": len({r.account_id for r in errors} | {a.id for a in snapshot.accounts if a.errors}),
         "error_results": len(errors),
-        "results": len(result.results),
+        "results": len(results),
+        "collect_only": args.collect_only,
         "evaluate_seconds": evaluate_seconds,
         "reports_seconds": reports_seconds,
         "default_formats": list(default_formats),
@@ -450,6 +459,9 @@ def print_simulated(rows: Sequence[Mapping[str, Any]], out: Any = sys.stdout) ->
         f"{r['expired_answers']} requests with expired credentials, "
         f"{r['calls_by_operation'].get('sts:AssumeRole', 0) - (r['accounts'] - 1)} AssumeRole beyond one per member)"
         for r in rows) + "\n")
+    if first.get("collect_only"):
+        out.write("evaluation, reports and derive: not run (--collect-only)\n")
+        return
     out.write("reports (s): " + "; ".join(
         f"N={r['accounts']:,}: default formats ({', '.join(r['default_formats'])}) {r['default_reports_seconds']:.2f}, "
         f"every format {r['reports_seconds']:.2f} ("
@@ -519,6 +531,8 @@ def parser() -> argparse.ArgumentParser:
                    "pack makes it (default), or the built-in packs' as found in the package")
     p.add_argument("--delegated-every", type=int, default=2, metavar="N",
                    help="every n-th enabled integration that supports one has a delegated administrator (default 2)")
+    p.add_argument("--collect-only", action="store_true",
+                   help="time the collection alone (no evaluation, reports or derive): the speed target's figures")
     p.add_argument("--moto-server", action="store_true", help="run the real command against a moto server instead")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write every figure as JSON")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)

@@ -125,8 +125,13 @@ def assumed_role_credentials(
     if expiry.tzinfo is None:
         expiry = expiry.replace(tzinfo=timezone.utc)
     lifetime = max(1.0, (expiry - datetime.now(timezone.utc)).total_seconds())
-    return RefreshableCredentials.create_from_metadata(
-        first,
+    # What create_from_metadata builds, with the expiry already read: it would parse the same time again
+    # with dateutil, 0.1 to 0.2 ms of CPU per account. A refresh parses its own answer's expiry as before.
+    return RefreshableCredentials(
+        access_key=first["access_key"],
+        secret_key=first["secret_key"],
+        token=first["token"],
+        expiry_time=expiry,
         refresh_using=lambda: metadata(assume_again()),
         method="assume-role",
         # Fractions of the lifetime, in seconds. botocore only compares them with the time left, so a float is
@@ -134,6 +139,7 @@ def assumed_role_credentials(
         # that live a second (the benchmark's and tests' short lifetimes) on every call.
         advisory_timeout=min(15 * 60, lifetime / 4),  # type: ignore[arg-type]
         mandatory_timeout=min(10 * 60, lifetime / 6),  # type: ignore[arg-type]
+        account_id=account_id,
     )
 
 
