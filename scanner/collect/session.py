@@ -268,6 +268,7 @@ class Instrumentation:
         # retried: an endpoint that cannot be reached at all (refused, unknown host) would otherwise cost
         # minutes of backoff before the scan could say so.
         self._reached: set[str] = set()
+        self._reached_urls: set[str] = set()
 
     def call_deadline(self) -> tuple[float, str]:
         """The deadline of an exchange starting now on the calling thread, and what sets it."""
@@ -332,8 +333,10 @@ class Instrumentation:
             request_dict: Any = None, **_: Any
         ) -> float | None:
             url = (request_dict or {}).get("url") if isinstance(request_dict, Mapping) else None
-            if response is not None and url:
-                self._reached.add(urlsplit(url).netloc)  # one bytecode: safe across the worker threads
+            if response is not None and url and url not in self._reached_urls:
+                # set.add is one bytecode: safe across the worker threads; each URL is split once.
+                self._reached_urls.add(url)
+                self._reached.add(urlsplit(url).netloc)
             if isinstance(caught_exception, EndpointConnectionError) and not self.reached(url):
                 return None
             kind = classify(response, caught_exception)
