@@ -420,7 +420,7 @@ def unquote_policy(text: Any) -> Any:
     first), which the C `unicode_escape` codec turns into the byte it names; the bytes are then read as
     UTF-8 with replacement, as `unquote` reads them. Anything else (non-ASCII text, a `%` not followed by two
     hex digits, not a string) goes to `unquote` itself. A ListRoles page of 1,000 roles has 1,000 of them:
-    the standard library's loop over escapes was a fifth of the collector's CPU per account."""
+    the standard library's loop over escapes was about a sixth of the collector's CPU per account."""
     if not isinstance(text, str) or not text.isascii() or _BAD_ESCAPE.search(text):
         return unquote(text)
     if "%" not in text:
