@@ -56,6 +56,7 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_ACCOUNTS = (100, 1_000, 10_000)
 EXAMPLE_RATE_LIMITS = {"sts": 20.0, "iam": 15.0, "organizations": 5.0}
 PAGE = 20
+STARTUP_APIS = frozenset({"sts:GetCallerIdentity", "organizations:DescribeOrganization"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,9 +98,10 @@ def ideal_seconds(
     latency_bound = max(*workers, start + page_time(pages))
     bounds = {"latency": latency_bound}
     for service, rate in rates.items():
-        if service in ("iam", "organizations") or not rate:
-            continue  # iam is per account (never binding here); organizations is in page_time
-        calls = sum(n for api, n in api_calls.items() if api.startswith(f"{service}:"))
+        if service == "iam" or not rate:
+            continue  # iam is per account (never binding here)
+        # The start-up's own calls are inside `start`; counting them again would overstate the bound.
+        calls = sum(n for api, n in api_calls.items() if api.startswith(f"{service}:") and api not in STARTUP_APIS)
         bounds[service] = start + max(0.0, calls - rate) / rate
     bounds["ideal"] = max(bounds.values())
     return bounds
@@ -113,7 +115,13 @@ def ideal_seconds(
 def run_simulated(args: argparse.Namespace, accounts: int) -> dict[str, Any]:
     import boto3
 
-    from bench.simulator import BASE_ACCESS_KEY, BASE_SECRET_KEY, MANAGEMENT_ID, SimulatedOrganization
+    from bench.simulator import (
+        BASE_ACCESS_KEY,
+        BASE_SECRET_KEY,
+        MANAGEMENT_ID,
+        SimulatedOrganization,
+        integrations_for_bench,
+    )
     from scanner import run as pipeline
     from scanner.collect import collect
     from scanner.config import Collection, Config, ManagementAccess, OutputConfig
@@ -130,7 +138,11 @@ def run_simulated(args: argparse.Namespace, accounts: int) -> dict[str, Any]:
         legacy_every=args.legacy_every,
         rate_limits=args.rate_limits or {},
         expiry_seconds=args.expiry_seconds or 3600.0,
+        integrations=integrations_for_bench(args.integrations),
+        delegated_every=args.delegated_every,
+        scope=frozenset(collection_scope(args.scope)),
     )
+    scope = collection_scope(args.scope)
     session = boto3.Session(
         aws_access_key_id=BASE_ACCESS_KEY, aws_secret_access_key=BASE_SECRET_KEY, region_name="us-east-1"
     )
@@ -142,48 +154,58 @@ def run_simulated(args: argparse.Namespace, accounts: int) -> dict[str, Any]:
     config = Config(management=management, collection=collection)
     ruleset = load_rules([], builtin=True)
 
-    started = time.perf_counter()
-    snapshot = collect(config, rules_sha256=ruleset.sha256, session=session)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    snapshot = collect(config, rules_sha256=ruleset.sha256, session=session, integrations=scope)
     wall = time.perf_counter() - started
+    collect_cpu = time.process_time() - cpu_started
     collect_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    started = time.perf_counter()
-    result = evaluate(ruleset, snapshot, run_id="bench")
-    evaluate_seconds = time.perf_counter() - started
-
-    out = Path(tempfile.mkdtemp(prefix="artifact-scan-bench-"))
-    try:
-        sizes = {}
-        writer_seconds = {}
-        for name in sorted(WRITERS):
-            writer = WRITERS[name]
-            started = time.perf_counter()
-            data = writer.render(result)
-            (out / writer.filename).write_bytes(data)
-            writer_seconds[name] = time.perf_counter() - started
-            sizes[name] = len(data)
-            del data  # one report's bytes at a time, as `scan` writes them
-        reports_seconds = sum(writer_seconds.values())
-        # What a plain `scan` writes (output.formats' default), beside every format: the budget counts both.
+    if args.collect_only:  # the collection's figures alone: evaluating and reporting 10,000 accounts take minutes
+        results: list[Any] = []
+        errors: list[Any] = []
+        evaluate_seconds = reports_seconds = default_reports_seconds = snapshot_seconds = derive_seconds = 0.0
+        writer_seconds, sizes, snapshot_size = {}, {}, 0
         default_formats = OutputConfig().formats
-        default_reports_seconds = sum(writer_seconds[name] for name in default_formats)
+    else:
         started = time.perf_counter()
-        snapshot_data = dumps(snapshot)
-        (out / "snapshot.json").write_bytes(snapshot_data)
-        snapshot_seconds = time.perf_counter() - started
-        # What `scan` really does after collecting: derive every report from the run's inputs (the snapshot
-        # parsed again from its bytes, as `scan --snapshot` and `evidence verify` do), one code path for all.
-        inputs = {
-            pipeline.SNAPSHOT_FILE: snapshot_data,
-            pipeline.SETTINGS_FILE: pipeline.settings_bytes(config, run_id="bench", evaluated_at="2026-01-01T00:00:00Z"),
-            **{f"{pipeline.RULES_DIR}/{name}": data for name, data in ruleset.files},
-        }
-        started = time.perf_counter()
-        pipeline.derive(inputs, sorted(WRITERS))
-        derive_seconds = time.perf_counter() - started
-        snapshot_size = (out / "snapshot.json").stat().st_size
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+        result = evaluate(ruleset, snapshot, run_id="bench")
+        evaluate_seconds = time.perf_counter() - started
+
+        out = Path(tempfile.mkdtemp(prefix="artifact-scan-bench-"))
+        try:
+            sizes = {}
+            writer_seconds = {}
+            for name in sorted(WRITERS):
+                writer = WRITERS[name]
+                started = time.perf_counter()
+                data = writer.render(result)
+                (out / writer.filename).write_bytes(data)
+                writer_seconds[name] = time.perf_counter() - started
+                sizes[name] = len(data)
+                del data  # one report's bytes at a time, as `scan` writes them
+            reports_seconds = sum(writer_seconds.values())
+            # What a plain `scan` writes (output.formats' default), beside every format: the budget counts both.
+            default_formats = OutputConfig().formats
+            default_reports_seconds = sum(writer_seconds[name] for name in default_formats)
+            started = time.perf_counter()
+            snapshot_data = dumps(snapshot)
+            (out / "snapshot.json").write_bytes(snapshot_data)
+            snapshot_seconds = time.perf_counter() - started
+            # What `scan` really does after collecting: derive every report from the run's inputs (the snapshot
+            # parsed again from its bytes, as `scan --snapshot` and `evidence verify` do), one code path for all.
+            inputs = {
+                pipeline.SNAPSHOT_FILE: snapshot_data,
+                pipeline.SETTINGS_FILE: pipeline.settings_bytes(config, run_id="bench", evaluated_at="2026-01-01T00:00:00Z"),
+                **{f"{pipeline.RULES_DIR}/{name}": data for name, data in ruleset.files},
+            }
+            started = time.perf_counter()
+            pipeline.derive(inputs, sorted(WRITERS))
+            derive_seconds = time.perf_counter() - started
+            snapshot_size = (out / "snapshot.json").stat().st_size
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        results = list(result.results)
+        errors = [r for r in results if r.status is Status.ERROR]
 
     stats = snapshot.metadata.stats or {}
     rates = {
@@ -191,18 +213,19 @@ def run_simulated(args: argparse.Namespace, accounts: int) -> dict[str, Any]:
         for service in ("sts", "organizations", "iam", "artifact")
     }
     per_account = [sim.ideal_calls(account) for account in sim.ids]
+    ideal_calls = ideal_calls_by_operation(sim, scope, management_role=management.role_arn is not None)
     ideal = ideal_seconds(
         per_account,
         concurrency=config.collection.concurrency,
         latency=sim.latency,
         startup_calls=3 if management.role_arn else 2,
         rates=rates,
-        api_calls=_minimal_api_calls(sim),
+        api_calls=ideal_calls,
+        organization_tasks=organization_tasks(ideal_calls),
     )
     member_calls = sim.member_calls()
     healthy = [c for a, c in sim.per_account.items() if a not in ("?", MANAGEMENT_ID) and not sim.roles_of_interest(a)]
     typical = Counter(healthy).most_common(1)[0][0] if healthy else 0
-    errors = [r for r in result.results if r.status is Status.ERROR]
     return {
         "mode": "simulated",
         "accounts": accounts,
@@ -211,10 +234,20 @@ def run_simulated(args: argparse.Namespace, accounts: int) -> dict[str, Any]:
         "rate_limits": dict(sim.rate_limits),
         "expiry_seconds": args.expiry_seconds,
         "wall_seconds": wall,
+        "collect_cpu_seconds": collect_cpu,
         "ideal": ideal,
         "ratio": wall / ideal["ideal"],
         "calls_by_operation": dict(sorted(sim.calls.items())),
         "calls_total": sum(sim.calls.values()),
+        "ideal_calls_by_operation": dict(sorted(ideal_calls.items())),
+        "ideal_calls_total": sum(ideal_calls.values()),
+        "integrations": [entry.id for entry in sim.integrations],
+        "enabled_principals": len(sim.enabled_principals),
+        "management_roles": len(sim.management_roles),
+        "member_service_linked_roles": len(sim.member_roles),
+        "delegated_administrators": {a: len(p) for a, p in sorted(sim.delegated.items())},
+        "scope": args.scope,
+        "scope_integrations": len(scope),
         "scanner_stats": stats,
         "retries": sum(s.get("retries", 0) for s in stats.values()),
         "throttled": sum(sim.throttled.values()),
@@ -231,7 +264,8 @@ def run_simulated(args: argparse.Namespace, accounts: int) -> dict[str, Any]:
         "complete": snapshot.metadata.complete,
         "accounts_in_error": len({r.account_id for r in errors} | {a.id for a in snapshot.accounts if a.errors}),
         "error_results": len(errors),
-        "results": len(result.results),
+        "results": len(results),
+        "collect_only": args.collect_only,
         "evaluate_seconds": evaluate_seconds,
         "reports_seconds": reports_seconds,
         "default_formats": list(default_formats),
@@ -246,10 +280,46 @@ def run_simulated(args: argparse.Namespace, accounts: int) -> dict[str, Any]:
     }
 
 
-def _minimal_api_calls(sim: Any) -> dict[str, int]:
-    """What a perfect scanner calls per API over the whole organization (for the rate bounds)."""
-    members = len(sim.ids) - 1
-    return {"sts:AssumeRole": members, "iam:ListRoles": len(sim.ids), "artifact:ListCustomerAgreements": 1}
+def collection_scope(scope: str) -> tuple[str, ...]:
+    """The integrations the collection is for: the built-in packs', or every catalog integration (what the
+    `organizations` pack, `integration: "*"`, makes the scope)."""
+    from scanner import integrations
+    from scanner.catalog import load_catalog
+
+    if scope == "catalog":
+        return tuple(entry.id for entry in load_catalog().integrations)
+    return integrations.builtin_pack_integrations()
+
+
+def ideal_calls_by_operation(sim: Any, scope: Sequence[str], *, management_role: bool = False) -> dict[str, int]:
+    """What a perfect scanner calls per API over the whole organization (SPEC14's rule, see
+    SimulatedOrganization.ideal_calls_by_operation): the delegated-administrator reads when the scope holds an
+    integration that supports one, the agreements when it holds Artifact's (the reader the collector runs)."""
+    from scanner.catalog import load_catalog
+    from scanner.model import AGREEMENTS_INTEGRATION
+
+    catalog = load_catalog()
+    delegated = any(
+        (entry := catalog.get(i)) is not None and entry.delegated_administrator.supported for i in scope
+    )
+    calls: dict[str, int] = sim.ideal_calls_by_operation(
+        management_role=management_role, agreements=AGREEMENTS_INTEGRATION in scope, delegated_reads=delegated
+    )
+    return calls
+
+
+ORGANIZATION_READS = (
+    "organizations:ListAWSServiceAccessForOrganization",
+    "artifact:ListCustomerAgreements",
+    "organizations:ListDelegatedAdministrators",
+    "organizations:ListDelegatedServicesForAccount",
+)
+
+
+def organization_tasks(calls: Mapping[str, int]) -> int:
+    """The organization-level reads beside the listing, each one worker-latency: trusted access, agreements,
+    and the delegated-administrator reads (counted as independent, which only lowers the ideal)."""
+    return sum(calls.get(api, 0) for api in ORGANIZATION_READS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,28 +414,43 @@ def print_simulated(rows: Sequence[Mapping[str, Any]], out: Any = sys.stdout) ->
         + (f", credentials expire after {first['expiry_seconds']:g} s" if first["expiry_seconds"] else "")
         + "\n\n"
     )
-    header = ("accounts", "wall s", "ideal s", "actual/ideal", "API calls", "requests/healthy member (max)",
+    header = ("accounts", "wall s", "ideal s", "actual/ideal", "collect CPU s", "CPU ms/account", "CPU ms/call",
+              "API calls (ideal)", "requests/healthy member (max)",
               "mgmt account scan calls", "retries", "throttled", "peak RSS MB: collect (all)", "evaluate s", "reports s: default (every format)",
               "1st member AssumeRole s", "last ListAccounts s")
     lines = []
     for r in rows:
         lines.append((
             f"{r['accounts']:,}", _fmt(r["wall_seconds"]), _fmt(r["ideal"]["ideal"]), f"{r['ratio']:.2f}",
-            f"{r['calls_total']:,}", f"{r['healthy_member_calls_typical']} ({r['healthy_member_calls_max']})", str(r["management_account_scan_calls"]),
+            _fmt(r["collect_cpu_seconds"]), f"{1000 * r['collect_cpu_seconds'] / r['accounts']:.2f}",
+            f"{1000 * r['collect_cpu_seconds'] / max(1, r['calls_total']):.2f}",
+            f"{r['calls_total']:,} ({r['ideal_calls_total']:,})",
+            f"{r['healthy_member_calls_typical']} ({r['healthy_member_calls_max']})", str(r["management_account_scan_calls"]),
             f"{r['retries']:,}", f"{r['throttled']:,}", f"{r['collect_peak_rss_mb']:.0f} ({r['peak_rss_mb']:.0f})", f"{r['evaluate_seconds']:.2f}",
             f"{r['default_reports_seconds']:.2f} ({r['reports_seconds']:.2f})", f"{r['first_member_assume_role_at']:.2f}",
             f"{r['last_list_accounts_page_at']:.2f}",
         ))
     _table(header, lines, out)
-    out.write("\nRequests by operation (every request the simulator answered, throttled ones included):\n\n")
-    operations = sorted({op for r in rows for op in r["calls_by_operation"]})
-    header2 = ("operation", *(f"N={r['accounts']:,}" for r in rows), *(f"per member, N={r['accounts']:,}" for r in rows[-1:]))
+    out.write(
+        f"\nintegrations enabled besides Artifact's: {len(first['integrations'])} ({', '.join(first['integrations']) or 'none'}); "
+        f"{first['enabled_principals']} principals with trusted access; {first['management_roles']} service-linked roles "
+        f"in the management account, {first['member_service_linked_roles']} in every member; delegated administrators "
+        f"(account: services): {first['delegated_administrators'] or 'none'}; collection scope: {first['scope']} "
+        f"({first['scope_integrations']} integrations)\n")
+    out.write("\nRequests by operation, actual (every request the simulator answered, throttled ones included) "
+              "and ideal (what a perfect scanner must call: bench/README.md):\n\n")
+    operations = sorted({op for r in rows for op in (*r["calls_by_operation"], *r["ideal_calls_by_operation"])})
+    header2 = ("operation", *(f"N={r['accounts']:,} actual (ideal)" for r in rows),
+               *(f"per member, N={r['accounts']:,}" for r in rows[-1:]))
     lines2 = []
     for op in operations:
         counts = [r["calls_by_operation"].get(op, 0) for r in rows]
+        ideals = [r["ideal_calls_by_operation"].get(op, 0) for r in rows]
         members = max(1, rows[-1]["accounts"] - 1)
-        lines2.append((op, *(f"{c:,}" for c in counts), f"{counts[-1] / members:.3f}"))
+        lines2.append((op, *(f"{c:,} ({i:,})" + (" *" if c != i else "") for c, i in zip(counts, ideals, strict=True)),
+                       f"{counts[-1] / members:.3f}"))
     _table(header2, lines2, out)
+    out.write("* actual differs from the ideal\n")
     out.write("\nideal bounds (s): " + "; ".join(
         f"N={r['accounts']:,}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["ideal"].items() if k != "ideal")
         for r in rows) + "\n")
@@ -374,6 +459,9 @@ def print_simulated(rows: Sequence[Mapping[str, Any]], out: Any = sys.stdout) ->
         f"{r['expired_answers']} requests with expired credentials, "
         f"{r['calls_by_operation'].get('sts:AssumeRole', 0) - (r['accounts'] - 1)} AssumeRole beyond one per member)"
         for r in rows) + "\n")
+    if first.get("collect_only"):
+        out.write("evaluation, reports and derive: not run (--collect-only)\n")
+        return
     out.write("reports (s): " + "; ".join(
         f"N={r['accounts']:,}: default formats ({', '.join(r['default_formats'])}) {r['default_reports_seconds']:.2f}, "
         f"every format {r['reports_seconds']:.2f} ("
@@ -435,6 +523,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--roles-per-account", type=int, default=20, help="ordinary roles in every account (default 20)")
     p.add_argument("--legacy-every", type=int, default=100,
                    help="every n-th member holds the legacy AWSArtifactAccountSync role (default 100; 0: none)")
+    p.add_argument("--integrations", type=int, default=10, metavar="N",
+                   help="catalog integrations with trusted access enabled besides Artifact's, with their "
+                   "service-linked roles and some delegated administrators (default 10; 0: Artifact's alone)")
+    p.add_argument("--scope", choices=("catalog", "builtin"), default="catalog",
+                   help="integrations the collection is for: every catalog integration, as the `organizations` "
+                   "pack makes it (default), or the built-in packs' as found in the package")
+    p.add_argument("--delegated-every", type=int, default=2, metavar="N",
+                   help="every n-th enabled integration that supports one has a delegated administrator (default 2)")
+    p.add_argument("--collect-only", action="store_true",
+                   help="time the collection alone (no evaluation, reports or derive): the speed target's figures")
     p.add_argument("--moto-server", action="store_true", help="run the real command against a moto server instead")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write every figure as JSON")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)

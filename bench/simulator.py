@@ -9,7 +9,7 @@ own cost; the simulator's is a dictionary lookup and a bytes template per call.
 What it simulates:
 
 - an organization of one management account and N-1 members (12-digit ids), listed 20 per page;
-- `roles_per_account` ordinary roles in every account (trusting ECS tasks or Lambda), the Artifact
+- `roles_per_account` ordinary roles in every account (trusting EC2 or Lambda), the Artifact
   service-linked role in the management account, and the legacy `AWSArtifactAccountSync` role in
   every `legacy_every`-th member (each costs the detail calls a role of interest costs);
 - AssumeRole into `OrganizationAccountAccessRole` of any member, with fresh keys whose expiry is
@@ -18,6 +18,11 @@ What it simulates:
   calling account), `iam` (per account, all IAM calls), `organizations` and `artifact` (per
   organization). A request over the limit gets AWS's throttling answer (`Throttling`, "Rate
   exceeded" for IAM and STS; `TooManyRequestsException` for Organizations) and uses no token;
+- optionally, integrations from the catalog (scanner.catalog; `integrations_for_bench` picks them):
+  trusted access enabled for each, their service-linked roles (catalog names, paths, trust and
+  managed policies) in the management account and, for roles the catalog says are created in
+  members, in every member; delegated administrators registered for some of them, answered by
+  ListDelegatedAdministrators and ListDelegatedServicesForAccount;
 - per-operation and per-account call counts, and the times of the first member AssumeRole and the
   last ListAccounts page (to show that the listing overlaps the scan).
 """
@@ -35,6 +40,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
+
+from scanner.catalog import Integration, ServiceLinkedRole, load_catalog
 
 MANAGEMENT_ID = "100000000000"
 ORGANIZATION_ID = "o-sim0000001"
@@ -60,8 +67,10 @@ def _trust(service: str) -> str:
     return urllib.parse.quote(json.dumps(document, separators=(",", ":")), safe="")
 
 
-_SLR_TRUST = _trust("artifact.amazonaws.com")
-_LEGACY_TRUST = _trust("aws-artifact-account-sync.amazonaws.com")
+_SLR_PRINCIPAL = "artifact.amazonaws.com"
+_SLR_TRUST = _trust(_SLR_PRINCIPAL)
+_LEGACY_PRINCIPAL = "aws-artifact-account-sync.amazonaws.com"
+_LEGACY_TRUST = _trust(_LEGACY_PRINCIPAL)
 _ACCESS_TRUST = urllib.parse.quote(
     json.dumps(
         {
@@ -83,6 +92,12 @@ class RoleSpec:
     trust: str  # URL-encoded, as IAM sends it
     policies: tuple[tuple[str, str], ...] = ()  # attached (name, arn)
     description: str = ""
+    integration: str = ""  # the catalog id of the integration it belongs to ("" for ordinary roles)
+
+
+def _integration_of(principal: str) -> str:
+    entry = load_catalog().integration_for_principal(principal)
+    return entry.id if entry is not None else ""
 
 
 SERVICE_LINKED_ROLE = RoleSpec(
@@ -91,13 +106,60 @@ SERVICE_LINKED_ROLE = RoleSpec(
     _SLR_TRUST,
     (("AWSArtifactServiceRolePolicy", "arn:aws:iam::aws:policy/aws-service-role/AWSArtifactServiceRolePolicy"),),
     "Allows AWS Artifact to gather information about an organization via AWS Organizations",
+    _integration_of(_SLR_PRINCIPAL),
 )
 LEGACY_ROLE = RoleSpec(
     "AWSArtifactAccountSync",
     "/service-role/",
     _LEGACY_TRUST,
     (("AWSArtifactAccountSync", "arn:aws:iam::aws:policy/service-role/AWSArtifactAccountSync"),),
+    integration=_integration_of(_LEGACY_PRINCIPAL),
 )
+
+
+DELEGATED_PAGE = 20  # ListDelegatedAdministrators' and ListDelegatedServicesForAccount's largest page
+
+
+def integrations_for_bench(count: int) -> tuple[Integration, ...]:
+    """`count` catalog integrations to enable in the simulated organization, chosen by rule, never by name:
+    every candidate has a current trusted-access principal, can be enabled through Organizations and owns
+    a service-linked role whose name and principal are known. First up to a third of them with roles the
+    catalog creates in member accounts (the ones that must still cost a healthy member nothing), then
+    those that support a delegated administrator, then the rest, each group in id order. The integration
+    the simulator always enables (the Artifact service-linked role's principal) is left out: it is there
+    anyway."""
+    candidates = [
+        entry for entry in load_catalog().integrations
+        if entry.current_principals and entry.enable_via != "service-console"
+        and any(r.name and r.trusted_principal for r in entry.service_linked_roles)
+        and _SLR_PRINCIPAL not in entry.service_principals
+    ]
+    in_members = [e for e in candidates if _member_roles_of(e)]
+    chosen = in_members[: max(1, count // 3) if count else 0]
+    delegated = [e for e in candidates if e.delegated_administrator.supported and e not in chosen]
+    rest = [e for e in candidates if e not in chosen and e not in delegated]
+    return tuple((chosen + delegated + rest)[:count])
+
+
+def _member_roles_of(entry: Integration) -> tuple[RoleSpec, ...]:
+    return tuple(_slr_spec(entry, r) for r in entry.service_linked_roles if r.name and r.trusted_principal
+                 and "members" in r.created_in)
+
+
+def _management_roles_of(entry: Integration) -> tuple[RoleSpec, ...]:
+    return tuple(_slr_spec(entry, r) for r in entry.service_linked_roles if r.name and r.trusted_principal
+                 and "management" in r.created_in)
+
+
+def _slr_spec(entry: Integration, role: ServiceLinkedRole) -> RoleSpec:
+    """A catalog service-linked role as IAM would hold it: the catalog's name, path, trust and policies."""
+    assert role.name and role.path and role.trusted_principal  # the callers keep only roles that have them
+    return RoleSpec(
+        role.name, role.path, _trust(role.trusted_principal),
+        tuple((policy.name, policy.arn) for policy in role.managed_policies),
+        f"service-linked role of {role.trusted_principal}",
+        entry.id,
+    )
 
 
 def _role_xml(spec: RoleSpec, account: str, index: int) -> str:
@@ -155,15 +217,23 @@ class SimulatedOrganization:
     rate_limits: Mapping[str, float] = field(default_factory=dict)  # sts, iam, organizations, artifact
     expiry_seconds: float = 3600.0
     denied_accounts: frozenset[str] = frozenset()  # AssumeRole refused (AccessDenied)
+    integrations: tuple[Integration, ...] = ()  # catalog entries with trusted access enabled (integrations_for_bench)
+    delegated_every: int = 2  # every n-th enabled integration that supports one has a delegated administrator
+    delegated_accounts: int = 2  # ... spread over this many member accounts
+    scope: frozenset[str] | None = None  # the integrations the scan is for (None: all): whose roles it must read
 
     def __post_init__(self) -> None:
         self.ids = [MANAGEMENT_ID, *(member_id(n) for n in range(1, self.accounts))]
         self._pages = self._render_pages()
-        self._roles = {
-            "member": self._role_members(management=False),
-            "legacy": self._role_members(management=False, legacy=True),
-            "management": self._role_members(management=True),
-        }
+        self.management_roles: tuple[RoleSpec, ...] = (
+            SERVICE_LINKED_ROLE, *(r for e in self.integrations for r in _management_roles_of(e)))
+        self.member_roles: tuple[RoleSpec, ...] = tuple(r for e in self.integrations for r in _member_roles_of(e))
+        self.delegated = self._delegate()
+        kinds = {"member": (False, False), "legacy": (False, True), "management": (True, False)}
+        self._specs = {kind: self._role_specs(management=m, legacy=legacy) for kind, (m, legacy) in kinds.items()}
+        self._by_name = {kind: {spec.name: spec for spec in specs} for kind, specs in self._specs.items()}
+        self._roles = {kind: [_role_xml(spec, "{ACCOUNT}", i) for i, spec in enumerate(specs)]
+                       for kind, specs in self._specs.items()}
         # The common answer (every role in one page of IAM's maximum 1,000) rendered once.
         self._first_pages = {kind: self._list_roles_body(members, 0, 1000) for kind, members in self._roles.items()}
         self._lock = threading.Lock()
@@ -187,9 +257,29 @@ class SimulatedOrganization:
         return int(account) % self.legacy_every == 0
 
     def roles_of_interest(self, account: str) -> tuple[RoleSpec, ...]:
+        """The roles a perfect scanner reads in detail: the management account's service-linked roles, and a
+        member's legacy role. A member's genuine service-linked role is judged from ListRoles alone."""
         if account == MANAGEMENT_ID:
-            return (SERVICE_LINKED_ROLE,)
-        return (LEGACY_ROLE,) if self.is_legacy(account) else ()
+            roles = self.management_roles
+        else:
+            roles = (LEGACY_ROLE,) if self.is_legacy(account) else ()
+        return tuple(r for r in roles if self.scope is None or r.integration in self.scope)
+
+    @property
+    def enabled_principals(self) -> tuple[str, ...]:
+        """Trusted access: Artifact's principal, then each enabled integration's first current principal."""
+        return tuple(dict.fromkeys([_SLR_PRINCIPAL, *(e.current_principals[0] for e in self.integrations)]))
+
+    def _delegate(self) -> dict[str, tuple[str, ...]]:
+        """delegated administrator account -> the service principals it is registered for."""
+        supported = [e for e in self.integrations if e.delegated_administrator.supported]
+        registered: dict[str, list[str]] = {}
+        if not self.delegated_every or not self.delegated_accounts:
+            return {}
+        for n, entry in enumerate(supported[:: self.delegated_every]):
+            principal = (entry.delegated_administrator.principals or entry.current_principals)[0]
+            registered.setdefault(member_id(1 + n % self.delegated_accounts), []).append(principal)
+        return {account: tuple(principals) for account, principals in registered.items()}
 
     def _render_pages(self) -> list[bytes]:
         pages = []
@@ -214,18 +304,15 @@ class SimulatedOrganization:
             pages.append(json.dumps(page).encode())
         return pages
 
-    def _role_members(self, *, management: bool, legacy: bool = False) -> list[str]:
-        """ListRoles items (XML, "{ACCOUNT}" in place of the account id) of one kind of account."""
-        roles = [_role_xml(RoleSpec(ACCESS_ROLE, "/", _ACCESS_TRUST), "{ACCOUNT}", 0)]
+    def _role_specs(self, *, management: bool, legacy: bool = False) -> list[RoleSpec]:
+        """The roles of one kind of account, in ListRoles order."""
+        roles = [RoleSpec(ACCESS_ROLE, "/", _ACCESS_TRUST)]
         for n in range(1, self.roles_per_account):
-            # Services no catalog integration names: with every integration in scope (the organizations pack),
-            # a role trusting ec2.amazonaws.com (the EC2 integration's principal) is a role of interest.
-            service = "ecs-tasks.amazonaws.com" if n % 2 else "lambda.amazonaws.com"
-            roles.append(_role_xml(RoleSpec(f"app-role-{n:04d}", "/apps/", _trust(service)), "{ACCOUNT}", n))
-        if management:
-            roles.append(_role_xml(SERVICE_LINKED_ROLE, "{ACCOUNT}", 99_999))
+            service = "ec2.amazonaws.com" if n % 2 else "lambda.amazonaws.com"
+            roles.append(RoleSpec(f"app-role-{n:04d}", "/apps/", _trust(service)))
+        roles.extend(self.management_roles if management else self.member_roles)
         if legacy:
-            roles.append(_role_xml(LEGACY_ROLE, "{ACCOUNT}", 99_998))
+            roles.append(LEGACY_ROLE)
         return roles
 
     @staticmethod
@@ -408,12 +495,45 @@ class SimulatedOrganization:
         )
 
     def _organizations_ListAWSServiceAccessForOrganization(self, params: Mapping[str, Any], account: str) -> AWSResponse:
-        return self._json(
-            {"EnabledServicePrincipals": [{"ServicePrincipal": "artifact.amazonaws.com", "DateEnabled": EPOCH}]}
-        )
+        items = [{"ServicePrincipal": p, "DateEnabled": EPOCH} for p in self.enabled_principals]
+        return self._json(self._page(items, params, "EnabledServicePrincipals", 20))
 
     def _organizations_ListDelegatedAdministrators(self, params: Mapping[str, Any], account: str) -> AWSResponse:
-        return self._json({"DelegatedAdministrators": []})  # none: no ListDelegatedServicesForAccount follows
+        wanted = params.get("ServicePrincipal")
+        items = [
+            {
+                "Id": a,
+                "Arn": f"arn:aws:organizations::{MANAGEMENT_ID}:account/{ORGANIZATION_ID}/{a}",
+                "Email": f"aws+{a}@example.com",
+                "Name": f"member-{a[-6:]}",
+                "Status": "ACTIVE",
+                "State": "ACTIVE",
+                "JoinedMethod": "CREATED",
+                "JoinedTimestamp": EPOCH,
+                "DelegationEnabledDate": EPOCH,
+            }
+            for a, principals in sorted(self.delegated.items())
+            if wanted is None or wanted in principals
+        ]
+        return self._json(self._page(items, params, "DelegatedAdministrators", DELEGATED_PAGE))
+
+    def _organizations_ListDelegatedServicesForAccount(self, params: Mapping[str, Any], account: str) -> AWSResponse:
+        target = str(params.get("AccountId"))
+        if target not in self.delegated:
+            return self._error("organizations", 400, "AccountNotRegisteredException",
+                               "The provided account is not a registered delegated administrator for your organization.")
+        items = [{"ServicePrincipal": p, "DelegationEnabledDate": EPOCH} for p in self.delegated[target]]
+        return self._json(self._page(items, params, "DelegatedServices", DELEGATED_PAGE))
+
+    @staticmethod
+    def _page(items: list[dict[str, Any]], params: Mapping[str, Any], member: str, largest: int) -> dict[str, Any]:
+        """One page of an Organizations listing (NextToken "n-<offset>")."""
+        start = int(str(params.get("NextToken") or "n-0").split("-", 1)[1])
+        size = min(largest, int(params.get("MaxResults") or largest))
+        page: dict[str, Any] = {member: items[start : start + size]}
+        if start + size < len(items):
+            page["NextToken"] = f"n-{start + size}"
+        return page
 
     def _organizations_ListAccounts(self, params: Mapping[str, Any], account: str) -> AWSResponse:
         token = str(params.get("NextToken") or "page-0")
@@ -428,12 +548,7 @@ class SimulatedOrganization:
     # IAM
 
     def _iam_ListRoles(self, params: Mapping[str, Any], account: str) -> AWSResponse:
-        if account == MANAGEMENT_ID:
-            kind = "management"
-        elif self.is_legacy(account):
-            kind = "legacy"
-        else:
-            kind = "member"
+        kind = self._kind(account)
         marker = int(str(params.get("Marker") or "m0")[1:])
         max_items = int(params.get("MaxItems") or 100)  # IAM's default page
         if marker == 0 and max_items == 1000:
@@ -442,8 +557,13 @@ class SimulatedOrganization:
             body = self._list_roles_body(self._roles[kind], marker, max_items)
         return self._xml(body.replace(b"{ACCOUNT}", account.encode()))
 
+    def _kind(self, account: str) -> str:
+        if account == MANAGEMENT_ID:
+            return "management"
+        return "legacy" if self.is_legacy(account) else "member"
+
     def _role(self, account: str, name: str) -> RoleSpec | None:
-        return next((r for r in self.roles_of_interest(account) if r.name == name), None)
+        return self._by_name[self._kind(account)].get(name)
 
     def _iam_GetRole(self, params: Mapping[str, Any], account: str) -> AWSResponse:
         spec = self._role(account, str(params.get("RoleName")))
@@ -485,3 +605,34 @@ class SimulatedOrganization:
         """The calls a perfect scanner makes for `account`: AssumeRole (members), ListRoles, and three
         detail reads (GetRole, ListAttachedRolePolicies, ListRolePolicies) per role of interest."""
         return (0 if account == MANAGEMENT_ID else 1) + 1 + 3 * len(self.roles_of_interest(account))
+
+    def ideal_calls_by_operation(self, *, management_role: bool = False, agreements: bool = True,
+                                 delegated_reads: bool = True) -> dict[str, int]:
+        """What a perfect scanner calls over the whole organization, by operation (SPEC14's rule): 2 per
+        member (AssumeRole, ListRoles), and for the organization DescribeOrganization, trusted access, the
+        ListAccounts pages, the management ListRoles with 3 detail reads per role of interest, and
+        ListDelegatedAdministrators with one ListDelegatedServicesForAccount listing per delegated
+        administrator account (when `delegated_reads`: the scope holds an integration that supports one)."""
+
+        def pages(n: int, size: int) -> int:
+            return max(1, -(-n // size))
+
+        details = sum(len(self.roles_of_interest(a)) for a in self.ids)
+        calls = {
+            "sts:GetCallerIdentity": 1,
+            "sts:AssumeRole": len(self.ids) - 1 + int(management_role),
+            "organizations:DescribeOrganization": 1,
+            "organizations:ListAWSServiceAccessForOrganization": pages(len(self.enabled_principals), 20),
+            "organizations:ListAccounts": pages(len(self.ids), PAGE),
+            "iam:ListRoles": len(self.ids),
+            "iam:GetRole": details,
+            "iam:ListAttachedRolePolicies": details,
+            "iam:ListRolePolicies": details,
+        }
+        if agreements:
+            calls["artifact:ListCustomerAgreements"] = 1
+        if delegated_reads:
+            calls["organizations:ListDelegatedAdministrators"] = pages(len(self.delegated), DELEGATED_PAGE)
+            calls["organizations:ListDelegatedServicesForAccount"] = sum(
+                pages(len(services), DELEGATED_PAGE) for services in self.delegated.values())
+        return {api: n for api, n in calls.items() if n}

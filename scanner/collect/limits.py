@@ -204,6 +204,11 @@ class Limits:
         rate = self.rates.get(service)
         if rate is None:
             return None
+        # Found without the lock (a dict lookup is atomic): every call of every worker asks twice, and the
+        # lock is only needed to create a limiter once.
+        found = self._per_account.get(account_id or "") if service == "iam" else self._shared.get(service)
+        if found is not None:
+            return found
         with self._lock:
             if service == "iam":
                 key = account_id or ""

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 import boto3
 from botocore.config import Config as BotocoreConfig
@@ -29,6 +31,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     ProfileNotFound,
 )
+from botocore.handlers import json_decode_policies
 from botocore.parsers import ResponseParserError
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
@@ -122,8 +125,13 @@ def assumed_role_credentials(
     if expiry.tzinfo is None:
         expiry = expiry.replace(tzinfo=timezone.utc)
     lifetime = max(1.0, (expiry - datetime.now(timezone.utc)).total_seconds())
-    return RefreshableCredentials.create_from_metadata(
-        first,
+    # What create_from_metadata builds, with the expiry already read: it would parse the same time again
+    # with dateutil, 0.1 to 0.2 ms of CPU per account. A refresh parses its own answer's expiry as before.
+    return RefreshableCredentials(
+        access_key=first["access_key"],
+        secret_key=first["secret_key"],
+        token=first["token"],
+        expiry_time=expiry,
         refresh_using=lambda: metadata(assume_again()),
         method="assume-role",
         # Fractions of the lifetime, in seconds. botocore only compares them with the time left, so a float is
@@ -131,6 +139,7 @@ def assumed_role_credentials(
         # that live a second (the benchmark's and tests' short lifetimes) on every call.
         advisory_timeout=min(15 * 60, lifetime / 4),  # type: ignore[arg-type]
         mandatory_timeout=min(10 * 60, lifetime / 6),  # type: ignore[arg-type]
+        account_id=account_id,
     )
 
 
@@ -259,6 +268,7 @@ class Instrumentation:
         # retried: an endpoint that cannot be reached at all (refused, unknown host) would otherwise cost
         # minutes of backoff before the scan could say so.
         self._reached: set[str] = set()
+        self._reached_urls: set[str] = set()
 
     def call_deadline(self) -> tuple[float, str]:
         """The deadline of an exchange starting now on the calling thread, and what sets it."""
@@ -323,8 +333,10 @@ class Instrumentation:
             request_dict: Any = None, **_: Any
         ) -> float | None:
             url = (request_dict or {}).get("url") if isinstance(request_dict, Mapping) else None
-            if response is not None and url:
-                self._reached.add(urlsplit(url).netloc)  # one bytecode: safe across the worker threads
+            if response is not None and url and url not in self._reached_urls:
+                # set.add is one bytecode: safe across the worker threads; each URL is split once.
+                self._reached_urls.add(url)
+                self._reached.add(urlsplit(url).netloc)
             if isinstance(caught_exception, EndpointConnectionError) and not self.reached(url):
                 return None
             kind = classify(response, caught_exception)
@@ -350,6 +362,10 @@ class Instrumentation:
                 self.notify(label, attempts + 1, self.retries.max_attempts, _why(response, caught_exception, delay))
             return delay
 
+        if service == "iam":
+            # botocore's own decoding of IAM's policy documents, done the same way at a third of the cost.
+            events.unregister("after-call.iam", json_decode_policies)
+            events.register_first("after-call.iam", decode_policies)
         events.register_first(f"before-call.{event}", before_call)
         events.register_first(f"before-send.{event}", before_send)
         events.register(f"needs-retry.{event}", needs_retry)
@@ -385,6 +401,102 @@ def _why(response: Any, caught_exception: Any, delay: float) -> str:
         code = str((parsed or {}).get("Error", {}).get("Code") or "")
         cause = code or f"HTTP {getattr(http_response, 'status_code', '?')}"
     return f"{cause}; next attempt in {delay:.1f} s"
+
+
+# --------------------------------------------------------------------------------------------
+# IAM's policy documents
+# --------------------------------------------------------------------------------------------
+
+_POLICY_DOCUMENT_SHAPE = "policyDocumentType"  # how IAM's model marks every policy document (botocore's rule)
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+_Decoder = Callable[[Any], None]
+
+
+def unquote_policy(text: Any) -> Any:
+    """`urllib.parse.unquote(text)`, the same string, for IAM's URL-encoded documents at a third of the cost.
+
+    IAM's documents are ASCII with every escape well formed: each `%XX` becomes `\\xXX` (backslashes doubled
+    first), which the C `unicode_escape` codec turns into the byte it names; the bytes are then read as
+    UTF-8 with replacement, as `unquote` reads them. Anything else (non-ASCII text, a `%` not followed by two
+    hex digits, not a string) goes to `unquote` itself. A ListRoles page of 1,000 roles has 1,000 of them:
+    the standard library's loop over escapes was about a sixth of the collector's CPU per account."""
+    if not isinstance(text, str) or not text.isascii() or _BAD_ESCAPE.search(text):
+        return unquote(text)
+    if "%" not in text:
+        return text
+    raw = text.replace("\\", "\\\\").replace("%", "\\x").encode("ascii").decode("unicode_escape")
+    return raw.encode("latin-1").decode("utf-8", "replace")
+
+
+def decode_policy_document(value: Any) -> Any:
+    """botocore's `decode_quoted_jsondoc`: the document as JSON data, or unchanged when it is not URL-encoded JSON."""
+    try:
+        return json.loads(unquote_policy(value))
+    except (ValueError, TypeError):
+        return value
+
+
+_DECODERS: dict[tuple[str, str], _Decoder | None] = {}
+_DECODERS_LOCK = threading.Lock()
+
+
+def decode_policies(parsed: Any, model: Any, **_: Any) -> None:
+    """botocore's `json_decode_policies` (an `after-call.iam` handler): every member of the policy-document
+    shape in the answer decoded in place, by a walker compiled once per operation that visits only the
+    members that can hold one (botocore walks every member of every item of every answer)."""
+    output = model.output_shape
+    if output is None:
+        return
+    key = (model.service_model.service_name, model.name)
+    if key not in _DECODERS:
+        with _DECODERS_LOCK:
+            _DECODERS[key] = _compile_decoder(output, set())
+    decoder = _DECODERS[key]
+    if decoder is not None:
+        decoder(parsed)
+
+
+def _compile_decoder(shape: Any, visiting: set[str]) -> _Decoder | None:
+    """The walk of botocore's `_decode_policy_types` over `shape`, or None when nothing under it is a document."""
+    if shape.name in visiting:  # a recursive shape (IAM has none today): compiled again at each level it reaches
+        return partial(_walk_again, shape)
+    visiting = visiting | {shape.name}
+    if shape.type_name == "structure":
+        documents = tuple(name for name, member in shape.members.items()
+                          if member.type_name == "string" and member.name == _POLICY_DOCUMENT_SHAPE)
+        nested = tuple((name, walk) for name, member in shape.members.items() if name not in documents
+                       for walk in [_compile_decoder(member, visiting)] if walk is not None)
+        if not documents and not nested:
+            return None
+
+        def structure(parsed: Any) -> None:
+            for name in documents:
+                if name in parsed:
+                    parsed[name] = decode_policy_document(parsed[name])
+            for name, walk in nested:
+                if name in parsed:
+                    walk(parsed[name])
+
+        return structure
+    if shape.type_name == "list":
+        item = _compile_decoder(shape.member, visiting)
+        if item is None:
+            return None
+        walk_item = item
+
+        def items(parsed: Any) -> None:
+            for value in parsed:
+                walk_item(value)
+
+        return items
+    return None
+
+
+def _walk_again(shape: Any, parsed: Any) -> None:
+    decoder = _compile_decoder(shape, set())
+    if decoder is not None:
+        decoder(parsed)
 
 
 NOT_AVAILABLE_STATUS = frozenset({404, 405, 500, 501})
