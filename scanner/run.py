@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner import snapshot as snapshots
-from scanner.baseline import apply_baseline, parse_baseline
+from scanner.audit.baseline import apply_baseline, parse_baseline
 from scanner.config import Config
 from scanner.errors import ExitCode, RuleError, ScanInterrupted, ScannerError
 from scanner.evaluate import evaluate
@@ -26,12 +26,12 @@ from scanner.model import SEVERITY_LABELS, Paper, RuleSet, ScanResult, Severity,
 from scanner.output import RunFolder, new_run_id
 from scanner.report import WRITERS
 from scanner.rules import load_rules
-from scanner.suppressions import apply_suppressions, parse_suppressions
+from scanner.audit.suppressions import apply_suppressions, parse_suppressions
 
 if TYPE_CHECKING:  # the collector imports boto3; only the runs that collect need it
     import boto3
 
-    from scanner.shard import Shard
+    from scanner.snapshot.shard import Shard
 
 Progress = Callable[[int, int], None]
 

@@ -16,9 +16,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from scanner import evidence, evidence_cli
+from scanner.audit import verify as evidence
+from scanner.cli import evidence as evidence_cli
 from scanner import snapshot as snapshots
-from scanner.cli import main
+from scanner.cli.command import main
 from scanner.report import WRITERS
 from scanner.rules import builtin_packs_dir
 from tests.test_rule_cases import MEMBER, build_snapshot

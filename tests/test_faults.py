@@ -50,10 +50,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
-from scanner import cli as cli_module
+from scanner.cli import command as cli_module
 from scanner import demo, output, run
 from scanner import snapshot as snapshots
-from scanner.cli import main
+from scanner.cli.command import main
 from scanner.config import Collection, Config
 from scanner.errors import ScanInterrupted
 from scanner.model import Result, RuleSet, Snapshot, Status
@@ -813,7 +813,8 @@ def test_sigterm_stops_a_scan_like_ctrl_c_and_the_handler_is_restored(
 # worker threads are waiting on AWS.
 SLOW_SCAN = """
 import contextlib, sys, threading, time
-from scanner import cli, demo
+from scanner import demo
+from scanner.cli import command as cli
 
 build = demo.simulated_organization
 

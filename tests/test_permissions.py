@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from scanner import demo
-from scanner.cli import main
+from scanner.cli.command import main
 from scanner.collect import collect, permissions
 from scanner.config import Config
 from tests.conftest import CallLog

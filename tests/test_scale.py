@@ -31,16 +31,16 @@ from bench.simulator import (
 )
 from scanner import demo
 from scanner import snapshot as snapshots
-from scanner.cli import main
+from scanner.cli.command import main
 from scanner.collect import collect
 from scanner.collect.limits import RateLimiter, RetryPolicy, classify
 from scanner.config import Collection, Config, ManagementAccess, load_config
 from scanner.errors import ScanInterrupted
 from scanner.evaluate import evaluate
-from scanner.merge import MergeError, merge
+from scanner.snapshot.merge import MergeError, merge
 from scanner.model import Snapshot
 from scanner.rules import load_rules
-from scanner.shard import Shard, shard_of
+from scanner.snapshot.shard import Shard, shard_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = load_rules([], builtin=True)

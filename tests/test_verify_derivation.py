@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from scanner import evidence
+from scanner.audit import verify as evidence
 from scanner import snapshot as snapshots
-from scanner.cli import main
+from scanner.cli.command import main
 from scanner.report import WRITERS
 from tests.test_evidence import scan_inputs
 from tests.test_rule_cases import build_snapshot
@@ -416,7 +416,7 @@ def test_completeness_is_derived_from_the_content(
 
 
 def test_a_shard_needs_only_its_own_listed_accounts() -> None:
-    from scanner.shard import Shard, shard_of
+    from scanner.snapshot.shard import Shard, shard_of
 
     snapshot = build_snapshot({})
     other = next(str(n) for n in range(100000000000, 100000001000) if shard_of(str(n), 2) == 2)

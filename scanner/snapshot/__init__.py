@@ -27,7 +27,7 @@ from scanner.model import (
     Snapshot,
     SnapshotMetadata,
 )
-from scanner.shard import Shard
+from scanner.snapshot.shard import Shard
 
 
 def gaps(snapshot: Snapshot) -> tuple[str, ...]:

@@ -273,7 +273,7 @@ def _formats(text: str) -> list[str]:
 
 
 def _shard(text: str) -> Any:
-    from scanner.shard import Shard  # noqa: PLC0415
+    from scanner.snapshot.shard import Shard  # noqa: PLC0415
 
     try:
         return Shard.parse(text)
@@ -399,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     _report_options(demo)
     _common(demo)
 
-    from scanner import evidence_cli  # noqa: PLC0415
+    from scanner.cli import evidence as evidence_cli  # noqa: PLC0415
 
     evidence_cli.add_parser(commands, common=_common, out=_out_option)
 
@@ -739,7 +739,7 @@ def _scan(args: argparse.Namespace) -> ExitCode:
         raise ScannerError("--shard chooses the accounts to collect; a --snapshot is evaluated as it is",
                            hint="merge the shards' snapshots with `artifact-scan snapshot merge` and evaluate that")
     if args.evidence or args.sign_key is not None:
-        from scanner import evidence_cli  # noqa: PLC0415
+        from scanner.cli import evidence as evidence_cli  # noqa: PLC0415
 
         # A bad --sign-key exits 2 before any AWS call; --sign-key implies --evidence; every format is written.
         evidence_cli.prepare_scan(args)
@@ -764,7 +764,7 @@ def _scan(args: argparse.Namespace) -> ExitCode:
         )
     _print_outcome(outcome, args)
     if args.evidence:
-        from scanner import evidence_cli  # noqa: PLC0415
+        from scanner.cli import evidence as evidence_cli  # noqa: PLC0415
 
         evidence_cli.export_after_scan(outcome.run_dir, sign_key=args.sign_key)
     if args.security_hub:
@@ -799,7 +799,7 @@ def _security_hub(outcome: RunOutcome, session: Any, region: str | None, collect
 
 
 def _evidence(args: argparse.Namespace) -> ExitCode:
-    from scanner import evidence_cli  # noqa: PLC0415
+    from scanner.cli import evidence as evidence_cli  # noqa: PLC0415
 
     return ExitCode(evidence_cli.run(args))
 
@@ -808,17 +808,17 @@ def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     """Gate, suppressions and baseline, read before any AWS call so that bad input costs nothing."""
     import os  # noqa: PLC0415
 
-    from scanner.baseline import parse_baseline, read_baseline  # noqa: PLC0415
+    from scanner.audit.baseline import parse_baseline, read_baseline  # noqa: PLC0415
     from scanner.model import Severity  # noqa: PLC0415
     from scanner.report import html  # noqa: PLC0415
     from scanner.run import Gate  # noqa: PLC0415
-    from scanner.suppressions import parse_suppressions, read_suppressions  # noqa: PLC0415
+    from scanner.audit.suppressions import parse_suppressions, read_suppressions  # noqa: PLC0415
 
     if args.fail_on_new and args.baseline is None:
         raise ScannerError("--fail-on-new needs --baseline: without an earlier run every finding is new")
     suppressions_path = args.suppressions or config.suppressions
     # Read once: the bytes checked here are byte for byte the file the run keeps and derives from.
-    from scanner.baseline import BaselineError  # noqa: PLC0415
+    from scanner.audit.baseline import BaselineError  # noqa: PLC0415
     from scanner.errors import SuppressionError  # noqa: PLC0415
 
     with _expecting("--suppressions", suppressions_path, "SUPPRESSIONS", SuppressionError):
@@ -877,7 +877,7 @@ def _snapshot(args: argparse.Namespace) -> ExitCode:
     """`snapshot merge`: shards in, one snapshot out (written only when every check passes)."""
     from scanner import snapshot as snapshots  # noqa: PLC0415
     from scanner.errors import OutputError  # noqa: PLC0415
-    from scanner.merge import merge  # noqa: PLC0415
+    from scanner.snapshot.merge import merge  # noqa: PLC0415
     from scanner.output import write_atomic  # noqa: PLC0415
 
     if args.out.exists():

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from scanner import terminal
 
 if TYPE_CHECKING:  # imported where used: building the parser (`--help`) must not load cryptography
-    from scanner import evidence
-    from scanner.evidence import Verification
+    from scanner.audit import verify as evidence
+    from scanner.audit.verify import Verification
 
 EVIDENCE_HELP = """\
 An evidence bundle is one uncompressed, canonical tar per run: the run folder as it was (snapshot,
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
 def prepare_scan(args: argparse.Namespace) -> None:
     """Before `scan` reads anything: a bad signing key exits 2 before any AWS call, --sign-key implies
     --evidence, and an evidence run writes every report format so the bundle holds them all."""
-    from scanner import evidence  # noqa: PLC0415
+    from scanner.audit import verify as evidence  # noqa: PLC0415
     from scanner.report import WRITERS  # noqa: PLC0415
 
     if args.sign_key is not None:
@@ -130,7 +130,7 @@ def prepare_scan(args: argparse.Namespace) -> None:
 
 
 def export_after_scan(run_dir: Path, *, sign_key: Path | None = None) -> Path:
-    from scanner import evidence  # noqa: PLC0415
+    from scanner.audit import verify as evidence  # noqa: PLC0415
 
     private_key = evidence.load_private_key(sign_key) if sign_key is not None else None
     exported = evidence.export(run_dir, private_key=private_key)
@@ -139,7 +139,7 @@ def export_after_scan(run_dir: Path, *, sign_key: Path | None = None) -> Path:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from scanner import evidence  # noqa: PLC0415
+    from scanner.audit import verify as evidence  # noqa: PLC0415
 
     private_key = evidence.load_private_key(args.sign_key) if args.sign_key is not None else None
     exported = evidence.export(args.run_dir, out=args.out, private_key=private_key)
@@ -162,7 +162,7 @@ def _print_exported(exported: evidence.Exported) -> None:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from scanner import evidence  # noqa: PLC0415
+    from scanner.audit import verify as evidence  # noqa: PLC0415
 
     pair = evidence.keygen(args.private_key, args.public_out)
     terminal.err(f"wrote {terminal.escape(pair.private_path)} (private key, mode 0600; keep it secret)")
@@ -181,7 +181,7 @@ def _marks(encoding: str | None) -> dict[bool | None, str]:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from scanner import evidence  # noqa: PLC0415
+    from scanner.audit import verify as evidence  # noqa: PLC0415
 
     pinned = evidence.load_public_key(args.public_key) if args.public_key is not None else None
     result = evidence.verify(args.bundle, public_key=pinned)
