@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from scanner import snapshot as snapshots
 from scanner.audit.baseline import apply_baseline, parse_baseline
+from scanner.audit.suppressions import apply_suppressions, parse_suppressions
 from scanner.config import Config
 from scanner.errors import ExitCode, RuleError, ScanInterrupted, ScannerError
 from scanner.evaluate import evaluate
@@ -26,7 +27,6 @@ from scanner.model import SEVERITY_LABELS, Paper, RuleSet, ScanResult, Severity,
 from scanner.output import RunFolder, new_run_id
 from scanner.report import WRITERS
 from scanner.rules import load_rules
-from scanner.audit.suppressions import apply_suppressions, parse_suppressions
 
 if TYPE_CHECKING:  # the collector imports boto3; only the runs that collect need it
     import boto3

@@ -50,9 +50,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
-from scanner.cli import command as cli_module
 from scanner import demo, output, run
 from scanner import snapshot as snapshots
+from scanner.cli import command as cli_module
 from scanner.cli.command import main
 from scanner.config import Collection, Config
 from scanner.errors import ScanInterrupted

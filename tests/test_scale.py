@@ -37,9 +37,9 @@ from scanner.collect.limits import RateLimiter, RetryPolicy, classify
 from scanner.config import Collection, Config, ManagementAccess, load_config
 from scanner.errors import ScanInterrupted
 from scanner.evaluate import evaluate
-from scanner.snapshot.merge import MergeError, merge
 from scanner.model import Snapshot
 from scanner.rules import load_rules
+from scanner.snapshot.merge import MergeError, merge
 from scanner.snapshot.shard import Shard, shard_of
 
 ROOT = Path(__file__).resolve().parents[1]

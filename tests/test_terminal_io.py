@@ -29,11 +29,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner import files, output, terminal
+from scanner import snapshot as snapshots
+from scanner.audit.verify import Check, Verification
 from scanner.cli import command as cli
 from scanner.cli import evidence as evidence_cli
-from scanner import snapshot as snapshots
 from scanner.cli.command import main
-from scanner.audit.verify import Check, Verification
 from tests.test_rule_cases import build_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -809,10 +809,10 @@ def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     import os  # noqa: PLC0415
 
     from scanner.audit.baseline import parse_baseline, read_baseline  # noqa: PLC0415
+    from scanner.audit.suppressions import parse_suppressions, read_suppressions  # noqa: PLC0415
     from scanner.model import Severity  # noqa: PLC0415
     from scanner.report import html  # noqa: PLC0415
     from scanner.run import Gate  # noqa: PLC0415
-    from scanner.audit.suppressions import parse_suppressions, read_suppressions  # noqa: PLC0415
 
     if args.fail_on_new and args.baseline is None:
         raise ScannerError("--fail-on-new needs --baseline: without an earlier run every finding is new")
@@ -877,8 +877,8 @@ def _snapshot(args: argparse.Namespace) -> ExitCode:
     """`snapshot merge`: shards in, one snapshot out (written only when every check passes)."""
     from scanner import snapshot as snapshots  # noqa: PLC0415
     from scanner.errors import OutputError  # noqa: PLC0415
-    from scanner.snapshot.merge import merge  # noqa: PLC0415
     from scanner.output import write_atomic  # noqa: PLC0415
+    from scanner.snapshot.merge import merge  # noqa: PLC0415
 
     if args.out.exists():
         raise OutputError(f"{args.out}: exists; a snapshot is evidence and is never overwritten",

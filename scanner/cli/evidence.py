@@ -1,6 +1,6 @@
 """`artifact-scan evidence ...`: export, verify and keygen, and `scan --evidence`.
 
-Messages and exit codes only; the work is in scanner.evidence. Errors are raised as ScannerErrors and
+Messages and exit codes only; the work is in scanner.audit (keys, bundle, verify). Errors are raised as ScannerErrors and
 printed by scanner.cli (exit 2).
 """
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from scanner import terminal
 
 if TYPE_CHECKING:  # imported where used: building the parser (`--help`) must not load cryptography
-    from scanner.audit import verify as evidence
+    from scanner.audit.bundle import Exported
     from scanner.audit.verify import Verification
 
 EVIDENCE_HELP = """\
@@ -119,35 +119,35 @@ def run(args: argparse.Namespace) -> int:
 def prepare_scan(args: argparse.Namespace) -> None:
     """Before `scan` reads anything: a bad signing key exits 2 before any AWS call, --sign-key implies
     --evidence, and an evidence run writes every report format so the bundle holds them all."""
-    from scanner.audit import verify as evidence  # noqa: PLC0415
+    from scanner.audit import keys  # noqa: PLC0415
     from scanner.report import WRITERS  # noqa: PLC0415
 
     if args.sign_key is not None:
-        evidence.load_private_key(args.sign_key)
+        keys.load_private_key(args.sign_key)
         args.evidence = True
     if args.evidence:
         args.format = list(WRITERS)
 
 
 def export_after_scan(run_dir: Path, *, sign_key: Path | None = None) -> Path:
-    from scanner.audit import verify as evidence  # noqa: PLC0415
+    from scanner.audit import bundle, keys  # noqa: PLC0415
 
-    private_key = evidence.load_private_key(sign_key) if sign_key is not None else None
-    exported = evidence.export(run_dir, private_key=private_key)
+    private_key = keys.load_private_key(sign_key) if sign_key is not None else None
+    exported = bundle.export(run_dir, private_key=private_key)
     _print_exported(exported)
     return exported.path
 
 
 def _export(args: argparse.Namespace) -> int:
-    from scanner.audit import verify as evidence  # noqa: PLC0415
+    from scanner.audit import bundle, keys  # noqa: PLC0415
 
-    private_key = evidence.load_private_key(args.sign_key) if args.sign_key is not None else None
-    exported = evidence.export(args.run_dir, out=args.out, private_key=private_key)
+    private_key = keys.load_private_key(args.sign_key) if args.sign_key is not None else None
+    exported = bundle.export(args.run_dir, out=args.out, private_key=private_key)
     _print_exported(exported)
     return 0
 
 
-def _print_exported(exported: evidence.Exported) -> None:
+def _print_exported(exported: Exported) -> None:
     bundle = exported.bundle
     files = len(bundle.manifest["files"])
     signed = f"signed by {terminal.excerpt(bundle.signer)}" if bundle.signer else "not signed"
@@ -162,9 +162,9 @@ def _print_exported(exported: evidence.Exported) -> None:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from scanner.audit import verify as evidence  # noqa: PLC0415
+    from scanner.audit import keys  # noqa: PLC0415
 
-    pair = evidence.keygen(args.private_key, args.public_out)
+    pair = keys.keygen(args.private_key, args.public_out)
     terminal.err(f"wrote {terminal.escape(pair.private_path)} (private key, mode 0600; keep it secret)")
     terminal.err(f"wrote {terminal.escape(pair.public_path)} (public key; give it to whoever verifies)")
     terminal.out(f"fingerprint: {pair.fingerprint}")
@@ -181,10 +181,10 @@ def _marks(encoding: str | None) -> dict[bool | None, str]:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from scanner.audit import verify as evidence  # noqa: PLC0415
+    from scanner.audit import keys, verify  # noqa: PLC0415
 
-    pinned = evidence.load_public_key(args.public_key) if args.public_key is not None else None
-    result = evidence.verify(args.bundle, public_key=pinned)
+    pinned = keys.load_public_key(args.public_key) if args.public_key is not None else None
+    result = verify.verify(args.bundle, public_key=pinned)
     terminal.write(sys.stdout, render(result, encoding=getattr(sys.stdout, "encoding", None), quiet=args.quiet))
     return 0 if result.ok else 1
 
