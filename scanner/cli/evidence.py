@@ -1,7 +1,8 @@
-"""`artifact-scan evidence ...`: export, verify and keygen, and `scan --evidence`.
+"""`artifact-scan evidence ...`: export, verify and keygen, and `scan --evidence` (its parser is in
+scanner.cli.command).
 
 Messages and exit codes only; the work is in scanner.audit (keys, bundle, verify). Errors are raised as ScannerErrors and
-printed by scanner.cli (exit 2).
+printed by scanner.cli.command (exit 2).
 """
 
 from __future__ import annotations
@@ -10,105 +11,17 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scanner import terminal
+from scanner.errors import ExitCode
 
 if TYPE_CHECKING:  # imported where used: building the parser (`--help`) must not load cryptography
     from scanner.audit.bundle import Exported
     from scanner.audit.verify import Verification
 
-EVIDENCE_HELP = """\
-An evidence bundle is one uncompressed, canonical tar per run: the run folder as it was (snapshot,
-rules and settings as used, suppressions, results in every format written) under
-evidence-<run-id>/run/, a manifest.json with the SHA-256 of every file and the run's metadata, and
-optionally an Ed25519 signature over the manifest with the signer's public key.
-
-examples:
-  artifact-scan evidence keygen signing-key.pem     # signing-key.pem (0600) and signing-key.pub.pem
-  artifact-scan scan --evidence --sign-key signing-key.pem
-  artifact-scan evidence export reports/RUN --sign-key signing-key.pem
-  artifact-scan evidence verify reports/evidence-RUN.tar --public-key signing-key.pub.pem
-"""
-
-VERIFY_HELP = """\
-Checks every byte of the bundle: the tar's headers and padding against the canonical archive of its
-members (a difference is named by its offset), every file against the manifest's SHA-256 (named by
-path), the manifest against the run's files, the signature when there is one, the rules against the
-recorded rules hash, that every run file is an input or a report, the snapshot's stored `complete`
-against the completeness its content shows, and every report (each format the writer registry knows)
-against deriving it again from the bundled snapshot, rules, settings, suppressions and baseline
-through the same pipeline as `scan`, byte for byte.
-
-exit codes:
-  0  the bundle verifies
-  1  it does not: the report names each file or offset that changed, or the input that
-     cannot be evaluated (crafted settings, rules that do not load, ...)
-  2  not readable as a bundle (not a tar, truncated, no manifest, manifest not JSON), or a bad argument
-"""
-
-
-def add_parser(commands: Any, *, common: Callable[[argparse.ArgumentParser], None],
-               out: Callable[..., None]) -> None:
-    formatter = argparse.RawDescriptionHelpFormatter
-    parser = commands.add_parser(
-        "evidence",
-        help="export, sign and verify a run's evidence bundle",
-        description=EVIDENCE_HELP,
-        formatter_class=formatter,
-    )
-    actions = parser.add_subparsers(dest="evidence_command", metavar="ACTION")
-
-    export = actions.add_parser(
-        "export",
-        help="bundle a run folder into evidence-<run-id>.tar",
-        description="Bundle a run folder (reports/<run-id>/ or a scan's --out) into one tar. The folder is "
-        "packed as it is; run `scan --evidence` to have every report format in it.",
-        formatter_class=formatter,
-    )
-    export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run folder a scan wrote")
-    out(export, metavar="FILE", old="--output",
-        help="the bundle to write (default: evidence-<run-id>.tar beside RUN_DIR); never overwritten")
-    export.add_argument(
-        "--sign-key", type=Path, metavar="PEM", help="sign the manifest with this Ed25519 private key"
-    )
-    common(export)
-
-    verify = actions.add_parser(
-        "verify",
-        help="check a bundle: every byte, the signature, and the results again",
-        description=VERIFY_HELP,
-        formatter_class=formatter,
-    )
-    verify.add_argument("bundle", type=Path, metavar="BUNDLE", help="an evidence-<run-id>.tar")
-    verify.add_argument(
-        "--public-key",
-        type=Path,
-        metavar="PEM",
-        help="the signer's public key: fail unless this key signed the bundle",
-    )
-    common(verify)
-
-    keygen = actions.add_parser(
-        "keygen",
-        help="create an Ed25519 key pair for signing bundles",
-        description="Write a new Ed25519 private key (PKCS#8 PEM, unencrypted, mode 0600) and its public "
-        "key. Existing files are never overwritten. Keep the private key secret; give auditors the public "
-        "one.",
-        formatter_class=formatter,
-    )
-    keygen.add_argument("private_key", type=Path, metavar="PRIVATE.pem")
-    keygen.add_argument(
-        "--public-out",
-        type=Path,
-        metavar="FILE",
-        help="where to write the public key (default: PRIVATE.pub.pem)",
-    )
-    common(keygen)
-
-
-def run(args: argparse.Namespace) -> int:
-    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+def run(args: argparse.Namespace) -> ExitCode:
+    handlers: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
         "export": _export,
         "verify": _verify,
         "keygen": _keygen,
@@ -138,13 +51,13 @@ def export_after_scan(run_dir: Path, *, sign_key: Path | None = None) -> Path:
     return exported.path
 
 
-def _export(args: argparse.Namespace) -> int:
+def _export(args: argparse.Namespace) -> ExitCode:
     from scanner.audit import bundle, keys  # noqa: PLC0415
 
     private_key = keys.load_private_key(args.sign_key) if args.sign_key is not None else None
     exported = bundle.export(args.run_dir, out=args.out, private_key=private_key)
     _print_exported(exported)
-    return 0
+    return ExitCode.OK
 
 
 def _print_exported(exported: Exported) -> None:
@@ -161,14 +74,14 @@ def _print_exported(exported: Exported) -> None:
     terminal.err(f"formats: {formats}{missing}")
 
 
-def _keygen(args: argparse.Namespace) -> int:
+def _keygen(args: argparse.Namespace) -> ExitCode:
     from scanner.audit import keys  # noqa: PLC0415
 
     pair = keys.keygen(args.private_key, args.public_out)
     terminal.err(f"wrote {terminal.escape(pair.private_path)} (private key, mode 0600; keep it secret)")
     terminal.err(f"wrote {terminal.escape(pair.public_path)} (public key; give it to whoever verifies)")
     terminal.out(f"fingerprint: {pair.fingerprint}")
-    return 0
+    return ExitCode.OK
 
 
 def _marks(encoding: str | None) -> dict[bool | None, str]:
@@ -180,13 +93,13 @@ def _marks(encoding: str | None) -> dict[bool | None, str]:
     return {True: "✓", False: "✗", None: "–"}
 
 
-def _verify(args: argparse.Namespace) -> int:
+def _verify(args: argparse.Namespace) -> ExitCode:
     from scanner.audit import keys, verify  # noqa: PLC0415
 
     pinned = keys.load_public_key(args.public_key) if args.public_key is not None else None
     result = verify.verify(args.bundle, public_key=pinned)
     terminal.write(sys.stdout, render(result, encoding=getattr(sys.stdout, "encoding", None), quiet=args.quiet))
-    return 0 if result.ok else 1
+    return ExitCode.OK if result.ok else ExitCode.FINDINGS
 
 
 MAX_DETAILS = 20
