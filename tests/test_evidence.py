@@ -280,7 +280,7 @@ def test_bad_sign_key_exits_2_before_any_aws_call(
     def no_aws(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("collected although the signing key is unusable")
 
-    monkeypatch.setattr("scanner.run.collect_snapshot", no_aws)
+    monkeypatch.setattr("scanner.collect.pipeline.collect_snapshot", no_aws)
     path = tmp_path / "key.pem"
     if key == "rsa":
         private = rsa.generate_private_key(public_exponent=65537, key_size=1024)

@@ -293,12 +293,11 @@ def test_a_snapshot_with_the_facts_an_earlier_version_stored_still_verifies(
 ) -> None:
     """Snapshots are saved without derived facts now; one written by an earlier version carries them, and
     verify checks them against the raw answers: the right ones verify (the wrong ones are a Craft above)."""
-    from scanner import run
 
     top, mtime, files = run_files(genuine["bundle"].read_bytes())
     assert "facts" not in json.loads(files["snapshot.json"])
     snapshot = snapshots.loads(files["snapshot.json"], "snapshot.json")
-    edit_json("snapshot.json", setter(("facts",), json.loads(json.dumps(run.snapshot_facts(snapshot)))))(files)
+    edit_json("snapshot.json", setter(("facts",), json.loads(json.dumps(evidence_verify.snapshot_facts(snapshot)))))(files)
     assert json.loads(files["snapshot.json"])["facts"]["aws.iam.role"]
     code, out = verify(capsys, tmp_path, forge(files, top, mtime, genuine["key"]), "--public-key", str(genuine["pub"]))
     assert code == 0, out

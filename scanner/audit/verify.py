@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from scanner.audit import bundle, tar
 from scanner.audit.keys import ED25519_PUBLIC_PEM_SIZE, ED25519_SIGNATURE_SIZE, fingerprint, public_key_pem
 from scanner.errors import BundleUnreadable, EvidenceError, RuleError, ScannerError
+from scanner.model import Snapshot
 
 
 @dataclass(frozen=True)
@@ -540,18 +541,30 @@ def _completeness_check(run_files: Mapping[str, bytes]) -> Check:
     return Check("completeness", True, _reason(f"derived from the snapshot's content: {state}"))
 
 
-def _stored_facts_problems(data: bytes, snapshot: Any) -> tuple[str, ...]:
+def _stored_facts_problems(data: bytes, snapshot: Snapshot) -> tuple[str, ...]:
     """A snapshot's `facts` are for people and never evaluated, so they are checked here: when present they
-    must be what the raw answers give (scanner.run.snapshot_facts), or a reader would see other facts."""
-    from scanner import run as runs  # noqa: PLC0415
-
+    must be what the raw answers give (snapshot_facts), or a reader would see other facts."""
     stored = json.loads(data).get("facts")
     if stored is None:
         return ()
-    derived = json.loads(json.dumps(runs.snapshot_facts(snapshot), default=str))
+    derived = json.loads(json.dumps(snapshot_facts(snapshot), default=str))
     if stored == derived:
         return ()
     return tuple(_reason(f"{bundle.RUN}/snapshot.json: {line}") for line in _json_diff(stored, derived, "$.facts", ("stored", "the raw answers give"))[:20])
+
+
+def snapshot_facts(snapshot: Snapshot) -> dict[str, Any]:
+    """The facts the raw answers give for the organization and roles: what a snapshot written by an earlier
+    version stored under `facts` for people (saving a snapshot no longer derives anything), and what
+    `evidence verify` checks such a block against."""
+    from scanner.evaluate.resources import ACCOUNT, build_inventory  # noqa: PLC0415
+
+    inventory = build_inventory(snapshot)
+    return {
+        kind: [{"arn": r.arn, "account_id": r.account_id, "facts": r.facts, "unknown": r.unknown} for r in resources]
+        for kind, resources in inventory.resources.items()
+        if kind != ACCOUNT
+    }
 
 
 def _first_difference(actual: bytes, expected: bytes) -> str:

@@ -71,8 +71,8 @@ def scan(args: argparse.Namespace) -> ExitCode:
 
 
 def collect(args: argparse.Namespace) -> ExitCode:
-    from scanner import run  # noqa: PLC0415
     from scanner import snapshot as snapshots  # noqa: PLC0415
+    from scanner.collect import pipeline  # noqa: PLC0415 - collecting imports no evaluation
     from scanner.errors import OutputError  # noqa: PLC0415
     from scanner.output import write_atomic  # noqa: PLC0415
 
@@ -82,15 +82,15 @@ def collect(args: argparse.Namespace) -> ExitCode:
     config = with_profile(load_config(args.config), args.profile)
     ruleset = load_ruleset(config)
     try:
-        snapshot = run.collect_snapshot(config, ruleset, progress=None if args.quiet else _Progress(sys.stderr),
-                                        shard=args.shard)
+        snapshot = pipeline.collect_snapshot(config, ruleset, shard=args.shard,
+                                             progress=None if args.quiet else _Progress(sys.stderr))
     except ScanInterrupted as interrupted:
 
         def keep(data: bytes) -> Path:
             write_atomic(args.out, data)
             return Path(args.out)
 
-        raise run.keep_interrupted(interrupted, keep) from None
+        raise pipeline.keep_interrupted(interrupted, keep) from None
     write_atomic(args.out, snapshots.dumps(snapshot))
     terminal.err(f"wrote {terminal.escape(args.out)}")
     gaps = snapshots.gaps(snapshot)
