@@ -60,7 +60,7 @@ def evaluate(ruleset: RuleSet, snapshot: Snapshot, *, run_id: str, evaluated_at:
 
 
 def drift_markers(snapshot: Snapshot, integration_ids: tuple[str, ...]) -> dict[str, Any]:
-    """Identity facts a later run compares with (scanner.baseline): only what was actually read.
+    """Identity facts a later run compares with (scanner.audit.baseline): only what was actually read.
 
     `service_linked_roles` holds, per integration the rules apply to, its service-linked role in the
     management account (None: absent)."""
