@@ -1,8 +1,8 @@
-"""`artifact-scan evidence ...`: export, verify and keygen, and `scan --evidence` (its parser is in
+"""`artifact-scan evidence ...`: export, verify and keygen, and `scan --evidence` (the parser is in
 scanner.cli.command).
 
-Messages and exit codes only; the work is in scanner.audit (keys, bundle, verify). Errors are raised as ScannerErrors and
-printed by scanner.cli.command (exit 2).
+Messages and exit codes only; the work is in scanner.audit (keys, bundle, verify). Errors are raised as
+ScannerErrors and printed by scanner.cli.command (exit 2).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from scanner.errors import ExitCode
 if TYPE_CHECKING:  # imported where used: building the parser (`--help`) must not load cryptography
     from scanner.audit.bundle import Exported
     from scanner.audit.verify import Verification
+
 
 def run(args: argparse.Namespace) -> ExitCode:
     handlers: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
