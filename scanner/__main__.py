@@ -19,7 +19,7 @@ except KeyboardInterrupt:
 def main() -> int:
     try:
         terminal.exit_on_interrupt()  # again: the console script imports this module, then calls main()
-        from scanner import cli  # noqa: PLC0415 - imported after the handler, so that it covers the import
+        from scanner.cli import command as cli  # noqa: PLC0415 - imported after the handler, so that it covers the import
 
         return cli.main()
     except KeyboardInterrupt:  # in the instant before the handler was installed

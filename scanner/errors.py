@@ -88,6 +88,14 @@ class EndpointUnreachable(ScannerError):
     nothing was scanned, and a report of "organization unknown" would only hide that."""
 
 
+
+class EvidenceError(ScannerError):
+    """A run folder cannot be exported, a key cannot be used, or a bundle cannot be laid out."""
+
+
+class BundleUnreadable(EvidenceError):
+    """The file is not an evidence bundle this version can read: nothing could be verified."""
+
 # Each error's exit code. An error defined elsewhere (BaselineError, MergeError, ...) takes the code of the
 # nearest class it derives from that is listed here; a test checks that every one resolves.
 EXIT_CODES: dict[type[ScannerError], ExitCode] = {
@@ -104,6 +112,8 @@ EXIT_CODES: dict[type[ScannerError], ExitCode] = {
     ScanInterrupted: ExitCode.INTERRUPTED,
     # Nothing was scanned, and the fix (endpoint, network, region) is the user's.
     EndpointUnreachable: ExitCode.USAGE,
+    EvidenceError: ExitCode.USAGE,
+    BundleUnreadable: ExitCode.USAGE,
 }
 
 

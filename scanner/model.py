@@ -396,7 +396,7 @@ class RoleIdentity:
 
 @dataclass(frozen=True, slots=True)
 class Markers:
-    """Identity facts of a run that a later run's drift check (scanner.baseline) compares with its own.
+    """Identity facts of a run that a later run's drift check (scanner.audit.baseline) compares with its own.
 
     Only what was actually read: a `None` field was not read, which is never the same as empty (trusted
     access read and enabled for nobody is `{}`). Written to results.json as `markers` (`to_json`), and read

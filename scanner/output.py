@@ -44,6 +44,32 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise OutputError(f"{path}: cannot write: {_strerror(exc)}") from None
 
 
+
+def write_new(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write atomically (write_atomic) to a staging name, then hard-link it into place: the link fails
+    when `path` exists, so an existing file (evidence, a key) is never replaced, even by a racing writer."""
+    if path.exists() or path.is_symlink():
+        raise OutputError(f"{path}: exists; evidence is never overwritten", hint="choose another file with -o")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path.parent}: cannot create the folder: {exc.strerror or exc}") from None
+    staging = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+    write_atomic(staging, data)
+    try:
+        if mode is not None:
+            os.chmod(staging, mode)
+        try:
+            os.link(staging, path)
+        except FileExistsError:
+            raise OutputError(f"{path}: exists; evidence is never overwritten") from None
+        except OSError:  # a file system without hard links: check, then rename (a tiny race remains)
+            if path.exists():
+                raise OutputError(f"{path}: exists; evidence is never overwritten") from None
+            os.rename(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+
 def _write_atomic(path: Path, data: bytes) -> None:
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

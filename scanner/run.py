@@ -17,22 +17,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from scanner import snapshot as snapshots
-from scanner.baseline import apply_baseline, parse_baseline
+from scanner.audit.baseline import apply_baseline, parse_baseline
+from scanner.audit.suppressions import apply_suppressions, parse_suppressions
 from scanner.config import Config, IntegrationPolicy, OthersPolicy, integration_policy_problems
 from scanner.errors import ExitCode, RuleError, ScanInterrupted, ScannerError
 from scanner.evaluate import evaluate
-from scanner.evaluate.resources import ACCOUNT, build_inventory
-from scanner.model import SEVERITY_LABELS, Paper, RuleSet, ScanResult, Severity, Snapshot, Status, Suppression
+from scanner.model import SEVERITY_LABELS, Paper, RuleSet, ScanResult, Severity, Status, Suppression
 from scanner.output import RunFolder, new_run_id
 from scanner.report import WRITERS
 from scanner.rules import load_rules
-from scanner.suppressions import apply_suppressions, parse_suppressions
 from scanner.yamlfile import format_json_path
 
-if TYPE_CHECKING:  # the collector imports boto3; only the runs that collect need it
+if TYPE_CHECKING:  # the collector imports boto3; only the runs that collect need it (scanner.collect.pipeline)
     import boto3
 
-    from scanner.shard import Shard
+    from scanner.snapshot.shard import Shard
 
 Progress = Callable[[int, int], None]
 
@@ -68,66 +67,12 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class RunInterrupted(ScanInterrupted):
-    """A scan stopped by SIGINT or SIGTERM whose partial snapshot was kept at `snapshot_path`, marked
-    interrupted and incomplete. No report was written: none may look like a complete scan."""
-
-    def __init__(self, snapshot: Snapshot, snapshot_path: Path) -> None:
-        read = sum(1 for account in snapshot.accounts if account.scanned)
-        ScannerError.__init__(
-            self,
-            f"interrupted: the scan was stopped before every account was read; what was read ({read} "
-            f"account{'s' if read != 1 else ''}) is in {snapshot_path}, marked interrupted and incomplete; "
-            "no report was written",
-            hint=f"evaluate it with `artifact-scan scan --snapshot {snapshot_path}` (every report will say "
-            "incomplete), or run the scan again",
-        )
-        self.snapshot = snapshot
-        self.snapshot_path = snapshot_path
-
-
-def keep_interrupted(interrupted: ScanInterrupted, write: Callable[[bytes], Path]) -> ScanInterrupted:
-    """Write the partial snapshot an interrupted collection carries with `write` (bytes in, path out) and
-    return the error to raise: a RunInterrupted naming the file, or `interrupted` when it carries none."""
-    partial = interrupted.snapshot
-    if not isinstance(partial, Snapshot):
-        return interrupted
-    # Whatever the collector set, a snapshot cut short is never complete.
-    partial = replace(partial, metadata=replace(partial.metadata, complete=False, interrupted=True))
-    return RunInterrupted(partial, write(snapshots.dumps(partial)))
-
-
 @dataclass(frozen=True)
 class RunOutcome:
     scan: ScanResult
     run_dir: Path
     files: tuple[Path, ...]
     exit_code: ExitCode
-
-
-def collect_snapshot(
-    config: Config,
-    ruleset: RuleSet,
-    *,
-    session: boto3.Session | None = None,
-    progress: Progress | None = None,
-    shard: Shard | None = None,
-) -> Snapshot:
-    from scanner.collect import collect  # noqa: PLC0415 - keeps boto3 out of offline runs
-
-    return collect(config, rules_sha256=ruleset.sha256, session=session, progress=progress, shard=shard,
-                   integrations=ruleset.integrations)
-
-
-def snapshot_facts(snapshot: Snapshot) -> dict[str, Any]:
-    """The facts the raw answers give for the organization and roles: what a snapshot written by an earlier
-    version stored under `facts` for people, and what `evidence verify` checks such a block against."""
-    inventory = build_inventory(snapshot)
-    return {
-        kind: [{"arn": r.arn, "account_id": r.account_id, "facts": r.facts, "unknown": r.unknown} for r in resources]
-        for kind, resources in inventory.resources.items()
-        if kind != ACCOUNT
-    }
 
 
 class DerivationError(ScannerError):
@@ -375,8 +320,10 @@ def scan(
             # The run folder keeps the snapshot's exact bytes: evidence is copied, never re-serialised.
             snapshot_data = snapshots.read_bytes(snapshot_path)
         else:
+            from scanner.collect import pipeline  # noqa: PLC0415 - keeps boto3 out of offline runs
+
             try:
-                snapshot = collect_snapshot(config, ruleset, session=session, progress=progress, shard=shard)
+                snapshot = pipeline.collect_snapshot(config, ruleset, session=session, progress=progress, shard=shard)
             except ScanInterrupted as interrupted:
 
                 def keep(data: bytes) -> Path:
@@ -384,7 +331,7 @@ def scan(
                     folder.commit()
                     return path
 
-                raise keep_interrupted(interrupted, keep) from None
+                raise pipeline.keep_interrupted(interrupted, keep) from None
             snapshot_data = snapshots.dumps(snapshot)
         inputs = {
             SNAPSHOT_FILE: snapshot_data,

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner import cli, errors
+from scanner import errors
+from scanner.cli import command as cli
 from scanner.evaluate.resources import FACT_SCHEMAS, RESOURCE_TYPES
 from scanner.report import WRITERS
 
@@ -43,9 +44,9 @@ def test_pure_stages_import_no_aws_code(stage: str) -> None:
 
 
 # Reading and saving what AWS answered depends on neither merging shards nor evaluating: the collector and the
-# snapshot file share the shard arithmetic through scanner/shard.py, and a snapshot is saved as read.
-READERS = ("collect", "snapshot.py", "shard.py")
-NOT_FOR_READERS = ("scanner.merge", "scanner.evaluate", "scanner.run", "scanner.report", "scanner.rules")
+# snapshot file share the shard arithmetic through scanner/snapshot/shard.py, and a snapshot is saved as read.
+READERS = ("collect", "snapshot/__init__.py", "snapshot/shard.py")
+NOT_FOR_READERS = ("scanner.snapshot.merge", "scanner.evaluate", "scanner.run", "scanner.report", "scanner.rules")
 
 
 @pytest.mark.parametrize("part", READERS)
@@ -57,6 +58,132 @@ def test_collecting_and_saving_a_snapshot_import_no_merge_and_no_evaluation(part
         assert not bad, f"{path.relative_to(PACKAGE.parent)} imports {sorted(bad)}"
 
 
+def _function_imports(path: Path, function: str) -> set[str]:
+    [node] = [n for n in ast.parse(path.read_text(), str(path)).body
+              if isinstance(n, ast.FunctionDef) and n.name == function]
+    names = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Import):
+            names |= {alias.name for alias in sub.names}
+        elif isinstance(sub, ast.ImportFrom) and sub.module:
+            names.add(sub.module)
+            names |= {f"{sub.module}.{alias.name}" for alias in sub.names}
+    return names
+
+
+def test_the_collect_command_saves_a_snapshot_without_the_evaluation_pipeline() -> None:
+    """`artifact-scan collect` writes what was read: its handler reaches the collector through
+    scanner.collect.pipeline, never through scanner.run (whose import brings the evaluator and every writer)."""
+    imported = _function_imports(PACKAGE / "cli" / "scanning.py", "collect")
+    assert "scanner.collect.pipeline" in imported
+    bad = {name for name in imported if name.startswith(NOT_FOR_READERS)}
+    assert not bad, f"cli/scanning.py collect() imports {sorted(bad)}"
+    code = (
+        "import sys\n"
+        "import scanner.cli.scanning, scanner.collect.pipeline, scanner.snapshot\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('scanner.run', 'scanner.report', "
+        "'scanner.evaluate', 'scanner.snapshot.merge', 'scanner.audit', 'jinja2'))))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent,
+                               timeout=120, check=False)
+    assert completed.stdout.strip() == "[]", completed.stdout + completed.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# The folders show the pipeline (collect -> snapshot -> evaluate -> report, run.py joining them) and the
+# audit workflow beside it (audit/); cli/ sits on top. What a folder may not import, and why:
+# --------------------------------------------------------------------------------------------
+
+AWS = ("boto3", "botocore", "moto", "scanner.collect", "scanner.demo")
+LAYERS: dict[str, tuple[tuple[str, ...], str]] = {
+    "snapshot": ((*AWS, "scanner.evaluate", "scanner.report", "scanner.run", "scanner.audit", "scanner.cli"),
+                 "a snapshot is read, written, sharded and merged offline, from any machine"),
+    "audit": ((*AWS, "scanner.cli"),
+              "suppressions, baselines and evidence bundles are checked offline; verify re-derives through run.py"),
+    "evaluate": ((*AWS, "scanner.report", "scanner.audit", "scanner.run", "scanner.cli"),
+                 "evaluation is a function of a snapshot and the rules"),
+    "report": ((*AWS, "scanner.audit", "scanner.run", "scanner.cli"), "a writer renders a result, nothing more"),
+    "catalog": ((*AWS, "scanner.evaluate", "scanner.report", "scanner.run", "scanner.cli"),
+                "the catalog is data every stage reads"),
+    "collect": (("scanner.evaluate", "scanner.report", "scanner.run", "scanner.audit", "scanner.cli",
+                 "scanner.snapshot.merge"), "collecting reads AWS and nothing decides a verdict there"),
+    "publish": (("scanner.evaluate", "scanner.run", "scanner.audit", "scanner.cli"),
+                "publishing sends a result that was already decided (through the collector's AWS session code)"),
+}
+
+
+def _package_imports(path: Path) -> set[str]:
+    """Every module `path` imports, at any depth (a function-level import counts as much as a top-level one),
+    with `from package import module` spelled as package.module."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+@pytest.mark.parametrize("folder", sorted(LAYERS))
+def test_each_folder_imports_only_what_its_place_in_the_pipeline_allows(folder: str) -> None:
+    forbidden, why = LAYERS[folder]
+    paths = sorted((PACKAGE / folder).rglob("*.py"))
+    assert paths
+    for path in paths:
+        bad = {name for name in _package_imports(path)
+               if any(name == f or name.startswith(f + ".") for f in forbidden)}
+        assert not bad, f"{path.relative_to(PACKAGE.parent)} imports {sorted(bad)}: {why}"
+
+
+def test_every_folder_of_the_package_has_its_rule() -> None:
+    """A new folder says what it may import (data-only folders excepted)."""
+    folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert folders - {"cli", "schemas"} == set(LAYERS)
+
+
+def test_only_the_cli_imports_the_cli() -> None:
+    users = [path.relative_to(PACKAGE).as_posix() for path in sorted(PACKAGE.rglob("*.py"))
+             if not path.is_relative_to(PACKAGE / "cli")
+             and any(name == "scanner.cli" or name.startswith("scanner.cli.") for name in _package_imports(path))]
+    assert users == ["__main__.py"]
+
+
+# Outside cli/, nothing decides how the process ends. Each exception, and why:
+EXITS_ALLOWED = {
+    "errors.py": "defines the error-to-exit-code table the CLI reads",
+    "__main__.py": "the entry point hands main()'s code to the interpreter",
+    "terminal.py": "the SIGINT handler installed before the CLI is imported ends the process with 130",
+}
+
+
+def _exits(tree: ast.AST) -> list[str]:
+    """Where code turns an error into an exit code or ends the process."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in ("SystemExit", "exit_code_for", "EXIT_CODES", "exit", "quit"):
+            found.append(node.id)
+        elif isinstance(node, ast.Attribute) and node.attr in ("exit", "_exit", "exit_code_for", "EXIT_CODES"):
+            found.append(node.attr)
+        elif isinstance(node, ast.ImportFrom) and any(a.name in ("exit_code_for", "EXIT_CODES") for a in node.names):
+            found.append(f"import {node.module}")
+    return found
+
+
+def test_only_the_cli_turns_errors_into_exit_codes() -> None:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative.startswith("cli/") or relative in EXITS_ALLOWED:
+            continue
+        found += [f"{relative}: {what}" for what in _exits(ast.parse(path.read_text(), str(path)))]
+    assert found == []
+    assert _exits(ast.parse((PACKAGE / "cli" / "command.py").read_text())), "the check finds nothing to find"
+    samples = ["raise SystemExit(2)", "sys.exit(3)", "os._exit(1)", "from scanner.errors import exit_code_for",
+               "code = errors.EXIT_CODES[type(e)]"]
+    assert all(_exits(ast.parse(sample)) for sample in samples)
+
+
 def test_offline_evaluation_runs_without_boto3() -> None:
     """Import evaluate, report, rules and snapshot with boto3 made unimportable."""
     code = (
@@ -66,8 +193,8 @@ def test_offline_evaluation_runs_without_boto3() -> None:
         "        if name.split('.')[0] in ('boto3', 'botocore', 'moto'):\n"
         "            raise ImportError('blocked: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import scanner.evaluate, scanner.report, scanner.rules, scanner.snapshot, scanner.suppressions\n"
-        "import scanner.baseline\n"
+        "import scanner.evaluate, scanner.report, scanner.rules, scanner.snapshot, scanner.audit.suppressions\n"
+        "import scanner.audit.baseline, scanner.snapshot.merge\n"
         "print('ok')\n"
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -118,7 +245,7 @@ def test_every_error_has_its_exit_code_from_the_one_table() -> None:
         assert any(base in errors.EXIT_CODES for base in cls.__mro__), cls
     assert errors.EXIT_CODES[errors.ScanInterrupted] is errors.ExitCode.INTERRUPTED
 
-    from scanner.run import RunInterrupted  # a subclass defined elsewhere takes its base's code
+    from scanner.collect.pipeline import RunInterrupted  # a subclass defined elsewhere takes its base's code
 
     interrupted = errors.ScanInterrupted(snapshot=None)
     assert errors.exit_code_for(RunInterrupted.__new__(RunInterrupted)) is errors.ExitCode.INTERRUPTED
@@ -145,7 +272,7 @@ NAMING_ALLOWED = {
 # String literals that name an integration for another reason than knowing about it, each with its reason.
 # A new one fails the test: move the knowledge into the catalog (or the integration's own reader) instead.
 LITERALS_ALLOWED = {
-    ("cli.py", "Checks AWS Artifact's integration with AWS Organizations across every account."):
+    ("cli/command.py", "Checks AWS Artifact's integration with AWS Organizations across every account."):
         "the tool's own description (the product is named artifact-scan)",
     ("report/sarif.py", "https://docs.aws.amazon.com/artifact/latest/ug/what-is-aws-artifact.html"):
         "the tool's informationUri in SARIF",
@@ -156,7 +283,7 @@ LITERALS_ALLOWED = {
         "every API's answer shape is checked in one table, the Artifact reader's among them",
     ("collect/session.py", "artifact"):
         "the typed client factory names every boto3 service it creates (its type stubs key on the name)",
-    ("snapshot.py", "the customer agreements (artifact:ListCustomerAgreements)"):
+    ("snapshot/__init__.py", "the customer agreements (artifact:ListCustomerAgreements)"):
         "a snapshot without the agreements is incomplete; snapshots do not record their integrations yet",
 }
 

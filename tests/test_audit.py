@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from scanner import snapshot as snapshots
-from scanner.baseline import drift_between
-from scanner.cli import main
+from scanner.audit.baseline import drift_between
+from scanner.cli.command import main
 from scanner.evaluate import drift_markers
 from scanner.model import Markers, Snapshot
 from tests.test_rule_cases import MANAGEMENT, MEMBER, build_snapshot

@@ -15,7 +15,7 @@ import pytest
 
 from scanner import schemas
 from scanner import snapshot as snapshots
-from scanner.cli import main
+from scanner.cli.command import main
 from scanner.rules import builtin_packs_dir
 from tests.test_rule_cases import build_snapshot
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from scanner.cli import main
+from scanner.cli.command import main
 from tests.conftest import MANAGEMENT_ACCOUNT_ID
 
 

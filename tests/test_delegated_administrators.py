@@ -17,9 +17,9 @@ from scanner.catalog import load_catalog
 from scanner.collect import collect
 from scanner.config import Config
 from scanner.errors import SnapshotError
-from scanner.merge import MergeError, merge
 from scanner.model import Snapshot
-from scanner.shard import Shard
+from scanner.snapshot.merge import MergeError, merge
+from scanner.snapshot.shard import Shard
 from tests.conftest import MANAGEMENT_ACCOUNT_ID, CallLog
 
 LIST = "organizations:ListDelegatedAdministrators"

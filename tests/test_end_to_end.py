@@ -20,7 +20,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from scanner import demo
-from scanner.cli import main
+from scanner.cli.command import main
 from tests.conftest import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY
 
 

@@ -16,9 +16,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from scanner import evidence, evidence_cli
 from scanner import snapshot as snapshots
-from scanner.cli import main
+from scanner.audit import bundle as evidence_bundle
+from scanner.audit import keys as evidence_keys
+from scanner.audit import tar as evidence_tar
+from scanner.audit import verify as evidence_verify
+from scanner.cli import evidence as evidence_cli
+from scanner.cli.command import main
 from scanner.report import WRITERS
 from scanner.rules import builtin_packs_dir
 from tests.test_rule_cases import MEMBER, build_snapshot
@@ -106,7 +110,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     run_dir = root / "runs" / "run"
     code = main(["scan", *scan_inputs(root / "inputs"), "--out", str(run_dir), "--format", ",".join(WRITERS)])
     assert code == 1  # ART-004 fails
-    pair = evidence.keygen(root / "keys" / "signer.pem")
+    pair = evidence_keys.keygen(root / "keys" / "signer.pem")
     unsigned, signed = root / "unsigned.tar", root / "signed.tar"
     assert main(["evidence", "export", str(run_dir), "-o", str(unsigned)]) == 0
     assert (
@@ -127,7 +131,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def structural_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tamper tests about bytes and names skip re-evaluating the rules (YAML parsing costs ~0.1 s a bundle);
     the end-to-end tests keep it."""
-    monkeypatch.setattr(evidence, "_reevaluation_checks", lambda files: [])
+    monkeypatch.setattr(evidence_verify, "_reevaluation_checks", lambda files: [])
 
 
 def members_of(data: bytes) -> list[tuple[tarfile.TarInfo, bytes]]:
@@ -182,7 +186,7 @@ def test_unsigned_bundle_verifies(workspace: dict[str, Path], capsys: pytest.Cap
 def test_signed_bundle_verifies_and_names_its_signer(
     workspace: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fingerprint = evidence.fingerprint(evidence.load_public_key(workspace["pub"]))
+    fingerprint = evidence_keys.fingerprint(evidence_keys.load_public_key(workspace["pub"]))
     code, out, _ = cli(capsys, "evidence", "verify", str(workspace["signed"]))
     assert code == 0, out
     assert f"✓ signature: Ed25519, signed by {fingerprint}" in out
@@ -198,7 +202,7 @@ def test_bundle_layout_is_canonical_and_holds_the_run_folder(workspace: dict[str
     data = workspace["signed"].read_bytes()
     manifest = json.loads(members_of(data)[0][1])
     run = json.loads((workspace["run"] / "results.json").read_bytes())["run"]
-    start = evidence._mtime(run["started_at"])
+    start = evidence_bundle.mtime(run["started_at"])
     top = f"evidence-{run['run_id']}"
     names = []
     for info, content in members_of(data):
@@ -212,7 +216,7 @@ def test_bundle_layout_is_canonical_and_holds_the_run_folder(workspace: dict[str
     assert manifest["run"] == run and manifest["run"]["organization_id"] == "o-exampleorg1"
     assert manifest["caller"] is None  # the test snapshot has no caller identity
     assert manifest["formats"] == sorted(WRITERS)
-    assert manifest["files"]["results.json"]["sha256"] == evidence._sha256(
+    assert manifest["files"]["results.json"]["sha256"] == evidence_bundle.sha256(
         (workspace["run"] / "results.json").read_bytes()
     )
     assert manifest["signature"]["public_key_sha256"].startswith("sha256:")
@@ -276,7 +280,7 @@ def test_bad_sign_key_exits_2_before_any_aws_call(
     def no_aws(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("collected although the signing key is unusable")
 
-    monkeypatch.setattr("scanner.run.collect_snapshot", no_aws)
+    monkeypatch.setattr("scanner.collect.pipeline.collect_snapshot", no_aws)
     path = tmp_path / "key.pem"
     if key == "rsa":
         private = rsa.generate_private_key(public_exponent=65537, key_size=1024)
@@ -309,7 +313,7 @@ def test_encrypted_sign_key_needs_the_passphrase(
             serialization.BestAvailableEncryption(b"correct horse"),
         )
     )
-    monkeypatch.delenv(evidence.PASSPHRASE_ENV, raising=False)
+    monkeypatch.delenv(evidence_keys.PASSPHRASE_ENV, raising=False)
     code, _, err = cli(
         capsys,
         "evidence",
@@ -320,8 +324,8 @@ def test_encrypted_sign_key_needs_the_passphrase(
         "--sign-key",
         str(key),
     )
-    assert code == 2 and "encrypted" in err and evidence.PASSPHRASE_ENV in err
-    monkeypatch.setenv(evidence.PASSPHRASE_ENV, "correct horse")
+    assert code == 2 and "encrypted" in err and evidence_keys.PASSPHRASE_ENV in err
+    monkeypatch.setenv(evidence_keys.PASSPHRASE_ENV, "correct horse")
     code, _, err = cli(
         capsys,
         "evidence",
@@ -371,7 +375,7 @@ def test_a_changed_byte_in_any_member_is_named(
         assert "signer.pub.pem:" in failures
 
 
-HEADER_CASES = [(name, flip) for name, _, _ in evidence.HEADER_FIELDS for flip in (0x01, 0xFF)]
+HEADER_CASES = [(name, flip) for name, _, _ in evidence_tar.HEADER_FIELDS for flip in (0x01, 0xFF)]
 
 
 @pytest.mark.parametrize(("field", "flip"), HEADER_CASES, ids=[f"{f}-{x:#x}" for f, x in HEADER_CASES])
@@ -385,7 +389,7 @@ def test_a_changed_header_byte_is_named_by_its_offset(
 ) -> None:
     original = workspace["signed"].read_bytes()
     members = members_of(original)
-    start = {name: s for name, s, _ in evidence.HEADER_FIELDS}[field]
+    start = {name: s for name, s, _ in evidence_tar.HEADER_FIELDS}[field]
     for info, _ in (members[0], members[1], members[len(members) // 2], members[-1]):
         data = bytearray(original)
         offset = info.offset + start
@@ -428,7 +432,7 @@ def rebuild(data: bytes, change: Any) -> bytes:
     mtime = int(members[0][0].mtime)
     contents = {info.name: content for info, content in members}
     change(contents)
-    return evidence.canonical_tar(list(contents.items()), mtime)
+    return evidence_tar.canonical_tar(list(contents.items()), mtime)
 
 
 def test_a_removed_member_is_named(
@@ -506,9 +510,9 @@ def test_a_consistent_edit_of_results_json_fails_re_evaluation(
         finding["status"] = "pass"
         edited = (json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
         manifest = json.loads(contents[manifest_name])
-        manifest["files"]["results.json"] = {"sha256": evidence._sha256(edited), "size": len(edited)}
+        manifest["files"]["results.json"] = {"sha256": evidence_bundle.sha256(edited), "size": len(edited)}
         contents[results_name] = edited
-        contents[manifest_name] = evidence.canonical_json(manifest)
+        contents[manifest_name] = evidence_bundle.canonical_json(manifest)
 
     code, out, _ = verify(capsys, tmp_path, rebuild(workspace["unsigned"].read_bytes(), edit))
     assert code == 1
@@ -525,7 +529,7 @@ def test_another_public_key_fails(
     capsys: pytest.CaptureFixture[str],
     structural_only: None,
 ) -> None:
-    other = evidence.keygen(tmp_path / "other.pem")
+    other = evidence_keys.keygen(tmp_path / "other.pem")
     code, out, _ = cli(
         capsys, "evidence", "verify", str(workspace["signed"]), "--public-key", str(other.public_path)
     )
@@ -544,7 +548,7 @@ def test_a_bundle_re_signed_by_another_key_is_caught_by_the_pinned_key(
     capsys: pytest.CaptureFixture[str],
     structural_only: None,
 ) -> None:
-    forger = evidence.keygen(tmp_path / "forger.pem")
+    forger = evidence_keys.keygen(tmp_path / "forger.pem")
     forged = tmp_path / "forged.tar"
     assert (
         main(
@@ -627,7 +631,7 @@ def test_not_a_bundle_exits_2(
 def test_size_limit(
     workspace: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(evidence, "MAX_BUNDLE_BYTES", 4096)
+    monkeypatch.setattr(evidence_bundle, "MAX_BUNDLE_BYTES", 4096)
     code, _, err = cli(capsys, "evidence", "verify", str(workspace["unsigned"]))
     assert code == 2
     assert "more than the 4096 bytes an evidence bundle may have" in err
@@ -694,8 +698,8 @@ def test_keygen_writes_0600_and_never_overwrites(tmp_path: Path, capsys: pytest.
     assert code == 0
     public = tmp_path / "signing.pub.pem"
     assert stat.S_IMODE(private.stat().st_mode) == 0o600
-    assert isinstance(evidence.load_private_key(private), ed25519.Ed25519PrivateKey)
-    assert out.strip() == f"fingerprint: {evidence.fingerprint(evidence.load_public_key(public))}"
+    assert isinstance(evidence_keys.load_private_key(private), ed25519.Ed25519PrivateKey)
+    assert out.strip() == f"fingerprint: {evidence_keys.fingerprint(evidence_keys.load_public_key(public))}"
     before = private.read_bytes(), public.read_bytes()
     code, _, err = cli(capsys, "evidence", "keygen", str(private))
     assert code == 2 and "exists; a key is never overwritten" in err
@@ -713,15 +717,15 @@ def test_keygen_writes_0600_and_never_overwrites(tmp_path: Path, capsys: pytest.
 
 
 def test_the_report_falls_back_to_ascii() -> None:
-    result = evidence.Verification(
+    result = evidence_verify.Verification(
         "b.tar",
         "run",
         None,
         None,
         (
-            evidence.Check("archive", True, "fine"),
-            evidence.Check("members", False, "bad", ("x: missing",)),
-            evidence.Check("signature", None, "not signed"),
+            evidence_verify.Check("archive", True, "fine"),
+            evidence_verify.Check("members", False, "bad", ("x: missing",)),
+            evidence_verify.Check("signature", None, "not signed"),
         ),
     )
     text = evidence_cli.render(result, encoding="ascii")

@@ -404,7 +404,7 @@ def test_collect_says_when_it_retries_and_why_it_exits_3(lab: Lab, tmp_path: Pat
 
 
 def test_collect_help_shows_its_own_exit_codes() -> None:
-    from scanner.cli import build_parser
+    from scanner.cli.command import build_parser
 
     parser = build_parser()
     collect = parser._subparsers._group_actions[0].choices["collect"]

@@ -50,10 +50,11 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
-from scanner import cli as cli_module
 from scanner import demo, output, run
 from scanner import snapshot as snapshots
-from scanner.cli import main
+from scanner.cli import command as cli_module
+from scanner.cli.command import main
+from scanner.collect import pipeline
 from scanner.config import Collection, Config
 from scanner.errors import ScanInterrupted
 from scanner.model import Result, RuleSet, Snapshot, Status
@@ -696,7 +697,7 @@ def interrupt_collection(monkeypatch: pytest.MonkeyPatch, error: BaseException) 
         calls.append("collect")
         raise error
 
-    monkeypatch.setattr(run, "collect_snapshot", collect)
+    monkeypatch.setattr(pipeline, "collect_snapshot", collect)
     return calls
 
 
@@ -747,9 +748,9 @@ def test_a_snapshot_the_collector_thought_complete_is_still_marked_interrupted(t
         kept.append(data)
         return tmp_path / "snapshot.json"
 
-    error = run.keep_interrupted(ScanInterrupted(claimed), write)
+    error = pipeline.keep_interrupted(ScanInterrupted(claimed), write)
 
-    assert isinstance(error, run.RunInterrupted) and error.snapshot_path == tmp_path / "snapshot.json"
+    assert isinstance(error, pipeline.RunInterrupted) and error.snapshot_path == tmp_path / "snapshot.json"
     metadata = json.loads(kept[0])["metadata"]
     assert (metadata["complete"], metadata["interrupted"]) == (False, True)
 
@@ -799,7 +800,7 @@ def test_sigterm_stops_a_scan_like_ctrl_c_and_the_handler_is_restored(
 
     previous = signal.signal(signal.SIGTERM, outer)
     try:
-        monkeypatch.setattr(run, "collect_snapshot", collect)
+        monkeypatch.setattr(pipeline, "collect_snapshot", collect)
         code, err = cli(capsys, "scan", "--out", str(tmp_path / "run"), "-q")
         assert signal.getsignal(signal.SIGTERM) is outer
     finally:
@@ -813,7 +814,8 @@ def test_sigterm_stops_a_scan_like_ctrl_c_and_the_handler_is_restored(
 # worker threads are waiting on AWS.
 SLOW_SCAN = """
 import contextlib, sys, threading, time
-from scanner import cli, demo
+from scanner import demo
+from scanner.cli import command as cli
 
 build = demo.simulated_organization
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import cli
+from scanner.cli import command as cli
 
 NEW_FORMATS = {"asff": "results.asff.json", "ocsf": "results.ocsf.jsonl", "ocsf-all": "results-all.ocsf.jsonl",
                "oscal": "results.oscal.json"}

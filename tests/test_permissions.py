@@ -13,7 +13,7 @@ import yaml
 from moto import mock_aws
 
 from scanner import demo
-from scanner.cli import main
+from scanner.cli.command import main
 from scanner.collect import collect, permissions
 from scanner.config import Collection, Config, Scope
 from scanner.publish import securityhub

@@ -36,7 +36,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from scanner import snapshot as snapshots
-from scanner.cli import main
+from scanner.audit.suppressions import apply_suppressions, is_expired, load_suppressions
+from scanner.cli.command import main
 from scanner.config import load_config
 from scanner.errors import ConfigError, RuleError, ScannerError, SnapshotError, SuppressionError
 from scanner.evaluate import evaluate
@@ -44,7 +45,6 @@ from scanner.model import CollectionError, ScanResult, Status
 from scanner.policy import OrganizationContext
 from scanner.report import WRITERS, table
 from scanner.rules import builtin_packs_dir, load_rules
-from scanner.suppressions import apply_suppressions, is_expired, load_suppressions
 from tests.artifact_facts import trust_facts
 from tests.scan_fixture import build_scan
 from tests.test_report_sarif import ALL_FORMATS

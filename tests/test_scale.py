@@ -31,16 +31,16 @@ from bench.simulator import (
 )
 from scanner import demo
 from scanner import snapshot as snapshots
-from scanner.cli import main
+from scanner.cli.command import main
 from scanner.collect import collect
 from scanner.collect.limits import RateLimiter, RetryPolicy, classify
 from scanner.config import Collection, Config, ManagementAccess, load_config
 from scanner.errors import ScanInterrupted
 from scanner.evaluate import evaluate
-from scanner.merge import MergeError, merge
 from scanner.model import Snapshot
 from scanner.rules import load_rules
-from scanner.shard import Shard, shard_of
+from scanner.snapshot.merge import MergeError, merge
+from scanner.snapshot.shard import Shard, shard_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = load_rules([], builtin=True)
@@ -533,7 +533,7 @@ def test_rate_limits_are_configurable(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", ["scan", "collect"])
 def test_the_shard_reaches_the_collector(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          three_shards: list[tuple[str, Snapshot]]) -> None:
-    from scanner import run
+    from scanner.collect import pipeline
 
     seen: list[Any] = []
 
@@ -541,7 +541,7 @@ def test_the_shard_reaches_the_collector(command: str, tmp_path: Path, monkeypat
         seen.append(shard)
         return three_shards[1][1]
 
-    monkeypatch.setattr(run, "collect_snapshot", collect_snapshot)
+    monkeypatch.setattr(pipeline, "collect_snapshot", collect_snapshot)
     target = ["-o", str(tmp_path / "s.json")] if command == "collect" else ["--out", str(tmp_path / "run")]
     main([command, "--shard", "2/3", "-q", *target])
     assert seen == [Shard(2, 3)]

@@ -27,7 +27,7 @@ import yaml
 from moto import mock_aws
 
 from scanner import demo
-from scanner.cli import main
+from scanner.cli.command import main
 from scanner.errors import RuleError
 from scanner.report import WRITERS
 from scanner.rules import builtin_packs_dir, load_rules

@@ -20,7 +20,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
-from scanner import cli, demo, run
+from scanner import demo, run
+from scanner.cli import command as cli
 from scanner.config import Collection, Config
 from scanner.model import ScanResult, Status
 from scanner.publish import securityhub

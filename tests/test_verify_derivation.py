@@ -22,9 +22,13 @@ from typing import Any
 
 import pytest
 
-from scanner import evidence
 from scanner import snapshot as snapshots
-from scanner.cli import main
+from scanner.audit import bundle as evidence_bundle
+from scanner.audit import keys as evidence_keys
+from scanner.audit import tar as evidence_tar
+from scanner.audit import verify as evidence_verify
+from scanner.cli.command import main
+from scanner.errors import EvidenceError
 from scanner.report import WRITERS
 from tests.test_evidence import scan_inputs
 from tests.test_rule_cases import build_snapshot
@@ -78,18 +82,18 @@ def run_files(bundle: bytes) -> tuple[str, int, dict[str, bytes]]:
 
 def forge(files: dict[str, bytes], top: str, mtime: int, key: Path | None) -> bytes:
     """What a forger with the signing key can make: a consistent manifest over `files`, signed, canonical."""
-    private = evidence.load_private_key(key) if key is not None else None
-    public = evidence.public_key_pem(private.public_key()) if private is not None else None
+    private = evidence_keys.load_private_key(key) if key is not None else None
+    public = evidence_keys.public_key_pem(private.public_key()) if private is not None else None
     try:
-        document = evidence.build_manifest(files, public)
-    except evidence.EvidenceError:  # results.json or snapshot.json no longer JSON: the hashes are enough
-        document = {**json.loads(evidence.canonical_json(evidence.build_manifest(GENUINE_FILES, public))),
-                    "files": {n: {"sha256": evidence._sha256(d), "size": len(d)} for n, d in sorted(files.items())}}
-    manifest = evidence.canonical_json(document)
+        document = evidence_bundle.build_manifest(files, public)
+    except EvidenceError:  # results.json or snapshot.json no longer JSON: the hashes are enough
+        document = {**json.loads(evidence_bundle.canonical_json(evidence_bundle.build_manifest(GENUINE_FILES, public))),
+                    "files": {n: {"sha256": evidence_bundle.sha256(d), "size": len(d)} for n, d in sorted(files.items())}}
+    manifest = evidence_bundle.canonical_json(document)
     members = [(f"{top}/manifest.json", manifest), *((f"{top}/run/{n}", d) for n, d in files.items())]
     if private is not None and public is not None:
         members += [(f"{top}/manifest.json.sig", private.sign(manifest)), (f"{top}/signer.pub.pem", public)]
-    return evidence.canonical_tar(members, mtime)
+    return evidence_tar.canonical_tar(members, mtime)
 
 
 def verify(capsys: pytest.CaptureFixture[str], tmp_path: Path, data: bytes, *extra: str) -> tuple[int, str]:
@@ -266,7 +270,7 @@ def test_a_huge_input_is_not_read(
     genuine: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     top, mtime, files = run_files(genuine["bundle"].read_bytes())
-    monkeypatch.setattr(evidence, "MAX_INPUT_BYTES", len(files["snapshot.json"]) - 1)
+    monkeypatch.setattr(evidence_verify, "MAX_INPUT_BYTES", len(files["snapshot.json"]) - 1)
     code, out = verify(capsys, tmp_path, forge(files, top, mtime, None))
     assert code == 1 and "run/snapshot.json: " in out and "an input may have; not read" in out, out
     assert "not run: an input is too large" in out
@@ -289,12 +293,11 @@ def test_a_snapshot_with_the_facts_an_earlier_version_stored_still_verifies(
 ) -> None:
     """Snapshots are saved without derived facts now; one written by an earlier version carries them, and
     verify checks them against the raw answers: the right ones verify (the wrong ones are a Craft above)."""
-    from scanner import run
 
     top, mtime, files = run_files(genuine["bundle"].read_bytes())
     assert "facts" not in json.loads(files["snapshot.json"])
     snapshot = snapshots.loads(files["snapshot.json"], "snapshot.json")
-    edit_json("snapshot.json", setter(("facts",), json.loads(json.dumps(run.snapshot_facts(snapshot)))))(files)
+    edit_json("snapshot.json", setter(("facts",), json.loads(json.dumps(evidence_verify.snapshot_facts(snapshot)))))(files)
     assert json.loads(files["snapshot.json"])["facts"]["aws.iam.role"]
     code, out = verify(capsys, tmp_path, forge(files, top, mtime, genuine["key"]), "--public-key", str(genuine["pub"]))
     assert code == 0, out
@@ -416,7 +419,7 @@ def test_completeness_is_derived_from_the_content(
 
 
 def test_a_shard_needs_only_its_own_listed_accounts() -> None:
-    from scanner.shard import Shard, shard_of
+    from scanner.snapshot.shard import Shard, shard_of
 
     snapshot = build_snapshot({})
     other = next(str(n) for n in range(100000000000, 100000001000) if shard_of(str(n), 2) == 2)

@@ -54,7 +54,7 @@ from scanner.model import (
     Snapshot,
     SnapshotMetadata,
 )
-from scanner.shard import Shard
+from scanner.snapshot.shard import Shard
 
 if TYPE_CHECKING:
     import boto3

@@ -67,7 +67,7 @@ def evaluate(
 
 
 def drift_markers(snapshot: Snapshot, integration_ids: tuple[str, ...]) -> Markers:
-    """Identity facts a later run compares with (scanner.baseline): only what was actually read.
+    """Identity facts a later run compares with (scanner.audit.baseline): only what was actually read.
 
     The service-linked role of each integration the rules apply to is the one in the management account."""
     description = snapshot.organization.description or {}

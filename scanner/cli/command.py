@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
-import json
 import logging
 import signal
 import sys
@@ -16,23 +14,11 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import Any
 
 from scanner import __version__, terminal
-from scanner.errors import (
-    ConfigError,
-    ExitCode,
-    RuleError,
-    ScanInterrupted,
-    ScannerError,
-    SnapshotError,
-    exit_code_for,
-)
-
-if TYPE_CHECKING:  # imported where used: `--help` must not pay for jsonschema, boto3, jinja2 or cryptography
-    from scanner.config import Config
-    from scanner.model import RuleSet
-    from scanner.run import RunOutcome
+from scanner.cli.common import did_you_mean, refuse_stdout, writers
+from scanner.errors import ExitCode, ScanInterrupted, ScannerError, exit_code_for
 
 EXIT_USAGE = ExitCode.USAGE
 EXIT_INCOMPLETE = ExitCode.INCOMPLETE
@@ -78,7 +64,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         text = action.help
         if text and "{formats}" in text:
             # The registry is read only when the help is shown: importing the writers costs jinja2.
-            text = text.replace("{formats}", ", ".join(sorted(_writers())))
+            text = text.replace("{formats}", ", ".join(sorted(writers())))
         if text and "{severities}" in text:
             text = text.replace("{severities}", ", ".join(_severity_labels()))
         return text
@@ -106,7 +92,7 @@ class _Parser(argparse.ArgumentParser):
         choices = [str(choice) for choice in action.choices]
         raise argparse.ArgumentError(
             action, f"invalid choice '{terminal.excerpt(value)}' (choose from: {', '.join(choices)})"
-            + _did_you_mean(str(value), choices)
+            + did_you_mean(str(value), choices)
         )
 
     def parse_args(  # type: ignore[override]
@@ -121,11 +107,6 @@ class _Parser(argparse.ArgumentParser):
             selected.print_help(sys.stdout)
             raise SystemExit(EXIT_USAGE)
         return parsed
-
-
-def _did_you_mean(value: str, candidates: Sequence[str]) -> str:
-    close = difflib.get_close_matches(value, candidates, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _subcommands(
@@ -174,7 +155,7 @@ def _unrecognized(
     elsewhere = [name for name, parser in _all_parsers(top) if name and flag in _options(parser)]
     if elsewhere:  # a real option, given to the wrong command: say which commands take it
         return message + f"; {terminal.excerpt(flag, 40)} is an option of: {', '.join(elsewhere)}"
-    return message + _did_you_mean(flag, _options(selected))
+    return message + did_you_mean(flag, _options(selected))
 
 
 class _DeprecatedAlias(argparse.Action):
@@ -249,31 +230,25 @@ def _severity(text: str) -> str:
     return text
 
 
-def _writers() -> dict[str, Any]:
-    from scanner.report import WRITERS  # noqa: PLC0415
-
-    return WRITERS
-
-
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary table")
 
 
 def _formats(text: str) -> list[str]:
-    writers = _writers()
+    known = writers()
     names = [name.strip().lower() for name in text.split(",") if name.strip()]  # JSON is json
-    unknown = [name for name in names if name not in writers]
+    unknown = [name for name in names if name not in known]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"unknown format {', '.join(terminal.excerpt(n) for n in unknown) or terminal.excerpt(text)} "
-            f"(choose from: {', '.join(sorted(writers))})"
+            f"(choose from: {', '.join(sorted(known))})"
         )
     return names
 
 
 def _shard(text: str) -> Any:
-    from scanner.shard import Shard  # noqa: PLC0415
+    from scanner.snapshot.shard import Shard  # noqa: PLC0415
 
     try:
         return Shard.parse(text)
@@ -399,9 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     _report_options(demo)
     _common(demo)
 
-    from scanner import evidence_cli  # noqa: PLC0415
-
-    evidence_cli.add_parser(commands, common=_common, out=_out_option)
+    _evidence_parser(commands)
 
     permissions = commands.add_parser(
         "permissions",
@@ -453,6 +426,94 @@ def build_parser() -> argparse.ArgumentParser:
     facts.add_argument("resource_type", nargs="?", help="one resource type (default: all)")
     _common(facts)
     return parser
+
+
+EVIDENCE_HELP = """\
+An evidence bundle is one uncompressed, canonical tar per run: the run folder as it was (snapshot,
+rules and settings as used, suppressions, results in every format written) under
+evidence-<run-id>/run/, a manifest.json with the SHA-256 of every file and the run's metadata, and
+optionally an Ed25519 signature over the manifest with the signer's public key.
+
+examples:
+  artifact-scan evidence keygen signing-key.pem     # signing-key.pem (0600) and signing-key.pub.pem
+  artifact-scan scan --evidence --sign-key signing-key.pem
+  artifact-scan evidence export reports/RUN --sign-key signing-key.pem
+  artifact-scan evidence verify reports/evidence-RUN.tar --public-key signing-key.pub.pem
+"""
+
+VERIFY_HELP = """\
+Checks every byte of the bundle: the tar's headers and padding against the canonical archive of its
+members (a difference is named by its offset), every file against the manifest's SHA-256 (named by
+path), the manifest against the run's files, the signature when there is one, the rules against the
+recorded rules hash, that every run file is an input or a report, the snapshot's stored `complete`
+against the completeness its content shows, and every report (each format the writer registry knows)
+against deriving it again from the bundled snapshot, rules, settings, suppressions and baseline
+through the same pipeline as `scan`, byte for byte.
+
+exit codes:
+  0  the bundle verifies
+  1  it does not: the report names each file or offset that changed, or the input that
+     cannot be evaluated (crafted settings, rules that do not load, ...)
+  2  not readable as a bundle (not a tar, truncated, no manifest, manifest not JSON), or a bad argument
+"""
+
+
+def _evidence_parser(commands: Any) -> None:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = commands.add_parser(
+        "evidence",
+        help="export, sign and verify a run's evidence bundle",
+        description=EVIDENCE_HELP,
+        formatter_class=formatter,
+    )
+    actions = parser.add_subparsers(dest="evidence_command", metavar="ACTION")
+
+    export = actions.add_parser(
+        "export",
+        help="bundle a run folder into evidence-<run-id>.tar",
+        description="Bundle a run folder (reports/<run-id>/ or a scan's --out) into one tar. The folder is "
+        "packed as it is; run `scan --evidence` to have every report format in it.",
+        formatter_class=formatter,
+    )
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run folder a scan wrote")
+    _out_option(export, metavar="FILE", old="--output",
+        help="the bundle to write (default: evidence-<run-id>.tar beside RUN_DIR); never overwritten")
+    export.add_argument(
+        "--sign-key", type=Path, metavar="PEM", help="sign the manifest with this Ed25519 private key"
+    )
+    _common(export)
+
+    verify = actions.add_parser(
+        "verify",
+        help="check a bundle: every byte, the signature, and the results again",
+        description=VERIFY_HELP,
+        formatter_class=formatter,
+    )
+    verify.add_argument("bundle", type=Path, metavar="BUNDLE", help="an evidence-<run-id>.tar")
+    verify.add_argument(
+        "--public-key",
+        type=Path,
+        metavar="PEM",
+        help="the signer's public key: fail unless this key signed the bundle",
+    )
+    _common(verify)
+
+    keygen = actions.add_parser(
+        "keygen",
+        help="create an Ed25519 key pair for signing bundles",
+        description="Write a new Ed25519 private key (PKCS#8 PEM, unencrypted, mode 0600) and its public "
+        "key. Existing files are never overwritten. Keep the private key secret; give auditors the public "
+        "one.",
+        formatter_class=formatter,
+    )
+    keygen.add_argument("private_key", type=Path, metavar="PRIVATE.pem")
+    keygen.add_argument(
+        "--public-out",
+        type=Path,
+        metavar="FILE",
+        help="where to write the public key (default: PRIVATE.pub.pem)",
+    )
+    _common(keygen)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -574,478 +635,30 @@ def _sigterm_interrupts(enabled: bool) -> Iterator[None]:
 
 
 def _dispatch(args: argparse.Namespace) -> ExitCode:
-    _refuse_stdout(args)
-    handlers: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
-        "scan": _scan,
-        "collect": _collect,
-        "demo": _demo,
-        "rules": _rules,
-        "permissions": _permissions,
-        "snapshot": _snapshot,
-        "evidence": _evidence,
-    }
-    return handlers[args.command](args)
+    refuse_stdout(args)
+    return _handler(args.command)(args)
 
 
-def _load_ruleset(config: Config, extra: Sequence[Path] = (), builtin: bool = True) -> RuleSet:
-    from scanner.rules import load_rules  # noqa: PLC0415
+def _handler(command: str) -> Callable[[argparse.Namespace], ExitCode]:
+    """The command group's module is imported when one of its commands runs, never for `--help`."""
+    if command in _SCANS:
+        from scanner.cli import scanning  # noqa: PLC0415
 
-    return load_rules(
-        [*config.rules.packs, *extra],
-        builtin=builtin and config.rules.builtin,
-        disabled=config.rules.disabled,
-        severity_overrides=config.rules.severity_overrides,
-        config_source=config.source,
-    )
+        return {"scan": scanning.scan, "collect": scanning.collect, "demo": scanning.demo}[command]
+    if command == "snapshot":
+        from scanner.cli import snapshots  # noqa: PLC0415
 
+        return snapshots.merge
+    if command == "evidence":
+        from scanner.cli import evidence  # noqa: PLC0415
 
-def _check_formats(config: Config) -> None:
-    writers = _writers()
-    unknown = [terminal.excerpt(name) for name in config.output.formats if name not in writers]
-    if unknown:
-        raise ConfigError(
-            f"{config.source}: $.output.formats: unknown format {', '.join(unknown)} "
-            f"(expected one of: {', '.join(sorted(writers))})"
-        )
+        return evidence.run
+    if command == "rules":
+        from scanner.cli import rules  # noqa: PLC0415
 
+        return rules.run
+    from scanner.cli import permissions  # noqa: PLC0415
 
-class _Progress:
-    """Accounts done of total, on stderr: rewritten in place on a terminal, every 10% in a log."""
+    return permissions.run
 
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.last_decile = -1
 
-    def retrying(self, api: str, attempt: int, max_attempts: int, why: str) -> None:
-        """A call about to be retried: said at once, so that a scan waiting on backoff never looks hung."""
-        terminal.say(self.stream, f"retrying {terminal.escape(api)} (attempt {attempt} of {max_attempts}): "
-                     f"{terminal.excerpt(why)}\n", rewrite=self.tty)
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.tty:
-            end = "\n" if done >= total else ""
-            terminal.say(self.stream, f"scanning accounts: {done}/{total}{end}", rewrite=True)
-            return
-        decile = done * 10 // max(total, 1)
-        if decile != self.last_decile or done == total:
-            self.last_decile = decile
-            terminal.say(self.stream, f"scanning accounts: {done}/{total}\n")
-
-
-def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
-    from scanner.report import sarif, table  # noqa: PLC0415
-
-    to_stdout = _to_stdout(args)
-    if not args.quiet:
-        stream = sys.stderr if to_stdout else sys.stdout  # stdout carries the one report, nothing else
-        colour = table.use_colour(stream)
-        terminal.say(stream, table.render(outcome.scan, colour=colour, width=_width()), colour=colour)
-    written = ", ".join(terminal.escape(path.name) for path in outcome.files if path.parent == outcome.run_dir)
-    terminal.err(table.fit(f"wrote {terminal.escape(outcome.run_dir)}/ ({written})", _width()))
-    if to_stdout:
-        [report] = [path for path in outcome.files if path.name == _writers()[args.format[0]].filename]
-        terminal.document(report.read_bytes())
-    left_out = sarif.left_out_by_the_result_limit(outcome.scan)
-    if left_out and any(path.name == _writers()["sarif"].filename for path in outcome.files):
-        terminal.err(f"warning: results.sarif leaves out the {left_out:,} least severe findings "
-                     f"(GitHub code scanning reads at most {sarif.MAX_RESULTS:,} results per run); "
-                     "results.json has them all")
-
-
-STDOUT = Path("-")
-
-
-def _to_stdout(args: argparse.Namespace) -> bool:
-    return getattr(args, "out", None) == STDOUT
-
-
-def _check_stdout(args: argparse.Namespace, formats: Sequence[str]) -> None:
-    """`--out -`: exactly one format, and no evidence bundle (a bundle is the run folder, not a stream)."""
-    if not _to_stdout(args):
-        return
-    if getattr(args, "evidence", False):
-        raise ScannerError("--evidence bundles the run folder and cannot go to standard output (--out -)",
-                           hint="use --out DIR with --evidence, or drop --evidence")
-    if len(formats) != 1:
-        raise ScannerError(
-            f"--out - sends exactly one report format to standard output; {len(formats)} were asked for "
-            f"({', '.join(terminal.excerpt(name) for name in formats)})",
-            hint="choose one with --format, e.g. --format json --out -",
-        )
-    args.format = list(formats)
-
-
-def _refuse_stdout(args: argparse.Namespace) -> None:
-    """`-o -` is for a report in a pipeline. A snapshot or an evidence bundle is kept as a file: it is
-    evidence, never overwritten, and a stream cannot be checked for that."""
-    if args.command in ("scan", "demo") or not _to_stdout(args):
-        return
-    what = "an evidence bundle" if args.command == "evidence" else "a snapshot"
-    raise ScannerError(f"-o -: {what} is written to a file, not to standard output",
-                       hint="give a file name with -o; `--out -` is for `scan` and `demo` with one --format")
-
-
-def _run_dir(args: argparse.Namespace) -> Path | None:
-    """With `--out -` the run folder still goes where it goes by default (reports/<run-id>/): it is the run's
-    record (snapshot, rules, settings as used), what --baseline, `evidence export` and an interrupted scan's
-    partial snapshot need; only the report itself is streamed."""
-    return None if _to_stdout(args) else args.out
-
-
-@contextlib.contextmanager
-def _expecting(
-    option: str, path: str | Path | None, kind: str, refused_by: type[ScannerError]
-) -> Iterator[None]:
-    """When the loader of `option` refuses `path` (its own error class), and the file is another of the tool's
-    files (a results.json as --config, a snapshot as --baseline), say which option takes it instead."""
-    try:
-        yield
-    except refused_by:
-        if path is None:
-            raise
-        from scanner import filekinds  # noqa: PLC0415
-
-        better = filekinds.wrong_file(option, path, getattr(filekinds, kind))
-        if better is None:
-            raise
-        raise better from None
-
-
-def _load_config(path: Path | None) -> Config:
-    from scanner.config import load_config  # noqa: PLC0415
-
-
-    with _expecting("--config", path, "CONFIG", ConfigError):
-        return load_config(path)
-
-
-def _with_profile(config: Config, profile: str | None) -> Config:
-    """`--profile NAME` overrides management.profile and AWS_PROFILE (a named profile wins over the variable
-    in boto3). A profile that does not exist is refused here, naming --profile as where it came from."""
-    if profile is None:
-        return config
-    from dataclasses import replace  # noqa: PLC0415
-
-    import botocore.session  # noqa: PLC0415
-
-    from scanner.errors import CredentialsError  # noqa: PLC0415
-
-    available = botocore.session.Session().available_profiles
-    if profile not in available:
-        raise CredentialsError(
-            f"--profile: the AWS profile '{terminal.excerpt(profile)}' does not exist",
-            hint="list the profiles with `aws configure list-profiles`" + _did_you_mean(profile, available),
-        )
-    return replace(config, management=replace(config.management, profile=profile))
-
-
-def _scan(args: argparse.Namespace) -> ExitCode:
-    from scanner import run  # noqa: PLC0415
-
-    if args.shard is not None and args.snapshot is not None:
-        raise ScannerError("--shard chooses the accounts to collect; a --snapshot is evaluated as it is",
-                           hint="merge the shards' snapshots with `artifact-scan snapshot merge` and evaluate that")
-    if args.evidence or args.sign_key is not None:
-        from scanner import evidence_cli  # noqa: PLC0415
-
-        # A bad --sign-key exits 2 before any AWS call; --sign-key implies --evidence; every format is written.
-        evidence_cli.prepare_scan(args)
-    config = _with_profile(_load_config(args.config), args.profile)
-    _check_formats(config)
-    formats = args.format or config.output.formats
-    _check_stdout(args, formats)
-    ruleset = _load_ruleset(config, args.rules, builtin=not args.no_builtin_rules)
-    options = _audit_options(args, config)
-    from scanner.errors import SnapshotError  # noqa: PLC0415
-
-    with _expecting("--snapshot", args.snapshot, "SNAPSHOT", SnapshotError):
-        outcome = run.scan(
-            config,
-            ruleset,
-            out_dir=_run_dir(args),
-            formats=formats,
-            snapshot_path=args.snapshot,
-            shard=args.shard,
-            progress=None if args.quiet else _Progress(sys.stderr),
-            **options,
-        )
-    _print_outcome(outcome, args)
-    if args.evidence:
-        from scanner import evidence_cli  # noqa: PLC0415
-
-        evidence_cli.export_after_scan(outcome.run_dir, sign_key=args.sign_key)
-    if args.security_hub:
-        from scanner.collect.session import base_session  # noqa: PLC0415
-
-        if not _security_hub(outcome, base_session(config.management, config.source),
-                             config.management.region, config.collection):
-            return ExitCode.INCOMPLETE
-    return outcome.exit_code
-
-
-def _security_hub(outcome: RunOutcome, session: Any, region: str | None, collection: Any = None) -> bool:
-    """Import the run's findings after its files are written. False (exit 3) when Security Hub refused the
-    import or any finding."""
-    from scanner.publish import securityhub  # noqa: PLC0415
-
-    try:
-        report = securityhub.publish(outcome.scan, session, region=region, collection=collection)
-    except securityhub.SecurityHubError as exc:
-        terminal.err(f"error: {exc}")
-        if exc.hint:
-            terminal.err(f"hint: {exc.hint}")
-        return False
-    calls = sum(counts.get("calls", 0) for counts in report.calls.values())
-    terminal.err(f"security hub ({terminal.escape(report.account_id)}, {terminal.escape(report.region)}): sent "
-                 f"{report.sent} finding(s), {report.archived} archived as resolved, {len(report.failed)} refused; "
-                 f"{calls} API call(s)")
-    for failed in report.failed:
-        terminal.err(f"security hub refused finding {terminal.escape(failed.id)}: {terminal.escape(failed.code)}: "
-                     f"{terminal.excerpt(failed.message)}")
-    return report.ok
-
-
-def _evidence(args: argparse.Namespace) -> ExitCode:
-    from scanner import evidence_cli  # noqa: PLC0415
-
-    return ExitCode(evidence_cli.run(args))
-
-
-def _audit_options(args: argparse.Namespace, config: Config) -> dict[str, Any]:
-    """Gate, suppressions and baseline, read before any AWS call so that bad input costs nothing."""
-    import os  # noqa: PLC0415
-
-    from scanner.baseline import parse_baseline, read_baseline  # noqa: PLC0415
-    from scanner.model import Severity  # noqa: PLC0415
-    from scanner.report import html  # noqa: PLC0415
-    from scanner.run import Gate  # noqa: PLC0415
-    from scanner.suppressions import parse_suppressions, read_suppressions  # noqa: PLC0415
-
-    if args.fail_on_new and args.baseline is None:
-        raise ScannerError("--fail-on-new needs --baseline: without an earlier run every finding is new")
-    suppressions_path = args.suppressions or config.suppressions
-    # Read once: the bytes checked here are byte for byte the file the run keeps and derives from.
-    from scanner.baseline import BaselineError  # noqa: PLC0415
-    from scanner.errors import SuppressionError  # noqa: PLC0415
-
-    with _expecting("--suppressions", suppressions_path, "SUPPRESSIONS", SuppressionError):
-        suppressions_data = read_suppressions(suppressions_path) if suppressions_path else None
-        if suppressions_data is not None:
-            parse_suppressions(suppressions_data, str(suppressions_path))
-    with _expecting("--baseline", args.baseline, "RESULTS", BaselineError):
-        baseline_data = read_baseline(args.baseline) if args.baseline else None
-        if baseline_data is not None:
-            parse_baseline(baseline_data, str(args.baseline))
-    return {
-        "gate": Gate(Severity.parse(args.fail_on) if args.fail_on else config.fail_on, args.fail_on_new),
-        "suppressions_data": suppressions_data,
-        "baseline_data": baseline_data,
-        "paper": args.paper or html.paper_from_locale(os.environ),
-    }
-
-
-def _collect(args: argparse.Namespace) -> ExitCode:
-    from scanner import run  # noqa: PLC0415
-    from scanner import snapshot as snapshots  # noqa: PLC0415
-    from scanner.errors import OutputError  # noqa: PLC0415
-    from scanner.output import write_atomic  # noqa: PLC0415
-
-    if args.out.exists():
-        raise OutputError(f"{args.out}: exists; a snapshot is evidence and is never overwritten",
-                          hint="choose another file with -o")
-    config = _with_profile(_load_config(args.config), args.profile)
-    ruleset = _load_ruleset(config)
-    try:
-        snapshot = run.collect_snapshot(config, ruleset, progress=None if args.quiet else _Progress(sys.stderr),
-                                        shard=args.shard)
-    except ScanInterrupted as interrupted:
-
-        def keep(data: bytes) -> Path:
-            write_atomic(args.out, data)
-            return Path(args.out)
-
-        raise run.keep_interrupted(interrupted, keep) from None
-    write_atomic(args.out, snapshots.dumps(snapshot))
-    terminal.err(f"wrote {terminal.escape(args.out)}")
-    gaps = snapshots.gaps(snapshot)
-    if not gaps:
-        return ExitCode.OK
-    terminal.err(f"incomplete (exit 3): {'; '.join(gaps)}")
-    errors = snapshot.errors
-    for error in errors[:20]:
-        where = f"account {terminal.escape(error.account_id)}: " if error.account_id else "organization: "
-        terminal.err(f"  {where}{terminal.excerpt(error.describe())}")
-    if len(errors) > 20:
-        terminal.err(f"  ... and {len(errors) - 20} more, in {terminal.escape(args.out)}")
-    return ExitCode.INCOMPLETE
-
-
-def _snapshot(args: argparse.Namespace) -> ExitCode:
-    """`snapshot merge`: shards in, one snapshot out (written only when every check passes)."""
-    from scanner import snapshot as snapshots  # noqa: PLC0415
-    from scanner.errors import OutputError  # noqa: PLC0415
-    from scanner.merge import merge  # noqa: PLC0415
-    from scanner.output import write_atomic  # noqa: PLC0415
-
-    if args.out.exists():
-        raise OutputError(f"{args.out}: exists; a snapshot is evidence and is never overwritten",
-                          hint="choose another file with -o")
-    def load(path: Path) -> Any:
-        with _expecting("snapshot merge", path, "SNAPSHOT", SnapshotError):
-            return snapshots.load(path)
-
-    merged = merge([(str(path), load(path)) for path in args.snapshots])
-    write_atomic(args.out, snapshots.dumps(merged))
-    terminal.err(f"wrote {terminal.escape(args.out)} ({len(merged.accounts)} accounts from "
-                 f"{len(args.snapshots)} shards)")
-    return ExitCode.OK if snapshots.is_complete(merged) else ExitCode.INCOMPLETE
-
-
-def _demo(args: argparse.Namespace) -> ExitCode:
-    from scanner import run  # noqa: PLC0415
-    from scanner.config import Config  # noqa: PLC0415
-
-    try:
-        from scanner import demo  # noqa: PLC0415
-    except ImportError as exc:
-        raise ScannerError(
-            f"the demo needs moto, which is not installed ({exc.name})",
-            hint="pip install 'artifact-scan[demo]'",
-        ) from None
-    config = Config()
-    formats = args.format or sorted(_writers())  # the demo shows every format
-    _check_stdout(args, formats)
-    ruleset = _load_ruleset(config)
-    options = _audit_options(args, config)
-    with demo.simulated_organization(args.scenario) as organization:
-        outcome = run.scan(
-            organization.config(config),
-            ruleset,
-            out_dir=_run_dir(args),
-            formats=formats,
-            session=organization.session,
-            progress=None if args.quiet else _Progress(sys.stderr),
-            **options,
-        )
-        imported = _security_hub(outcome, organization.session, None) if args.security_hub else True
-    _print_outcome(outcome, args)
-    missed, unexpected = demo.compare(organization.planted, outcome.scan.results)
-    terminal.err(
-        f"demo ({args.scenario}): {len(organization.planted)} planted problem(s); "
-        f"a real scan would exit {int(outcome.exit_code)} ({outcome.exit_code.name.lower()})"
-    )
-    for label, items in (("MISSED", missed), ("UNEXPECTED", unexpected)):
-        for item in items:
-            terminal.err(f"{label}: {terminal.line(item)}")
-    if missed or unexpected:
-        return ExitCode.FINDINGS
-    if not imported:
-        return ExitCode.INCOMPLETE
-    terminal.err("demo: every planted problem was found, and nothing else")
-    return ExitCode.OK
-
-
-def _permissions(args: argparse.Namespace) -> ExitCode:
-    from scanner.collect import permissions  # noqa: PLC0415
-    from scanner.publish import securityhub  # noqa: PLC0415
-
-    config = _load_config(args.config)
-    integrations = _load_ruleset(config, args.rules, builtin=not args.no_builtin_rules).integrations
-    policies = {
-        "management_account": permissions.management_policy(config, integrations),
-        "member_accounts": permissions.member_policy(integrations),
-        "security_hub_publishing": permissions.policy((securityhub.CALLS,)),
-    }
-    chosen = {"management_account": args.management, "member_accounts": args.member,
-              "security_hub_publishing": args.security_hub}
-    picked = [name for name, wanted in chosen.items() if wanted]
-    document: Any = policies[picked[0]] if picked else policies
-    terminal.out(json.dumps(document, indent=2))
-    return ExitCode.OK
-
-
-def _rules(args: argparse.Namespace) -> ExitCode:
-    from scanner.evaluate.resources import FACT_SCHEMAS  # noqa: PLC0415
-    from scanner.rules import load_rules  # noqa: PLC0415
-
-    if args.rules_command == "facts":
-        wanted = [args.resource_type] if args.resource_type else sorted(FACT_SCHEMAS)
-        for name in wanted:
-            if name not in FACT_SCHEMAS:
-                raise ScannerError(f"unknown resource type '{terminal.excerpt(name)}' (choose from: {', '.join(sorted(FACT_SCHEMAS))})")
-            terminal.out(f"{name}:")
-            for path, kind in _fact_paths(FACT_SCHEMAS[name]):
-                terminal.out(f"  {terminal.escape(path)}: {terminal.escape(kind)}")
-        return ExitCode.OK
-    if args.rules_command == "validate":
-        try:
-            ruleset = load_rules(args.paths, builtin=not (args.paths and args.no_builtin_rules))
-        except RuleError as exc:
-            raise _files_of_another_kind(exc, args.paths) from None
-        count = len(ruleset.rules)
-        terminal.out(f"ok: {count} rule{'s' if count != 1 else ''} valid in {len(ruleset.packs)} pack(s): "
-                     + ", ".join(terminal.escape(pack.id) for pack in ruleset.packs))
-        return ExitCode.OK
-    config = _load_config(args.config)
-    ruleset = _load_ruleset(config, args.paths)
-    from scanner.report import table  # noqa: PLC0415
-
-    rules = sorted(ruleset.rules, key=lambda r: r.id)
-    if args.framework is not None:
-        frameworks = sorted({name for rule in rules for name in rule.compliance})
-        chosen = next((name for name in frameworks if name.lower() == args.framework.lower()), None)
-        if chosen is None:
-            raise ScannerError(f"no loaded rule is mapped to framework {terminal.excerpt(args.framework)!r} "
-                               f"(mapped: {', '.join(frameworks) or 'none'})")
-        rows = [[r.id, r.severity.label, ", ".join(r.compliance[chosen]), r.title]
-                for r in rules if chosen in r.compliance]
-        headers = ["id", "severity", chosen, "title"]
-    else:
-        rows = [[r.id, r.severity.label, r.resource, r.title] for r in rules]
-        headers = ["id", "severity", "resource", "title"]
-    terminal.out(table.columns([[terminal.excerpt(cell, 120) for cell in row] for row in rows], headers, _width()))
-    return ExitCode.OK
-
-
-def _width() -> int:
-    """The terminal's width (COLUMNS wins), or the table's default when not printing to a terminal."""
-    import shutil  # noqa: PLC0415
-
-    from scanner.report import table  # noqa: PLC0415
-
-    return shutil.get_terminal_size((table.DEFAULT_WIDTH, 24)).columns
-
-
-def _files_of_another_kind(exc: RuleError, paths: Sequence[Path]) -> RuleError:
-    """A config, a results.json or a snapshot given to `rules validate` is named for what it is (and where it
-    goes) in place of the schema problems it has as a rule; the other files' problems are all kept."""
-    from scanner import filekinds  # noqa: PLC0415
-
-    wrong = {}
-    for path in paths:
-        found = filekinds.kind_of(path)
-        if found is not None and found not in (filekinds.RULE, filekinds.PACK):
-            wrong[str(path)] = (f"{terminal.excerpt(path, 200)}: this is {found.what}, not a rule file; "
-                                f"{found.goes}")
-    if not wrong:
-        return exc
-    kept = [problem for problem in exc.problems if not any(problem.startswith(name + ":") for name in wrong)]
-    return RuleError([*wrong.values(), *kept])
-
-
-def _fact_paths(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    rows: list[tuple[str, str]] = []
-    for name, sub in schema.get("properties", {}).items():
-        path = f"{prefix}.{name}" if prefix else name
-        kind = sub.get("type", "object")
-        rows.append((path, json.dumps(kind) if isinstance(kind, list) else kind))
-        if sub.get("properties"):
-            rows.extend(_fact_paths(sub, path))
-        items = sub.get("items")
-        if isinstance(items, dict) and items.get("properties"):
-            rows.extend(_fact_paths(items, f"{path}[]"))
-        keyed = sub.get("additionalProperties")  # facts keyed by integration id
-        if isinstance(keyed, dict) and keyed.get("properties"):
-            rows.extend(_fact_paths(keyed, f"{path}.<integration>"))
-    return rows

@@ -29,7 +29,7 @@ from scanner.model import (
     Snapshot,
     SnapshotMetadata,
 )
-from scanner.shard import Shard, shard_of
+from scanner.snapshot.shard import Shard, shard_of
 
 
 class MergeError(SnapshotError):

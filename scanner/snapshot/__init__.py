@@ -3,6 +3,9 @@
 A snapshot is evidence, replayed offline by `scan --snapshot`. It holds raw API answers, the
 collection errors and the run's metadata, never credentials. Loading checks the version and the
 shape first, so a truncated, foreign or newer file is refused with a message instead of evaluated.
+
+Beside it in this package: shard.py (which shard of a split scan reads an account) and merge.py (the
+shards' snapshots into one).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from scanner.model import (
     Snapshot,
     SnapshotMetadata,
 )
-from scanner.shard import Shard
+from scanner.snapshot.shard import Shard
 
 
 def gaps(snapshot: Snapshot) -> tuple[str, ...]:
