@@ -116,7 +116,7 @@ def collect_snapshot(
     from scanner.collect import collect  # noqa: PLC0415 - keeps boto3 out of offline runs
 
     return collect(config, rules_sha256=ruleset.sha256, session=session, progress=progress, shard=shard,
-                   integrations=ruleset.integrations)
+                   integrations=ruleset.integrations, dedicated=ruleset.dedicated)
 
 
 def snapshot_facts(snapshot: Snapshot) -> dict[str, Any]:
