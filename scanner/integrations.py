@@ -31,6 +31,9 @@ class Known:
     trusted_access_principals: tuple[str, ...]  # current ones, in catalog order
     legacy_trusted_access_principals: tuple[str, ...]  # legacy and misspelt: enabled, either is a finding
     service_principals: tuple[str, ...]  # every service principal a trust policy may name for it
+    # those whose trust in a role concerns the integration: all but the ones customers' own roles trust for
+    # unrelated purposes (catalog `customer_role_principals`, e.g. every EC2 instance role's ec2.amazonaws.com)
+    trust_principals: tuple[str, ...]
     # (name, path) of each service-linked role it owns whose name and trusted principal are known
     service_linked_roles: tuple[tuple[str, str], ...]
     legacy_role_names: tuple[str, ...]
@@ -58,6 +61,7 @@ def _known(entry: Integration) -> Known:
         trusted_access_principals=entry.current_principals,
         legacy_trusted_access_principals=entry.legacy_principals,
         service_principals=entry.service_principals,
+        trust_principals=entry.trust_principals,
         service_linked_roles=tuple(
             (r.name, r.path) for r in entry.service_linked_roles if r.name is not None and r.path is not None
         ),
@@ -108,14 +112,26 @@ def ids() -> tuple[str, ...]:
     return tuple(sorted(path.stem for path in catalog_dir().glob("*.yaml")))
 
 
-def builtin_pack_integrations() -> tuple[str, ...]:
-    """The integrations the built-in rule packs declare in their pack.yaml (for callers with no rule set)."""
+def _builtin_pack_declarations() -> set[str]:
+    """The `integration` values of the built-in rule packs' pack.yaml (EVERY included as written)."""
     found: set[str] = set()
     for manifest in Path(str(resources.files("scanner").joinpath("builtin_rules"))).glob("*/pack.yaml"):
         data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("integration"), str):
-            found.update(integration_ids() if data["integration"] == EVERY else (data["integration"],))
-    return tuple(sorted(found))
+            found.add(data["integration"])
+    return found
+
+
+def builtin_pack_integrations() -> tuple[str, ...]:
+    """The integrations the built-in rule packs declare in their pack.yaml (for callers with no rule set)."""
+    declared = _builtin_pack_declarations()
+    return tuple(sorted((declared - {EVERY}) | (set(integration_ids()) if EVERY in declared else set())))
+
+
+def builtin_pack_dedicated() -> tuple[str, ...]:
+    """The integrations a built-in pack names specifically (RuleSet.dedicated of the built-in packs, for
+    callers with no rule set)."""
+    return tuple(sorted(_builtin_pack_declarations() - {EVERY}))
 
 
 def scope(named: Iterable[str | None]) -> tuple[Known, ...]:
@@ -131,7 +147,8 @@ def at_service_linked_role_path(path: str) -> bool:
 
 
 def principals_by_integration(integrations: Iterable[Known]) -> Mapping[str, tuple[str, ...]]:
-    return {k.id: k.service_principals for k in integrations}
+    """integration id -> the principals whose trust in a role concerns it (the role facts' `trust.integrations`)."""
+    return {k.id: k.trust_principals for k in integrations}
 
 
 def trusted_access_seen(markers: Markers, integration: Known) -> str:

@@ -335,3 +335,34 @@ def test_the_fully_verified_count_is_what_the_entries_say() -> None:
         assert all(p.attachment == "documented" for r in entry.service_linked_roles for p in r.managed_policies)
     assert "artifact" not in verified  # its role's creation moment is unconfirmed
     assert {"security-hub", "trusted-advisor", "well-architected", "iam-identity-center"} <= verified
+
+
+def test_principals_customers_own_roles_trust_are_marked_and_left_out_of_trust() -> None:
+    """Only where a principal is the usual trust of customers' roles unrelated to Organizations (EC2 instance
+    roles, EKS cluster roles); the service-linked role still names it, and trusted access is untouched."""
+    catalog = load_catalog()
+    marked = {e.id: [c.principal for c in e.customer_role_principals] for e in catalog.entries
+              if e.customer_role_principals}
+    assert marked == {"ec2": ["ec2.amazonaws.com"], "eks": ["eks.amazonaws.com"]}
+    assert catalog["ec2"].trust_principals == ()
+    assert catalog["ec2"].service_linked_roles[0].trusted_principal == "ec2.amazonaws.com"
+    assert catalog["eks"].trust_principals == ("dashboard.eks.amazonaws.com",)
+    assert catalog["eks"].current_principals == ("eks.amazonaws.com",)
+    for entry_id in marked:
+        entry = catalog[entry_id]
+        assert {c.source for c in entry.customer_role_principals} <= {s.url for s in entry.sources}
+
+
+@pytest.mark.parametrize(("old", "new", "needles"), [
+    ("  - principal: ec2.amazonaws.com\n", "  - principal: macie.amazonaws.com\n",
+     ("$.customer_role_principals[0].principal", "none of this entry's principals")),
+    ("    source: 'https://docs.aws.amazon.com/IAM/", "    source: 'https://example.com/IAM/",
+     ("$.customer_role_principals[0].source", "sources")),
+])
+def test_a_customer_role_principal_belongs_to_its_entry(
+    tmp_path: Path, old: str, new: str, needles: tuple[str, ...]
+) -> None:
+    directory = _copy(tmp_path, "ec2")
+    assert isinstance(load_catalog_dir(directory), Catalog)
+    _edit(directory / "ec2.yaml", old, new)
+    _one(_problems(directory), "ec2.yaml:", *needles)

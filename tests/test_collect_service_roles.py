@@ -4,6 +4,11 @@ With every integration in scope, a healthy member holding GuardDuty's and Config
 created in member accounts) still costs sts:AssumeRole plus one iam:ListRoles page; the roles are kept from the
 listing (RoleRecord.listing_only), the snapshot counts no gap for them, and the role rules still judge their
 trust (which the listing carries). Anything unlike AWS's role is read in full.
+
+So do the member's own roles: an EC2 instance role (ec2.amazonaws.com is a catalog `customer_role_principals`
+entry) is of no interest, and a role trusting Config's principal, which no pack of its own covers, is kept from
+the listing for ORG-035 to judge its trust. A role trusting a dedicated integration's principal (SSM's) is read
+in full, since that pack's rules may need more.
 """
 
 from __future__ import annotations
@@ -36,21 +41,29 @@ TAMPERED = demo.RoleSpec(
         "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole"}),
 )
 LOOK_ALIKE = demo.RoleSpec(CONFIG.name, "/", demo.service_trust("config.amazonaws.com"))
+INSTANCE_ROLE = demo.RoleSpec("WebServerInstanceRole", "/", demo.service_trust("ec2.amazonaws.com"))
+CONFIG_HELPER = demo.RoleSpec("ConfigDeliveryRole", "/", demo.service_trust("config.amazonaws.com"))  # unpinned
+AUTOMATION = demo.RoleSpec("AutomationRole", "/", demo.service_trust("ssm.amazonaws.com"))
 DETAIL_APIS = ("iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies")
 
 
 def test_a_healthy_member_with_service_linked_roles_costs_two_calls(aws: boto3.Session, call_log: CallLog) -> None:
     ruleset = load_rules()
-    assert {"guardduty", "config"} <= set(ruleset.integrations)
+    assert {"guardduty", "config", "ec2"} <= set(ruleset.integrations)
+    assert "config" not in ruleset.dedicated and "ssm" in ruleset.dedicated
     ids = build_org(aws, {
-        "healthy": [GUARDDUTY, CONFIG],
+        "healthy": [GUARDDUTY, CONFIG, INSTANCE_ROLE, CONFIG_HELPER],
         "tampered": [TAMPERED],
         "lookalike": [LOOK_ALIKE],
         "artifact": [demo.SERVICE_LINKED_ROLE],  # created in the management account only: read in full as before
+        "automation": [AUTOMATION],
     })
+    # The management account's roles of interest are read in full, the genuine member-created ones too;
+    # its instance role is of no interest there either.
+    demo.create_roles(aws.client("iam"), MANAGEMENT_ACCOUNT_ID, [GUARDDUTY, INSTANCE_ROLE])
     call_log.clear()
 
-    snapshot = scan(aws, integrations=ruleset.integrations)
+    snapshot = scan(aws, integrations=ruleset.integrations, dedicated=ruleset.dedicated)
 
     healthy_calls = [
         c.api for c in call_log.calls
@@ -58,10 +71,13 @@ def test_a_healthy_member_with_service_linked_roles_costs_two_calls(aws: boto3.S
     ]
     assert healthy_calls == ["sts:AssumeRole", "iam:ListRoles"]
     healthy = account(snapshot, ids["healthy"])
-    assert sorted(str(r.role["RoleName"]) for r in healthy.roles) == sorted([GUARDDUTY.name, CONFIG.name])
+    # The instance role is of no interest; the Config-trusting one is kept for its trust alone.
+    assert sorted(str(r.role["RoleName"]) for r in healthy.roles) == sorted(
+        [GUARDDUTY.name, CONFIG.name, CONFIG_HELPER.name]
+    )
     assert all(r.listing_only and not r.detail_read and r.attached_policies is None for r in healthy.roles)
     assert all(r.role["AssumeRolePolicyDocument"] for r in healthy.roles)  # the listing's trust is kept
-    for name in ("tampered", "lookalike", "artifact"):
+    for name in ("tampered", "lookalike", "artifact", "automation"):
         (record,) = account(snapshot, ids[name]).roles
         assert not record.listing_only and record.detail_read and record.attached_policies is not None
         for api in DETAIL_APIS:
@@ -89,13 +105,19 @@ def test_a_healthy_member_with_service_linked_roles_costs_two_calls(aws: boto3.S
         }
 
     assert statuses("ORG-030", ids["healthy"]) == {Status.PASS}  # trust judged from the listing
+    org_035 = {r.resource_arn.rsplit("/", 1)[-1]: r.status for r in results
+               if r.rule_id == "ORG-035" and r.account_id == ids["healthy"]}
+    assert org_035 == {CONFIG_HELPER.name: Status.FAIL}  # the instance role is no resource; SLRs are exempt
+    assert statuses("SSM-009", ids["automation"]) == {Status.FAIL}  # the dedicated pack judges its own
     assert statuses("ORG-030", ids["tampered"]) == {Status.FAIL}
     assert statuses("ORG-034", ids["lookalike"]) == {Status.FAIL}
     for rule_id in ("ORG-031", "ORG-131", "ORG-032", "ORG-033"):  # need policies the listing lacks: not applied
         assert statuses(rule_id, ids["healthy"]) == set(), rule_id
     assert statuses("ORG-131", ids["tampered"]) == {Status.FAIL}  # moto attached no policy to the copy
     assert not [r for r in results if r.status is Status.ERROR]
-    assert account(snapshot, MANAGEMENT_ACCOUNT_ID).roles == ()
+    (management,) = account(snapshot, MANAGEMENT_ACCOUNT_ID).roles
+    assert management.role["RoleName"] == GUARDDUTY.name
+    assert not management.listing_only and management.detail_read and management.attached_policies is not None
 
 
 def test_every_integration_is_read_from_the_catalog_files_as_the_catalog_reads_them() -> None:

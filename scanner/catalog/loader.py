@@ -2,7 +2,8 @@
 
 Every problem is reported at once, each with its file, line and JSON path. Checks beyond the schema:
 the file name is the id, ids are unique, no trusted-access principal belongs to two entries (unless listed in
-SHARED_PRINCIPALS), service-linked role names are unique, a null value is marked unverified, a role another
+SHARED_PRINCIPALS), service-linked role names are unique, a customer-role principal is one of its entry's
+principals and its source one of the entry's sources, a null value is marked unverified, a role another
 entry owns exists, and no documentation typo is used as a value.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from scanner import schemas, yamlfile
 from scanner.catalog.model import (
+    CustomerRolePrincipal,
     DelegatedAdministrator,
     DocumentationTypo,
     Integration,
@@ -140,6 +142,16 @@ def _entry_problems(path: Path, document: yamlfile.YamlDocument, stems: set[str]
         if not role["managed_policies"] and "managed_policies" not in unverified:
             problem(("service_linked_roles", i, "managed_policies"),
                     "no policy given: list it, or mark `managed_policies` unverified")
+    own = {str(r["trusted_principal"]).lower() for r in data["service_linked_roles"] if r["trusted_principal"]}
+    own |= {str(r["trusted_principal"]).lower() for r in data.get("legacy_roles", [])}
+    own |= {str(p["principal"]).lower() for p in data["trusted_access"] if p["principal"]}
+    urls = {s["url"] for s in data["sources"]}
+    for i, customer in enumerate(data.get("customer_role_principals", [])):
+        if customer["principal"].lower() not in own:
+            problem(("customer_role_principals", i, "principal"),
+                    f"{customer['principal']!r} is none of this entry's principals")
+        if customer["source"] not in urls:
+            problem(("customer_role_principals", i, "source"), "not the url of one of this entry's `sources`")
     return problems
 
 
@@ -223,6 +235,10 @@ def _build(document: yamlfile.YamlDocument) -> Integration:
         ),
         sources=tuple(Source(s["title"], s["url"], s["kind"]) for s in data["sources"]),
         uses_roles_of=tuple(data.get("uses_roles_of", [])),
+        customer_role_principals=tuple(
+            CustomerRolePrincipal(c["principal"], c["note"], c["source"])
+            for c in data.get("customer_role_principals", [])
+        ),
         legacy_roles=tuple(
             LegacyRole(r["name"], r["path"], r["trusted_principal"], tuple(r["managed_policy_arns"]), r.get("note"))
             for r in data.get("legacy_roles", [])

@@ -106,6 +106,18 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerRolePrincipal:
+    """A service principal of the integration that customers' own roles trust for purposes unrelated to it
+    (an EC2 instance role trusts ec2.amazonaws.com): such a trust says nothing about the integration, so it
+    neither makes a role worth reading nor counts as trusting the integration. `source` is one of the entry's
+    sources' urls, saying why."""
+
+    principal: str
+    note: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentationTypo:
     value: str
     correct: str | None
@@ -125,6 +137,7 @@ class Integration:
     sources: tuple[Source, ...]
     uses_roles_of: tuple[str, ...] = ()
     legacy_roles: tuple[LegacyRole, ...] = ()
+    customer_role_principals: tuple[CustomerRolePrincipal, ...] = ()
     documentation_typos: tuple[DocumentationTypo, ...] = ()
     notes: str | None = None
     file: str = ""
@@ -151,6 +164,13 @@ class Integration:
         found += [r.trusted_principal for r in self.legacy_roles]
         found += [p for p in self.principals() if is_service_principal(p)]
         return tuple(dict.fromkeys(found))
+
+    @property
+    def trust_principals(self) -> tuple[str, ...]:
+        """The service principals whose trust in a role concerns this integration: every one but those customers'
+        own roles trust for unrelated purposes (`customer_role_principals`)."""
+        unrelated = {c.principal.lower() for c in self.customer_role_principals}
+        return tuple(p for p in self.service_principals if p.lower() not in unrelated)
 
     def role(self, name: str) -> ServiceLinkedRole:
         """The service-linked role named `name` (IAM role names compare case-insensitively)."""
@@ -187,5 +207,7 @@ class Integration:
             yield ("legacy_roles", i, "trusted_principal"), legacy.trusted_principal
         for i, name in enumerate(self.uses_roles_of):
             yield ("uses_roles_of", i), name
+        for i, customer in enumerate(self.customer_role_principals):
+            yield ("customer_role_principals", i, "principal"), customer.principal
         for i, name in enumerate(self.delegated_administrator.principals):
             yield ("delegated_administrator", "principals", i), name

@@ -86,18 +86,22 @@ def collect(
     clock: Callable[[], datetime] = utc_now,
     shard: Shard | None = None,
     integrations: tuple[str, ...] | None = None,
+    dedicated: tuple[str, ...] | None = None,
 ) -> Snapshot:
     """Read the organization and every account in scope (of `shard`, when given).
 
     `integrations`: the catalog integrations the loaded rules apply to (RuleSet.integrations): roles are
     kept for those only, and an integration's own reader runs only for it. None: the built-in packs'.
+    `dedicated`: those some loaded pack names specifically (RuleSet.dedicated): a role only the others' trust
+    concerns is kept from its listing (scanner.collect.iam). None: the built-in packs'.
 
     Raises `CredentialsError` before reading anything when the credentials are missing, name an
     unknown profile, or do not belong to an organization's management account. Raises
     `ScanInterrupted` (holding the snapshot of what was read) when interrupted by KeyboardInterrupt.
     """
     run = _Run(config, rules_sha256=rules_sha256, progress=progress, clock=clock, shard=shard,
-               integrations=integration_ids.builtin_pack_integrations() if integrations is None else integrations)
+               integrations=integration_ids.builtin_pack_integrations() if integrations is None else integrations,
+               dedicated=integration_ids.builtin_pack_dedicated() if dedicated is None else dedicated)
     try:
         run.execute(session)
     except KeyboardInterrupt:
@@ -124,9 +128,11 @@ class _Run:
         clock: Callable[[], datetime],
         shard: Shard | None,
         integrations: tuple[str, ...],
+        dedicated: tuple[str, ...],
     ) -> None:
         self.config = config
         self.integrations = integrations
+        self.dedicated = dedicated
         self.rules_sha256 = rules_sha256
         self.clock = clock
         self.shard = shard
@@ -163,7 +169,7 @@ class _Run:
         )
         start, management = _wait_for(lambda: _start(config, clients, self.redactor, self.logs["start"]))
         self.start = start
-        scanner = _AccountScanner(config, clients, management, start, self.redactor, self.integrations)
+        scanner = _AccountScanner(config, clients, management, start, self.redactor, self.integrations, self.dedicated)
         workers = self.workers = _Workers(config.collection.concurrency)
         workers.submit(lambda: self._read_principals(management))
         # The snapshot records the integrations it was collected for, so agreements left unread by a run
@@ -673,8 +679,9 @@ class _AccountScanner:
         start: _Start,
         redactor: Redactor,
         scope: tuple[str, ...],
+        dedicated: tuple[str, ...],
     ) -> None:
-        self._interest = iam.Interest.of(integration_ids.scope(scope))
+        self._interest = iam.Interest.of(integration_ids.scope(scope), dedicated)
         self._access = config.member_accounts
         self._collection = config.collection
         self._clients = clients
@@ -701,7 +708,8 @@ class _AccountScanner:
         try:
             with self._clients.context.account(account_id, credentials):
                 roles_listed, roles = iam.read_roles(
-                    self._management.iam, log, self._collection.max_pages_per_listing, self._interest
+                    self._management.iam, log, self._collection.max_pages_per_listing, self._interest,
+                    in_management_account=account_id == self._start.management_account_id,
                 )
         finally:
             self._clients.limits.release(account_id)

@@ -1,23 +1,36 @@
-"""IAM reads in one account: list every role once, then read details only for roles of interest.
+"""IAM reads in one account: list every role once, then read details only for roles that need them.
 
 An account holds up to 5,000 roles, so reading each one would cost thousands of calls per account.
 ListRoles already carries each role's name, path and trust policy, which is all it takes to decide
 whether a role concerns one of the integrations the loaded rules apply to (one listing serves them
-all); only those roles cost further calls. A healthy account thus
+all); only the roles whose rules need more cost further calls. A healthy account thus
 costs one ListRoles call per 1,000 roles.
 
-A member account's genuine service-linked role of an integration whose role the service creates in members
-(GuardDuty's, Config's, ...) is kept from its ListRoles item alone: IAM refuses changes to a service-linked
-role from anyone but its service (UnmodifiableEntity), so GetRole and the policy listings would cost three
-calls per role in every account to confirm what AWS made. Only a role with the catalog's exact name and
-path, whose listed trust lets nobody but its service principal assume it, is kept so
-(RoleRecord.listing_only); anything else is read in full.
+A role is of interest when it is named like one of the integrations' roles, or when its trust names one of
+their principals, except a principal customers' own roles trust for unrelated purposes (catalog
+`customer_role_principals`: every EC2 instance role trusts ec2.amazonaws.com). Of those, two kinds are kept
+from their ListRoles item alone (RoleRecord.listing_only), since what their rules judge is the trust policy
+the listing carries:
+
+- a role of interest only because its trust names the principals of integrations without a pack of their
+  own (not in RuleSet.dedicated): the generic rules ask of it only whether the trust is pinned to this
+  organization (ORG-035). A role whose trust names a dedicated integration's principal is read in full,
+  since that pack's rules may ask for more;
+- a member account's genuine service-linked role of an integration whose role the service creates in
+  members (GuardDuty's, Config's, ...): IAM refuses changes to a service-linked role from anyone but its
+  service (UnmodifiableEntity), so GetRole and the policy listings would cost three calls per role in every
+  account to confirm what AWS made. Only a role with the catalog's exact name and path, whose listed trust
+  lets nobody but its service principal assume it, is kept so.
+
+Anything else of interest (a role named like a service-linked role elsewhere, a legacy role, a trust
+policy that cannot be read) is read in full.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import partial
 from typing import Any
 
@@ -44,26 +57,33 @@ _PAGE = 1000  # IAM's maximum MaxItems
 
 @dataclass(frozen=True, slots=True)
 class Interest:
-    """What makes a role worth reading for a set of integrations: a name (any letter case) or a service
+    """What makes a role worth keeping for a set of integrations: a name (any letter case) or a service
     principal its trust policy names, both lower case (from the catalog, scanner.integrations)."""
 
     role_names: frozenset[str]
+    # principals of the integrations with a pack of their own (RuleSet.dedicated): such a role is read in full
     service_principals: frozenset[str]
     # (name, path) -> trusted principal of each service-linked role the service creates in member accounts
     member_service_linked_roles: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # principals of the other integrations: a role they alone make of interest is kept from its listing
+    listing_principals: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, integrations: Iterable[Known]) -> Interest:
+    def of(cls, integrations: Iterable[Known], dedicated: Iterable[str] = ()) -> Interest:
+        """`dedicated`: the integrations some loaded pack names specifically (RuleSet.dedicated)."""
         known = tuple(integrations)
+        own_pack = frozenset(dedicated)
+        full = frozenset(p.lower() for k in known if k.id in own_pack for p in k.trust_principals)
         return cls(
             frozenset(n for k in known for n in k.role_names),
-            frozenset(p.lower() for k in known for p in k.service_principals),
+            full,
             {
                 (role.name, role.path): role.principal
                 for k in known
                 for role in catalog.catalog_roles(k.id)
                 if role.created_in_members
             },
+            frozenset(p.lower() for k in known if k.id not in own_pack for p in k.trust_principals) - full,
         )
 
 
@@ -72,17 +92,16 @@ def read_roles(
 ) -> tuple[int | None, tuple[RoleRecord, ...]]:
     """(how many roles were listed, a record for each role of interest); (None, ()) when the listing failed.
 
-    In a member account (`in_management_account` False) a genuine service-linked role created in members is
-    kept from its listing (is_listing_only); the management account's roles are read in full."""
+    A role kept for its trust alone is kept from its listing in every account; a genuine service-linked role
+    created in members only in a member account (`in_management_account` False): see `how_to_read`."""
     listed = log.attempt("iam:ListRoles", lambda: list_roles(client, max_pages))
     if listed is None:
         return None, ()
     records = tuple(
-        _listed_record(item)
-        if not in_management_account and is_listing_only(item, interest)
-        else _role_record(client, item, log, max_pages)
-        for item in listed
-        if is_of_interest(item, interest)
+        _listed_record(item) if how is Read.LISTING else _role_record(client, item, log, max_pages)
+        for item, how in ((item, how_to_read(item, interest, in_management_account=in_management_account))
+                          for item in listed)
+        if how is not None
     )
     return len(listed), tuple(sorted(records, key=lambda r: (str(r.role.get("Path")), str(r.role.get("RoleName")))))
 
@@ -94,23 +113,34 @@ def list_roles(client: Any, max_pages: int = DEFAULT_MAX_PAGES) -> list[dict[str
     return [item for page in listing for item in page["Roles"]]
 
 
-def is_of_interest(item: Mapping[str, Any], interest: Interest) -> bool:
-    """A role named like one of the integrations' roles, or whose trust names one of their principals."""
-    if not interest.role_names and not interest.service_principals:
-        return False
+class Read(Enum):
+    """How a role of interest is kept."""
+
+    FULL = "full"  # GetRole and the policy listings
+    LISTING = "listing"  # its ListRoles item alone (RoleRecord.listing_only)
+
+
+def how_to_read(item: Mapping[str, Any], interest: Interest, *, in_management_account: bool = False) -> Read | None:
+    """None for a role of no interest; else whether its listing suffices (the module's docstring says when)."""
+    if not interest.role_names and not interest.service_principals and not interest.listing_principals:
+        return None
     if str(item.get("RoleName", "")).lower() in interest.role_names:
-        return True
+        return Read.LISTING if not in_management_account and is_listing_only(item, interest) else Read.FULL
     try:
         document = policy.decode_policy_document(item.get("AssumeRolePolicyDocument"))
     except policy.PolicyDocumentError:
         # A trust policy that cannot be read might name an integration; reading the role lets the rules
         # report it as unreadable instead of silently passing over it.
-        return True
-    return policy.trust_names_service_principal(document, interest.service_principals)
+        return Read.FULL
+    if policy.trust_names_service_principal(document, interest.service_principals):
+        return Read.FULL
+    if policy.trust_names_service_principal(document, interest.listing_principals):
+        return Read.LISTING
+    return None
 
 
 def is_listing_only(item: Mapping[str, Any], interest: Interest) -> bool:
-    """A genuine service-linked role the service creates in members: the catalog's exact name and path, and a
+    """Whether a role named like an integration's role is a genuine service-linked role the service creates in members: the catalog's exact name and path, and a
     listed trust policy that lets only its service principal assume it (the evaluator's answer, the same
     test as the `catalog_role.trusts_only_expected` fact)."""
     principal = interest.member_service_linked_roles.get((str(item.get("RoleName")), str(item.get("Path"))))

@@ -65,4 +65,4 @@ def collect_snapshot(
 ) -> Snapshot:
     """Read what the loaded rules need (their integrations), recording their hash in the snapshot."""
     return collect(config, rules_sha256=ruleset.sha256, session=session, progress=progress, shard=shard,
-                   integrations=ruleset.integrations)
+                   integrations=ruleset.integrations, dedicated=ruleset.dedicated)

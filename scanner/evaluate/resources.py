@@ -518,7 +518,7 @@ def _role_resource(
         )
     if record.listing_only:
         # Kept from ListRoles alone (scanner.collect.iam): nothing beyond the listing was asked for.
-        listed = "not read: a member account's service-linked role is kept from its listing (iam:ListRoles)"
+        listed = "not read: the role is kept from its listing (iam:ListRoles), whose trust policy is all its rules judge"
         unknown.update(dict.fromkeys(_DETAIL_FACTS, listed))
     else:
         _detail_facts(record, facts, unknown, errors_for)
