@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from scanner.catalog import load_catalog
 from scanner.collect import collect
 from scanner.config import Collection, Config, IntegrationPolicy
 from scanner.evaluate import evaluate
-from scanner.model import AccountSnapshot, Result, RuleSet, Severity, Snapshot, Status
+from scanner.model import AccountSnapshot, Result, Severity, Snapshot, Status
 from scanner.rules import load_rules
 from tests.conftest import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY
 
@@ -27,14 +27,6 @@ Scanned = tuple[demo.SimulatedOrganization, Snapshot, float]  # the organization
 
 def scan(organization: demo.SimulatedOrganization) -> Snapshot:
     return collect(Config(), rules_sha256="r", session=organization.session)
-
-
-def skip_unless_loaded(rules: RuleSet, planted: Iterable[demo.PlantedProblem]) -> None:
-    """Skip (visibly) while a planted problem's rule is not in the built-in packs: the organizations pack
-    is written on another branch, and "nothing missed" cannot hold without it."""
-    unloaded = sorted({p.rule_id for p in planted} - {rule.id for rule in rules.rules})
-    if unloaded:
-        pytest.skip(f"needs the rules of the organizations pack (issue 14), not loaded here: {', '.join(unloaded)}")
 
 
 def by_name(snapshot: Snapshot, population: demo.Population, name: str) -> AccountSnapshot:
@@ -73,7 +65,7 @@ def test_planted_roles_are_in_the_snapshot(scenario: Scanned) -> None:
             assert accounts[problem.account_id].roles_listed is None
         elif problem.rule_id.startswith("ORG-"):  # on an integration (its state: test_drifted_integrations_...)
             assert problem.account_id == population.management_account_id
-            assert problem.resource_name in {entry.name for entry in load_catalog().integrations}, problem
+            assert problem.resource_name in {entry.id for entry in load_catalog().integrations}, problem
         else:
             names = {r.role["RoleName"] for r in accounts[problem.account_id].roles}
             assert problem.resource_name in names, problem
@@ -82,7 +74,6 @@ def test_planted_roles_are_in_the_snapshot(scenario: Scanned) -> None:
 def test_a_scan_finds_exactly_the_planted_problems(scenario: Scanned, tmp_path: Path) -> None:
     organization, _, _ = scenario
     rules = load_rules()
-    skip_unless_loaded(rules, organization.planted)
     # Scanned as the demo command does: with the organization's own `integrations` policy.
     outcome = run.scan(organization.config(Config()), rules, out_dir=tmp_path / "run", formats=["json"],
                        gate=run.Gate(), session=organization.session)
@@ -95,10 +86,11 @@ def test_drifted_organization_in_detail() -> None:
         snapshot = scan(organization)
     population = organization.population
     management = next(a for a in snapshot.accounts if a.is_management)
-    # Besides the planted look-alike, the management account holds the healthy Systems Manager role
-    ssm, impostor = sorted(management.roles, key=lambda r: r.role["RoleName"])
-    assert ssm.role["RoleName"] == demo.SSM_SERVICE_LINKED_ROLE.name
-    assert (impostor.role["RoleName"], impostor.role["Path"]) == ("AWSServiceRoleForArtifact", "/")
+    # Besides the planted look-alike, the management account holds the healthy Systems Manager role (and the
+    # planted integrations' service-linked roles, test_drifted_integrations_...)
+    by_role = {r.role["RoleName"]: r for r in management.roles}
+    assert by_role[demo.SSM_SERVICE_LINKED_ROLE.name].role["Path"] == demo.SSM_SERVICE_LINKED_ROLE.path
+    assert by_role["AWSServiceRoleForArtifact"].role["Path"] == "/"
     locked = by_name(snapshot, population, "locked")
     (error,) = locked.errors
     assert (error.api, error.code) == ("sts:AssumeRole", "AccessDenied")
@@ -144,20 +136,22 @@ def test_drifted_integrations_are_planted_as_the_catalog_describes_them() -> Non
     assert demo.UNKNOWN_PRINCIPAL in enabled
     assert not any(demo.UNKNOWN_PRINCIPAL in entry.principals() for entry in catalog.integrations)
     audit, other = population.account_id("legacy-audit"), population.account_id("shared-services")
-    assert population.delegated_administrators == {"security-hub": audit, "cloudtrail": other}
+    ssm_delegate = population.account_id("workload-healthy")  # every scenario's Systems Manager administrator
+    assert population.delegated_administrators == {"security-hub": audit, "cloudtrail": other, "ssm": ssm_delegate}
     assert {a["Id"]: a["Status"] for a in snapshot.organization.delegated_administrators or ()} == {
-        audit: "ACTIVE", other: "ACTIVE"}
+        audit: "ACTIVE", other: "ACTIVE", ssm_delegate: "ACTIVE"}
     services = {a: [s["ServicePrincipal"] for s in items] for a, items in (
         snapshot.organization.delegated_services or {}).items()}
     assert services == {audit: [catalog["security-hub"].current_principals[0]],
-                        other: [catalog["cloudtrail"].current_principals[0]]}
+                        other: [catalog["cloudtrail"].current_principals[0]],
+                        ssm_delegate: [catalog["ssm"].current_principals[0]]}
     assert population.integration_policy == IntegrationPolicy(
         require=("security-hub", "iam-identity-center", "cloudtrail"), forbid=("ram",), others="allow",
-        delegated_administrators={"security-hub": audit, "cloudtrail": audit})
+        delegated_administrators={"security-hub": audit, "cloudtrail": audit, "ssm": ssm_delegate})
     # The organization-level reads cost 1 + one per administrator; every readable healthy member still two.
     stats = snapshot.metadata.stats or {}
     assert stats["organizations:ListDelegatedAdministrators"]["calls"] == 1
-    assert stats["organizations:ListDelegatedServicesForAccount"]["calls"] == 2
+    assert stats["organizations:ListDelegatedServicesForAccount"]["calls"] == 3
     assert [e.api for e in snapshot.errors] == ["sts:AssumeRole"]  # the locked account only
 
 
@@ -165,9 +159,12 @@ def test_other_scenarios_plant_no_integration() -> None:
     for scenario in ("healthy", "disabled"):
         with demo.simulated_organization(scenario) as organization:
             snapshot = scan(organization)
-        assert organization.population.integration_policy == IntegrationPolicy(others="allow")
-        assert organization.population.delegated_administrators == {}
-        assert (snapshot.organization.delegated_administrators, snapshot.organization.delegated_services) == ((), {})
+        # Only Systems Manager's delegated administrator, which the config names: nothing for the ORG rules
+        ssm_delegate = organization.population.account_id("workload-healthy")
+        assert organization.population.integration_policy == IntegrationPolicy(
+            others="allow", delegated_administrators={"ssm": ssm_delegate})
+        assert organization.population.delegated_administrators == {"ssm": ssm_delegate}
+        assert [a["Id"] for a in snapshot.organization.delegated_administrators or ()] == [ssm_delegate]
         assert not any(p.rule_id.startswith("ORG-") for p in organization.planted)
 
 
@@ -244,6 +241,5 @@ def test_the_same_organization_builds_in_a_moto_server(monkeypatch: pytest.Monke
     assert (error.api, error.code, error.message) == (
         "artifact:ListCustomerAgreements", "NotAvailable", "not available at this endpoint (HTTP 500)")
     rules = load_rules()
-    skip_unless_loaded(rules, population.planted_without_handlers)
-    result = evaluate(rules, snapshot, run_id="server")
+    result = evaluate(rules, snapshot, run_id="server", policy=population.integration_policy)
     assert demo.compare(population.planted_without_handlers, result.results) == ([], [])

@@ -13,16 +13,21 @@ from typing import Any
 from scanner.collect.session import jsonable, next_token_field, pages
 from scanner.config import DEFAULT_MAX_PAGES
 
-PERMISSIONS = (
+READ_ACTIONS = (
     "organizations:DescribeOrganization",
     "organizations:ListAWSServiceAccessForOrganization",
     "organizations:ListAccounts",
     "organizations:DescribeAccount",
     "organizations:ListOrganizationalUnitsForParent",
     "organizations:ListAccountsForParent",
+)
+# Made only for a scope with an integration that can have a delegated administrator
+# (integrations.needs_delegated_administrators)
+DELEGATED_ADMINISTRATOR_ACTIONS = (
     "organizations:ListDelegatedAdministrators",
     "organizations:ListDelegatedServicesForAccount",
 )
+PERMISSIONS = (*READ_ACTIONS, *DELEGATED_ADMINISTRATOR_ACTIONS)
 
 # The largest page each API accepts: fewer round trips for a 10,000-account organization.
 _ACCOUNTS_PAGE = 20

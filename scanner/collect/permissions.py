@@ -21,9 +21,13 @@ from scanner.collect import artifact, iam, organizations
 from scanner.collect.calls import Calls
 from scanner.config import Config
 
-# organizations.PERMISSIONS is that reader's own list; its calls are made for any rule set, from the
-# management account only. sts:GetCallerIdentity needs no permission and cannot be denied: not listed.
-ORGANIZATION_CALLS = Calls("ReadOrganization", tuple(organizations.PERMISSIONS), "management")
+# The Organizations reader's calls, from the management account only: the organization and its accounts for
+# any rule set; the delegated administrators only for rules of an integration that can have one (the same
+# catalog test the collector makes). sts:GetCallerIdentity needs no permission and cannot be denied: not listed.
+ORGANIZATION_CALLS = Calls("ReadOrganization", organizations.READ_ACTIONS, "management")
+DELEGATED_ADMINISTRATOR_CALLS = Calls(
+    "ReadDelegatedAdministrators", organizations.DELEGATED_ADMINISTRATOR_ACTIONS, "management"
+)
 ASSUME_SID = "AssumeMemberReadRole"
 ASSUME_ACTIONS: tuple[str, ...] = ("sts:AssumeRole",)
 
@@ -55,7 +59,10 @@ def collector_calls(config: Config, rule_integrations: Iterable[str] | None = No
     """The declarations a collection for rules of these integrations makes use of, AssumeRole included."""
     scope = _scope(rule_integrations)
     assume = Calls(ASSUME_SID, ASSUME_ACTIONS, "management", resource=member_role_arn_pattern(config))
-    return (*(c for c in READERS if c.needed_for(scope)), assume)
+    readers = READERS
+    if integration_ids.needs_delegated_administrators(scope):
+        readers = (ORGANIZATION_CALLS, DELEGATED_ADMINISTRATOR_CALLS, *READERS[1:])
+    return (*(c for c in readers if c.needed_for(scope)), assume)
 
 
 def management_policy(config: Config, rule_integrations: Iterable[str] | None = None) -> dict[str, Any]:
@@ -70,7 +77,8 @@ def member_policy(rule_integrations: Iterable[str] | None = None) -> dict[str, A
 
 def every_action() -> tuple[str, ...]:
     """Every action the collector may call, for any rule set."""
-    return tuple(sorted({a for c in READERS for a in c.actions} | set(ASSUME_ACTIONS)))
+    readers = (*READERS, DELEGATED_ADMINISTRATOR_CALLS)
+    return tuple(sorted({a for c in readers for a in c.actions} | set(ASSUME_ACTIONS)))
 
 
 def policy(calls: Iterable[Calls]) -> dict[str, Any]:
