@@ -211,6 +211,8 @@ def test_rules_list(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "rules", "list")
     assert code == 0
     assert re.search(r"ART-006\s+critical\s+aws\.iam\.role\s+AWSServiceRoleForArtifact trusts only", out)
+    assert "artifact 1.0.0 (14 rules; artifact)" in out
+    assert "organizations 1.0.0 (23 rules; every integration)" in out
 
 
 def test_rules_facts(capsys: pytest.CaptureFixture[str]) -> None:

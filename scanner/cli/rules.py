@@ -6,11 +6,14 @@ import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner import terminal
 from scanner.cli.common import load_config, load_ruleset, width
 from scanner.errors import ExitCode, RuleError, ScannerError
+
+if TYPE_CHECKING:
+    from scanner.model import RulePack, RuleSet
 
 
 def run(args: argparse.Namespace) -> ExitCode:
@@ -52,8 +55,23 @@ def run(args: argparse.Namespace) -> ExitCode:
     else:
         rows = [[r.id, r.severity.label, r.resource, r.title] for r in rules]
         headers = ["id", "severity", "resource", "title"]
+    terminal.out(table.fit(_packs_line(ruleset), width()))
     terminal.out(table.columns([[terminal.excerpt(cell, 120) for cell in row] for row in rows], headers, width()))
     return ExitCode.OK
+
+
+def _packs_line(ruleset: RuleSet) -> str:
+    """Which packs the rules come from, and which integrations each applies to (`*`: every one the catalog
+    holds that no other pack covers)."""
+    from scanner.model import EVERY_INTEGRATION  # noqa: PLC0415
+
+    def applies(pack: RulePack) -> str:
+        named = sorted({r.integration for r in pack.rules if r.integration is not None})
+        return "every integration" if named == [EVERY_INTEGRATION] else ", ".join(named) or "no integration"
+
+    described = [f"{terminal.escape(p.id)} {terminal.escape(p.version)} ({len(p.rules)} rules; {applies(p)})"
+                 for p in ruleset.packs]
+    return f"{len(ruleset.packs)} pack(s): " + "; ".join(described)
 
 
 def _files_of_another_kind(exc: RuleError, paths: Sequence[Path]) -> RuleError:
