@@ -10,7 +10,9 @@ are sorted), and a 100 MB file must not be read twice just to improve a message.
 
 from __future__ import annotations
 
+import json
 import re
+from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +41,11 @@ SARIF = Kind("sarif", "a SARIF report",
 PEM_PRIVATE = Kind("private-key", "a PEM private key", "it goes to --sign-key")
 PEM_PUBLIC = Kind("public-key", "a PEM public key", "it goes to `evidence verify --public-key`")
 
-CONFIG_KEYS = frozenset(
-    {"management", "member_accounts", "scope", "collection", "rules", "output", "fail_on"}
-)
+def _config_keys() -> frozenset[str]:
+    """The configuration's top-level keys, from its schema (the one place they are listed), read without
+    importing the validator."""
+    text = resources.files("scanner.schemas").joinpath("config.schema.json").read_text(encoding="utf-8")
+    return frozenset(json.loads(text)["properties"])
 
 
 class _Unreadable(ScannerError):
@@ -90,7 +94,8 @@ def _yaml_kind(raw: bytes, source: str) -> Kind | None:
         return SUPPRESSIONS
     if "id" in keys and ("expect" in keys or "resource" in keys):
         return RULE
-    if keys & CONFIG_KEYS and keys <= CONFIG_KEYS | {"suppressions"}:
+    config_keys = _config_keys()
+    if keys & config_keys and keys <= config_keys:
         return CONFIG
     if {"id", "version", "title"} <= keys and "expect" not in keys:
         return PACK

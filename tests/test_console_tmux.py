@@ -81,10 +81,11 @@ def test_the_findings_read_as_sentences(demo: tuple[int, str, str, dict]) -> Non
     text = " ".join(shown.split())
     assert ("trusts aws:999999999999, service:artifact.amazonaws.com for sts:AssumeRole; only "
             "service:artifact.amazonaws.com for sts:AssumeRole is expected") in text
-    assert "13 rules could not be evaluated: sts:AssumeRole AccessDenied (ART-006, ART-007, ART-008, ART-009, " \
-           "ART-010, ART-011, ART-012, SSM-004, SSM-005, SSM-006, SSM-007, SSM-008, SSM-009)" in text
+    assert "21 rules could not be evaluated: sts:AssumeRole AccessDenied (ART-006, ART-007, ART-008, ART-009, " \
+           "ART-010, ART-011, ART-012, ORG-030, ORG-031, ORG-032, ORG-033, ORG-034, ORG-035, ORG-130, ORG-131, " \
+           "SSM-004, SSM-005, SSM-006, SSM-007, SSM-008, SSM-009)" in text
     assert "ART-006 critical: AWSServiceRoleForArtifact trusts only artifact.amazonaws.com for sts:AssumeRole" in text
-    assert re.search(r"Findings: 22 \(9 fail, 13 error, 0 suppressed\) · \d+ pass · \d+ not applicable \(skipped\)",
+    assert re.search(r"Findings: 37 \(16 fail, 21 error, 0 suppressed\) · \d+ pass · \d+ not applicable \(skipped\)",
                      text)
     assert "expected exactly" not in text  # the JSON-path evidence stays in the reports
 

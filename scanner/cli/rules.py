@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     else:
         rows = [[r.id, r.severity.label, r.resource, r.title] for r in rules]
         headers = ["id", "severity", "resource", "title"]
-    terminal.out(table.fit(_packs_line(ruleset), width()))
+    if args.framework is None:
+        terminal.out(table.fit(_packs_line(ruleset), width()))
     terminal.out(table.columns([[terminal.excerpt(cell, 120) for cell in row] for row in rows], headers, width()))
     return ExitCode.OK
 
