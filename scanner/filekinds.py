@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from importlib import resources
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
