@@ -31,9 +31,8 @@ PERMISSIONS = (*READ_ACTIONS, *DELEGATED_ADMINISTRATOR_ACTIONS)
 
 # The largest page each API accepts: fewer round trips for a 10,000-account organization.
 _ACCOUNTS_PAGE = 20
-_SERVICE_ACCESS_PAGE = 20
 _CHILDREN_PAGE = 20
-_DELEGATED_PAGE = 20
+_LISTING_PAGE = 20  # trusted access and delegated administrators
 
 _NEXT_TOKEN = next_token_field("NextToken")
 
@@ -44,42 +43,28 @@ def describe_organization(client: Any) -> dict[str, Any]:
     return answer
 
 
+def _every_item(call: Any, member: str, max_pages: int, **params: Any) -> tuple[dict[str, Any], ...]:
+    """Every item of an Organizations listing (`member` of each page), across all pages of 20."""
+    listing = pages(call, request_token="NextToken", next_token=_NEXT_TOKEN, max_pages=max_pages,
+                    MaxResults=_LISTING_PAGE, **params)
+    # Members are present: scanner.collect.answers checked every answer before it got here.
+    return tuple(jsonable(item) for page in listing for item in page[member])
+
+
 def enabled_service_principals(client: Any, max_pages: int = DEFAULT_MAX_PAGES) -> tuple[dict[str, Any], ...]:
     """Every service with trusted access, across all pages."""
-    listing = pages(
-        client.list_aws_service_access_for_organization,
-        request_token="NextToken",
-        next_token=_NEXT_TOKEN,
-        max_pages=max_pages,
-        MaxResults=_SERVICE_ACCESS_PAGE,
-    )
-    # Members are present: scanner.collect.answers checked every answer before it got here.
-    return tuple(jsonable(item) for page in listing for item in page["EnabledServicePrincipals"])
+    return _every_item(client.list_aws_service_access_for_organization, "EnabledServicePrincipals", max_pages)
 
 
 def delegated_administrators(client: Any, max_pages: int = DEFAULT_MAX_PAGES) -> tuple[dict[str, Any], ...]:
     """Every delegated administrator of the organization (for any service), across all pages."""
-    listing = pages(
-        client.list_delegated_administrators,
-        request_token="NextToken",
-        next_token=_NEXT_TOKEN,
-        max_pages=max_pages,
-        MaxResults=_DELEGATED_PAGE,
-    )
-    return tuple(jsonable(item) for page in listing for item in page["DelegatedAdministrators"])
+    return _every_item(client.list_delegated_administrators, "DelegatedAdministrators", max_pages)
 
 
 def delegated_services(client: Any, account_id: str, max_pages: int = DEFAULT_MAX_PAGES) -> tuple[dict[str, Any], ...]:
     """The services `account_id` is a delegated administrator for, across all pages."""
-    listing = pages(
-        client.list_delegated_services_for_account,
-        request_token="NextToken",
-        next_token=_NEXT_TOKEN,
-        max_pages=max_pages,
-        AccountId=account_id,
-        MaxResults=_DELEGATED_PAGE,
-    )
-    return tuple(jsonable(item) for page in listing for item in page["DelegatedServices"])
+    return _every_item(client.list_delegated_services_for_account, "DelegatedServices", max_pages,
+                       AccountId=account_id)
 
 
 def delegated_administrator_ids(administrators: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
